@@ -1,0 +1,37 @@
+"""The main navigation: which sections exist, where they live and which roles see them.
+
+Views gate themselves with the same role sets (portal.roles), so a link is shown exactly when the
+page behind it answers 200.
+"""
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+from portal.roles import ALL_ROLES, CHANGE_ROLES, REPORT_ROLES, Role, user_roles
+
+
+@dataclass(frozen=True)
+class Section:
+    label: str
+    url_name: str
+    namespace: str
+    roles: frozenset[Role]
+
+
+SECTIONS = [
+    Section("Devices", "devices:list", "devices", ALL_ROLES),
+    Section("Customers", "customers:list", "customers", ALL_ROLES),
+    Section("Batches", "batches:list", "batches", CHANGE_ROLES),
+    Section("Reports", "reports:index", "reports", REPORT_ROLES),
+    Section("Admin", "admin:index", "admin", frozenset({Role.ADMINS})),
+]
+
+
+def sections_for(user) -> list[dict]:
+    roles = user_roles(user)
+    return [
+        {"label": s.label, "url": reverse(s.url_name), "namespace": s.namespace}
+        for s in SECTIONS
+        if roles & s.roles
+    ]

@@ -1,0 +1,79 @@
+"""Real-browser tests: Playwright drives Debian's Chromium against a live server.
+
+Without Chromium the tests are skipped with the reason printed, unless E2E_REQUIRED=1 (as in CI),
+where a missing browser is a failure.
+"""
+
+import os
+import shutil
+
+import pytest
+
+from portal.roles import Role
+from tests.conftest import make_user
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "tests/e2e/" in str(item.fspath):
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not shutil.which(CHROMIUM):
+        message = (
+            f"Chromium not found at {CHROMIUM}: install Debian's chromium package (apt-get install chromium)"
+        )
+        if os.environ.get("E2E_REQUIRED") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop running in the test thread; the ORM calls the tests
+    # make beside it are synchronous and safe. (Subprocess-spawning tests drop this variable.)
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def sign_in(page, transactional_db):
+    """``sign_in(Role.SALES)`` creates that role's user and signs in through the real form."""
+
+    def as_role(role: Role):
+        user = make_user(role)
+        page.goto("/")
+        page.get_by_label("Username").fill(user.username)
+        page.get_by_label("Password").fill("demo")
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url("**/")
+        return user
+
+    return as_role

@@ -1,0 +1,18 @@
+"""Settings for the test run: the project's own settings in development mode, with a fast hasher."""
+
+import os
+
+os.environ.setdefault("DEBUG", "1")
+
+from portal.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Tests run with DEBUG forced off and no collectstatic: serve static files from the finders.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True
+
+# A SQLite test database in a file, as in production: in-memory databases keep one connection open
+# per live-server thread. The process id keeps simultaneous test runs apart.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
