@@ -6,7 +6,9 @@ PORT ?= 8000
 EMULATOR_PORT ?= 8800
 # The make targets are the development path: debug on, unless the caller says otherwise.
 DEBUG ?= 1
-export PORT EMULATOR_PORT DEBUG
+ZT_PARTNER_ID ?= 1000001
+export PORT EMULATOR_PORT DEBUG ZT_PARTNER_ID
+EMULATOR_STATE := var/emulator.sqlite3
 
 # A Python 3.12+ interpreter: python3.13/python3.12 on PATH (pyenv shims honour .python-version),
 # else the newest 3.12+/3.13 that pyenv has installed.
@@ -17,7 +19,7 @@ PYTHON ?= $(shell for c in python3.13 python3.12; do \
 	  if [ -x $$d/bin/python3 ]; then echo $$d/bin/python3; exit; fi; \
 	done)
 
-.PHONY: run test venv migrate demo lint e2e clean
+.PHONY: run test venv migrate demo lint e2e clean bench-cache bench-sync
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "No Python 3.12+ found: install python3.13 (or python3.12) and retry." >&2; exit 1; fi
@@ -31,12 +33,18 @@ venv: $(VENV)/.installed
 migrate: venv
 	$(PY) manage.py migrate --no-input
 
-demo: migrate
+demo: migrate $(EMULATOR_STATE)
 	$(PY) manage.py demo_setup
+
+# The emulator's demo state: customers, vendors and their customers, 20,000 devices. Made once.
+$(EMULATOR_STATE): | venv
+	$(PY) -m emulator seed --state $@ --partner-id $(ZT_PARTNER_ID) \
+		--customers 25 --vendors 3 --devices 20000 --random-seed 1
 
 run: demo
 	@echo ""
 	@echo "  Portal:  http://127.0.0.1:$(PORT)/"
+	@echo "  Emulator of the zero-touch API: http://127.0.0.1:$(EMULATOR_PORT)/ (partner $(ZT_PARTNER_ID))"
 	@echo "  Sign in as sales, manager or admin; password: demo"
 	@echo "  Ctrl-C stops every process."
 	@echo ""
@@ -53,3 +61,30 @@ lint: venv
 
 clean:
 	rm -rf var/ .pytest_cache
+
+# Search benchmarks at 1,000,000 devices, on a scratch SQLite file and a scratch PostgreSQL database.
+BENCH_DEVICES ?= 1000000
+bench-cache: venv
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-cache.sqlite3 $(PY) manage.py migrate -v0
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-cache.sqlite3 \
+		$(PY) manage.py zt_bench cache --devices $(BENCH_DEVICES)
+	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'zt_bench'" | grep -q 1 \
+		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE zt_bench"
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench $(PY) manage.py migrate -v0
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench \
+		$(PY) manage.py zt_bench cache --devices $(BENCH_DEVICES)
+
+# Sync ingest from a zero-latency emulator, then 20,000 devices under 20% injected server errors.
+bench-sync: venv
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-sync.sqlite3 $(PY) manage.py migrate -v0
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-sync.sqlite3 \
+		$(PY) manage.py zt_bench sync --devices 200000
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-sync.sqlite3 \
+		$(PY) manage.py zt_bench sync --devices 20000 --error-rate 0.2
+	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'zt_bench_sync'" | grep -q 1 \
+		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE zt_bench_sync"
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_sync $(PY) manage.py migrate -v0
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_sync \
+		$(PY) manage.py zt_bench sync --devices 200000
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_sync \
+		$(PY) manage.py zt_bench sync --devices 20000 --error-rate 0.2

@@ -25,8 +25,66 @@ def client_as(db):
     """``client_as(Role.SALES)`` gives a test client signed in as a user of that role."""
 
     def sign_in(role: Role | None) -> Client:
+        username = ROLE_USERNAMES[role] if role else "norole"
+        user = get_user_model().objects.filter(username=username).first() or make_user(role)
         client = Client()
-        client.force_login(make_user(role))
+        client.force_login(user)
         return client
 
     return sign_in
+
+
+@pytest.fixture(scope="session")
+def emulator_server():
+    """One emulator process for the test session (a real server over HTTP, as the portal uses)."""
+    from emulator.testing import EmulatorProcess
+
+    with EmulatorProcess(partner_id=1000001, operation_rate=5000) as server:
+        yield server
+
+
+@pytest.fixture
+def emulator(emulator_server, settings):
+    """The session's emulator, emptied, with the portal's client pointed at it."""
+    from portal.api import reset_zerotouch_client
+
+    emulator_server.reset()
+    settings.ZT_API_URL = emulator_server.url
+    settings.ZT_PARTNER_ID = str(emulator_server.partner_id)
+    reset_zerotouch_client()
+    yield emulator_server
+    emulator_server.clear_faults()
+    reset_zerotouch_client()
+
+
+def emulator_claims(emulator) -> dict[int, int]:
+    """{device id: owner company id} of every zero-touch claim the emulator holds, read page by page
+    with raw HTTP: the ground truth a sync must reproduce."""
+    summary = emulator.summary()
+    owners = [*summary["customerIds"], *(c for v in summary["vendors"] for c in v["customerIds"])]
+    claims: dict[int, int] = {}
+    for owner in owners:
+        token = None
+        while True:
+            body = {"customerId": [owner], "sectionType": "SECTION_TYPE_ZERO_TOUCH", "limit": 100}
+            if token:
+                body["pageToken"] = token
+            status, page = emulator.api(
+                "POST", f"/v1/partners/{emulator.partner_id}/devices:findByOwner", body
+            )
+            assert status == 200, page
+            for device in page.get("devices", []):
+                claims[int(device["deviceId"])] = int(owner)
+            token = page.get("nextPageToken")
+            if not token:
+                break
+    return claims
+
+
+@pytest.fixture(autouse=True)
+def empty_django_cache():
+    """Django's cache lives as long as the test process: each test starts with it empty."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

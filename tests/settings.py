@@ -16,3 +16,6 @@ WHITENOISE_USE_FINDERS = True
 # per live-server thread. The process id keeps simultaneous test runs apart.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}  # noqa: F405
+
+# Tests drive the emulator hard; the real quota is exercised by the client's own tests.
+ZT_QUOTA_REQUESTS = 1_000_000

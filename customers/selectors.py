@@ -1,0 +1,18 @@
+from django.db.models import Q
+
+from customers.models import Customer
+
+
+def customer_search(text: str, *, limit: int = 10) -> list[Customer]:
+    """Customers whose name contains ``text`` (any case), or whose company id it is, by name.
+
+    Customers number in the thousands, not millions: a scan of the name column is fast enough.
+    """
+    text = text.strip()
+    customers = Customer.objects.select_related("vendor").order_by("name")
+    if text:
+        match = Q(name__icontains=text)
+        if text.isdigit():
+            match |= Q(company_id=int(text))
+        customers = customers.filter(match)
+    return list(customers[:limit])

@@ -1,0 +1,270 @@
+"""Writing what the API says about devices into the cache.
+
+Used by sync (thousands of devices a second, in batches) and by the one-device actions alike, so
+the mapping from the API's Device to a cache row lives here once. Search keys are kept in step with
+each device's identifiers and searchable metadata. Rows are plain dicts written with
+``portal.db.upsert_rows``: building model instances costs more than the database does.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+import zerotouch
+from customers.models import Customer
+from devices.models import Device, DeviceEvent, SearchKey, SectionType, SyncRun
+from devices.selectors import forget_manufacturer_models
+from portal.db import insert_rows, upsert_rows
+
+STORE_BATCH_SIZE = 2000
+SEARCHABLE_METADATA = ("ordernumber", "phonenumber")
+_IDENTIFIER_COLUMNS = ("imei", "imei2", "meid", "meid2", "serial_number")
+_KEY_KINDS = (
+    (SearchKey.Kind.IMEI, "imei"),
+    (SearchKey.Kind.IMEI2, "imei2"),
+    (SearchKey.Kind.MEID, "meid"),
+    (SearchKey.Kind.MEID2, "meid2"),
+    (SearchKey.Kind.SERIAL, "serial_number"),
+)
+# Everything but the device id and when it was first seen is refreshed on every upsert.
+_REFRESHED_COLUMNS = [
+    "imei",
+    "imei2",
+    "meid",
+    "meid2",
+    "serial_number",
+    "manufacturer",
+    "model",
+    "device_type",
+    "chrome_os_attested_device_id",
+    "owner_id",
+    "sold_by_vendor",
+    "reseller_id",
+    "section_type",
+    "vacation_mode_start_time",
+    "vacation_mode_expire_time",
+    "additional_service",
+    "google_workspace_customer_id",
+    "claims",
+    "metadata",
+    "last_synced_at",
+    "seen_in_sync",
+]
+
+DeviceRow = dict[str, Any]
+
+
+@dataclass
+class StoreCounts:
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    drifted: int = 0
+
+    def add(self, other: "StoreCounts") -> None:
+        self.fetched += other.fetched
+        self.created += other.created
+        self.updated += other.updated
+        self.drifted += other.drifted
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value else None
+
+
+def _claim_json(claim: zerotouch.DeviceClaim) -> dict:
+    return {
+        k: v
+        for k, v in {
+            "sectionType": claim.section_type,
+            "ownerCompanyId": claim.owner_company_id,
+            "resellerId": claim.reseller_id,
+            "googleWorkspaceCustomerId": claim.google_workspace_customer_id,
+            "vacationModeStartTime": claim.vacation_mode_start_time,
+            "vacationModeExpireTime": claim.vacation_mode_expire_time,
+            "additionalService": claim.additional_service,
+        }.items()
+        if v
+    }
+
+
+def device_row(
+    api_device: zerotouch.Device, *, now: datetime, vendor_customers: set[int], sync_run_id: int | None = None
+) -> DeviceRow:
+    """The cache row for a device as the API returned it, its zero-touch claim spread into columns.
+
+    ``vendor_customers``: which owners are vendors' customers (looked up once per batch by the caller).
+    """
+    identifier = api_device.identifier
+    claim = next((c for c in api_device.claims if c.section_type == SectionType.ZERO_TOUCH), None)
+    owner_id = _int_or_none(claim.owner_company_id) if claim else None
+    return {
+        "device_id": int(api_device.device_id),
+        "imei": identifier.imei or "",
+        "imei2": identifier.imei2 or "",
+        "meid": (identifier.meid or "").upper(),
+        "meid2": (identifier.meid2 or "").upper(),
+        "serial_number": identifier.serial_number or "",
+        "manufacturer": identifier.manufacturer or "",
+        "model": identifier.model or "",
+        "device_type": identifier.device_type or "DEVICE_TYPE_UNSPECIFIED",
+        "chrome_os_attested_device_id": identifier.chrome_os_attested_device_id or "",
+        "owner_id": owner_id,
+        "sold_by_vendor": owner_id in vendor_customers,
+        "reseller_id": _int_or_none(claim.reseller_id) if claim else None,
+        "section_type": claim.section_type if claim else "",
+        "vacation_mode_start_time": _timestamp(claim.vacation_mode_start_time) if claim else None,
+        "vacation_mode_expire_time": _timestamp(claim.vacation_mode_expire_time) if claim else None,
+        "additional_service": (claim.additional_service or "") if claim else "",
+        "google_workspace_customer_id": (claim.google_workspace_customer_id or "") if claim else "",
+        "claims": [_claim_json(c) for c in api_device.claims],
+        "metadata": dict(api_device.metadata.entries),
+        "first_seen_at": now,
+        "last_synced_at": now,
+        "seen_in_sync": sync_run_id,
+    }
+
+
+def search_key_rows(row: DeviceRow) -> list[dict[str, Any]]:
+    """The search keys of a device row: its identifiers and its searchable metadata values."""
+    device_id = row["device_id"]
+    keys = [
+        {"device_id": device_id, "kind": kind, "value": row[column]}
+        for kind, column in _KEY_KINDS
+        if row[column]
+    ]
+    metadata = row["metadata"]
+    keys += [
+        {"device_id": device_id, "kind": name, "value": metadata[name][:128]}
+        for name in SEARCHABLE_METADATA
+        if metadata.get(name)
+    ]
+    return keys
+
+
+def _key_material(row: DeviceRow) -> tuple:
+    return (
+        *(row[c] for c in _IDENTIFIER_COLUMNS),
+        *(row["metadata"].get(n, "") for n in SEARCHABLE_METADATA),
+    )
+
+
+def store_device_rows(rows: Sequence[DeviceRow]) -> None:
+    """Upsert device rows and their search keys (no history: callers write the events they mean)."""
+    upsert_rows(Device, rows, unique=["device_id"], update=_REFRESHED_COLUMNS)
+    insert_rows(SearchKey, [key for row in rows for key in search_key_rows(row)])
+
+
+def cache_store_devices(
+    api_devices: Iterable[zerotouch.Device], *, sync_run: SyncRun | None = None
+) -> StoreCounts:
+    """Upsert devices the API returned, in batches; record claims that changed outside the portal.
+
+    A device cached unclaimed or for another customer that comes back claimed gets a
+    ``drift_claimed`` event: had the portal made that change, the cache would already show it.
+    """
+    counts = StoreCounts()
+    batch: list[zerotouch.Device] = []
+    for api_device in api_devices:
+        batch.append(api_device)
+        if len(batch) >= STORE_BATCH_SIZE:
+            counts.add(_store_batch(batch, sync_run=sync_run))
+            batch = []
+    if batch:
+        counts.add(_store_batch(batch, sync_run=sync_run))
+    return counts
+
+
+def _store_batch(api_devices: Sequence[zerotouch.Device], *, sync_run: SyncRun | None) -> StoreCounts:
+    now = timezone.now()
+    owners = {int(c.owner_company_id) for d in api_devices for c in d.claims if c.owner_company_id}
+    vendor_customers = set(
+        Customer.objects.filter(pk__in=owners, vendor__isnull=False).values_list("pk", flat=True)
+    )
+    rows: dict[int, DeviceRow] = {}
+    for api_device in api_devices:  # a device repeated across pages: the last copy wins
+        row = device_row(
+            api_device,
+            now=now,
+            vendor_customers=vendor_customers,
+            sync_run_id=sync_run.pk if sync_run else None,
+        )
+        rows[row["device_id"]] = row
+    with transaction.atomic():
+        existing = {
+            values["device_id"]: values
+            for values in Device.objects.filter(device_id__in=list(rows)).values(
+                "device_id", "owner_id", "metadata", *_IDENTIFIER_COLUMNS
+            )
+        }
+        new_rows = [row for device_id, row in rows.items() if device_id not in existing]
+        old_rows = [row for device_id, row in rows.items() if device_id in existing]
+        # first_seen_at is not among the refreshed columns, so an existing device keeps its own.
+        upsert_rows(Device, list(rows.values()), unique=["device_id"], update=_REFRESHED_COLUMNS)
+        rekeyed = [row for row in old_rows if _key_material(existing[row["device_id"]]) != _key_material(row)]
+        if rekeyed:
+            SearchKey.objects.filter(device_id__in=[row["device_id"] for row in rekeyed]).delete()
+        insert_rows(SearchKey, [key for row in (*new_rows, *rekeyed) for key in search_key_rows(row)])
+        events = [
+            DeviceEvent(
+                device_id=row["device_id"],
+                kind=DeviceEvent.Kind.DRIFT_CLAIMED,
+                source=DeviceEvent.Source.SYNC,
+                sync_run=sync_run,
+                customer_id=row["owner_id"],
+                details={"previous_owner": existing[row["device_id"]]["owner_id"], "owner": row["owner_id"]},
+            )
+            for row in old_rows
+            if row["owner_id"] is not None and existing[row["device_id"]]["owner_id"] != row["owner_id"]
+        ]
+        DeviceEvent.objects.bulk_create(events)
+    if new_rows:
+        forget_manufacturer_models()  # new devices may bring a model the filters do not list yet
+    return StoreCounts(
+        fetched=len(api_devices), created=len(new_rows), updated=len(old_rows), drifted=len(events)
+    )
+
+
+def cache_mark_unclaimed_outside(*, owner_ids: Sequence[int], sync_run: SyncRun) -> int:
+    """Devices cached as claimed for ``owner_ids`` that this sync run did not see any more: the claim
+    is gone (unclaimed outside the portal). They are marked unclaimed and a drift event is written."""
+    gone = list(
+        Device.objects.filter(owner_id__in=owner_ids)
+        .exclude(seen_in_sync=sync_run.pk)
+        .values_list("device_id", "owner_id")
+    )
+    if not gone:
+        return 0
+    with transaction.atomic():
+        Device.objects.filter(device_id__in=[device_id for device_id, _ in gone]).update(
+            owner=None,
+            sold_by_vendor=False,
+            reseller_id=None,
+            section_type="",
+            vacation_mode_start_time=None,
+            vacation_mode_expire_time=None,
+            additional_service="",
+            google_workspace_customer_id="",
+            claims=[],
+            last_synced_at=timezone.now(),
+        )
+        DeviceEvent.objects.bulk_create(
+            DeviceEvent(
+                device_id=device_id,
+                kind=DeviceEvent.Kind.DRIFT_UNCLAIMED,
+                source=DeviceEvent.Source.SYNC,
+                sync_run=sync_run,
+                customer_id=owner_id,
+                details={"previous_owner": owner_id},
+            )
+            for device_id, owner_id in gone
+        )
+    return len(gone)

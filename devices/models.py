@@ -1,0 +1,261 @@
+"""The local cache of devices as the zero-touch API knows them, and what happened to each.
+
+A device's identity (``device_id`` and its identifiers) comes from the API and never changes; its
+zero-touch claim and metadata are refreshed by sync and by every change the portal makes.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from customers.models import Customer
+
+
+class ByteOrderCharField(models.CharField):
+    """A CharField compared byte by byte on every database.
+
+    Prefix search runs as a range (``value >= 'abc' AND value < 'abc\\uffff'``) on a plain b-tree index.
+    That is only correct when strings sort by their code points: SQLite's default (BINARY) does,
+    PostgreSQL's locale collations do not (they skip punctuation, fold case), so on PostgreSQL the
+    column gets the "C" collation.
+    """
+
+    def db_parameters(self, connection):
+        parameters = super().db_parameters(connection)
+        if connection.vendor == "postgresql":
+            parameters["collation"] = "C"
+        return parameters
+
+
+class DeviceType(models.TextChoices):
+    UNSPECIFIED = "DEVICE_TYPE_UNSPECIFIED", "Unspecified"
+    ANDROID = "DEVICE_TYPE_ANDROID", "Android"
+    CHROME_OS = "DEVICE_TYPE_CHROME_OS", "ChromeOS"
+
+
+class SectionType(models.TextChoices):
+    ZERO_TOUCH = "SECTION_TYPE_ZERO_TOUCH", "Zero-touch"
+    SIM_LOCK = "SECTION_TYPE_SIM_LOCK", "SIM lock"
+
+
+class DeviceQuerySet(models.QuerySet):
+    def claimed(self) -> "DeviceQuerySet":
+        return self.filter(owner__isnull=False)
+
+    def unclaimed(self) -> "DeviceQuerySet":
+        return self.filter(owner__isnull=True)
+
+    def claimed_for(self, customer: Customer) -> "DeviceQuerySet":
+        return self.filter(owner=customer)
+
+
+class Device(models.Model):
+    """One device the API knows, with its current zero-touch claim.
+
+    ``owner`` holds the claim's ``ownerCompanyId`` even when that customer is not (yet) cached,
+    hence no database constraint on it. ``claims`` keeps every claim as the API sent it (a device
+    may also carry a SIM-lock claim); the zero-touch one is spread into columns for search.
+    """
+
+    device_id = models.BigIntegerField(primary_key=True)
+    imei = models.CharField(max_length=32, blank=True)
+    imei2 = models.CharField(max_length=32, blank=True)
+    meid = models.CharField(max_length=32, blank=True)
+    meid2 = models.CharField(max_length=32, blank=True)
+    serial_number = models.CharField(max_length=128, blank=True)
+    manufacturer = models.CharField(max_length=128, blank=True)
+    model = models.CharField(max_length=128, blank=True)
+    device_type = models.CharField(max_length=32, choices=DeviceType, default=DeviceType.UNSPECIFIED)
+    chrome_os_attested_device_id = models.CharField(max_length=128, blank=True)
+
+    owner = models.ForeignKey(
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="devices",
+        help_text="The customer of the zero-touch claim; empty when unclaimed.",
+    )
+    sold_by_vendor = models.BooleanField(
+        default=False,
+        help_text="Claimed for a vendor's customer (copied from the owner, for fast filtering).",
+    )
+    reseller_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The partner (reseller or vendor) that claimed it."
+    )
+    section_type = models.CharField(max_length=32, choices=SectionType, blank=True)
+    vacation_mode_start_time = models.DateTimeField(null=True, blank=True)
+    vacation_mode_expire_time = models.DateTimeField(null=True, blank=True)
+    additional_service = models.CharField(max_length=40, blank=True)
+    google_workspace_customer_id = models.CharField(max_length=64, blank=True)
+    claims = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_synced_at = models.DateTimeField(default=timezone.now)
+    seen_in_sync = models.BigIntegerField(
+        null=True, blank=True, help_text="The last sync run that returned it."
+    )
+
+    objects = DeviceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["device_id"]
+        indexes = [
+            models.Index(fields=["owner", "device_id"], name="device_owner_idx"),
+            models.Index(fields=["owner", "model", "device_id"], name="device_owner_model_idx"),
+            models.Index(fields=["model", "device_id"], name="device_model_idx"),
+            models.Index(fields=["manufacturer", "model", "device_id"], name="device_make_model_idx"),
+            models.Index(fields=["sold_by_vendor", "device_id"], name="device_vendor_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_identifier
+
+    @property
+    def display_identifier(self) -> str:
+        """The identifier a person would read out: the IMEI, else the MEID, else the serial."""
+        return self.imei or self.meid or self.serial_number or str(self.device_id)
+
+    @property
+    def is_claimed(self) -> bool:
+        return self.owner_id is not None
+
+    def is_claimed_by(self, customer: Customer) -> bool:
+        return self.owner_id == customer.company_id
+
+    @property
+    def order_number(self) -> str:
+        return self.metadata.get("ordernumber", "")
+
+    @property
+    def phone_number(self) -> str:
+        return self.metadata.get("phonenumber", "")
+
+
+class SearchKey(models.Model):
+    """One typed-in value that finds a device: an identifier or a searchable metadata value.
+
+    Every IMEI, IMEI2, MEID, MEID2, serial number, order number and phone number of every device has
+    a row here, so one indexed range over ``value`` answers "find this (prefix)" whatever slot the
+    value sits in, already sorted for keyset paging.
+    """
+
+    class Kind(models.TextChoices):
+        IMEI = "imei", "IMEI"
+        IMEI2 = "imei2", "IMEI 2"
+        MEID = "meid", "MEID"
+        MEID2 = "meid2", "MEID 2"
+        SERIAL = "serial", "Serial number"
+        ORDER_NUMBER = "ordernumber", "Order number"
+        PHONE_NUMBER = "phonenumber", "Phone number"
+
+    id = models.BigAutoField(primary_key=True)
+    value = ByteOrderCharField(max_length=128)
+    kind = models.CharField(max_length=12, choices=Kind)
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="search_keys", db_index=False)
+
+    class Meta:
+        indexes = [models.Index(fields=["value", "device"], name="searchkey_value_idx")]
+        constraints = [
+            models.UniqueConstraint(fields=["device", "kind"], name="searchkey_one_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.value}"
+
+
+class SyncRun(models.Model):
+    """One run of the sync from the API into the cache: when, what it did, what went wrong.
+
+    At most one run is ``running`` at a time (a partial unique index is the lock). ``progress`` lists
+    the owners already completed, so an interrupted run is resumed rather than started over.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        PARTIAL = "partial", "Finished with errors"
+        INTERRUPTED = "interrupted", "Interrupted"
+
+    class Scope(models.TextChoices):
+        FULL = "full", "Full sync"
+        CUSTOMER = "customer", "One customer"
+        DEVICE = "device", "One device"
+
+    scope = models.CharField(max_length=16, choices=Scope, default=Scope.FULL)
+    status = models.CharField(max_length=16, choices=Status, default=Status.RUNNING)
+    trigger = models.CharField(max_length=32, blank=True, help_text="beat, command, or the person who asked")
+    started_at = models.DateTimeField(default=timezone.now)
+    heartbeat_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    customers_fetched = models.PositiveIntegerField(default=0)
+    devices_fetched = models.PositiveBigIntegerField(default=0)
+    devices_created = models.PositiveBigIntegerField(default=0)
+    devices_updated = models.PositiveBigIntegerField(default=0)
+    devices_drifted = models.PositiveBigIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    progress = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["status"], condition=models.Q(status="running"), name="syncrun_one_running"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_scope_display()} {self.started_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+
+
+class DeviceEvent(models.Model):
+    """Something that happened to a device, kept forever: append-only history."""
+
+    class Kind(models.TextChoices):
+        CLAIMED = "claimed", "Claimed"
+        UNCLAIMED = "unclaimed", "Unclaimed"
+        METADATA_CHANGED = "metadata_changed", "Metadata changed"
+        FIRST_SEEN = "first_seen", "First seen"
+        DRIFT_UNCLAIMED = "drift_unclaimed", "Found unclaimed outside the portal"
+        DRIFT_CLAIMED = "drift_claimed", "Found claimed outside the portal"
+        CLAIM_FAILED = "claim_failed", "Claim failed"
+        UNCLAIM_FAILED = "unclaim_failed", "Unclaim failed"
+
+    class Source(models.TextChoices):
+        UI = "ui", "Portal"
+        BATCH = "batch", "Batch"
+        SYNC = "sync", "Sync"
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events")
+    created_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=24, choices=Kind)
+    source = models.CharField(max_length=8, choices=Source)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    sync_run = models.ForeignKey(
+        SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
+    )
+    batch_id = models.BigIntegerField(null=True, blank=True, help_text="The batch job the change came from.")
+    customer_id = models.BigIntegerField(null=True, blank=True, help_text="The customer the event concerns.")
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["device", "-created_at"], name="deviceevent_device_idx"),
+            models.Index(fields=["kind", "-created_at"], name="deviceevent_kind_idx"),
+            models.Index(fields=["customer_id", "-created_at"], name="deviceevent_customer_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.get_source_display()})"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ValueError("Device history is append-only and cannot be changed.")
+        super().save(*args, **kwargs)

@@ -1,0 +1,195 @@
+"""Sync: fill and refresh the device cache from the API.
+
+A full sync reads customers, vendors and vendors' customers, then every customer's devices with
+``findByOwner`` (several customers per request, pages of 100), upserting each page as it arrives, so
+memory stays flat. After all of a group's pages are in, cached devices of those customers that the
+API no longer returned are marked unclaimed (drift).
+
+Only one sync runs at a time: a partial unique index allows one ``running`` SyncRun. A run whose
+heartbeat has stopped (its worker was killed) is marked interrupted by the next one, which carries
+over the list of customers already done, so no work is lost and nothing is left half-swept.
+"""
+
+import logging
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from queue import Full, Queue
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+import zerotouch
+from customers.models import Customer
+from customers.services import customers_sync
+from devices.cache import StoreCounts, cache_mark_unclaimed_outside, cache_store_devices
+from devices.models import SyncRun
+from portal.api import zerotouch_client
+
+logger = logging.getLogger(__name__)
+
+OWNERS_PER_REQUEST = 10
+PAGE_SIZE = 100
+
+
+class SyncAlreadyRunning(Exception):
+    """Another sync is running; it holds the lock until it finishes or its heartbeat goes stale."""
+
+
+def _start_run(*, scope: str, trigger: str) -> SyncRun:
+    stale_before = timezone.now() - timedelta(seconds=settings.ZT_SYNC_STALE_SECONDS)
+    with transaction.atomic():
+        running = SyncRun.objects.select_for_update().filter(status=SyncRun.Status.RUNNING).first()
+        carried: dict = {}
+        if running is not None:
+            if running.heartbeat_at > stale_before:
+                raise SyncAlreadyRunning(f"A sync started at {running.started_at:%H:%M:%S} is still running.")
+            running.status = SyncRun.Status.INTERRUPTED
+            running.finished_at = timezone.now()
+            running.errors = [
+                *running.errors,
+                "Stopped without finishing (worker lost); the next run resumed it.",
+            ]
+            running.save(update_fields=["status", "finished_at", "errors"])
+            if running.scope == scope == SyncRun.Scope.FULL:
+                carried = {"owners_done": running.progress.get("owners_done", []), "resumed_from": running.pk}
+        try:
+            return SyncRun.objects.create(scope=scope, trigger=trigger, progress=carried)
+        except IntegrityError as exc:  # another process started one between our read and write
+            raise SyncAlreadyRunning("Another sync started at the same moment.") from exc
+
+
+def _beat(run: SyncRun, counts: StoreCounts) -> None:
+    run.devices_fetched, run.devices_created = counts.fetched, counts.created
+    run.devices_updated, run.devices_drifted = counts.updated, counts.drifted
+    run.heartbeat_at = timezone.now()
+    run.save(
+        update_fields=[
+            "devices_fetched",
+            "devices_created",
+            "devices_updated",
+            "devices_drifted",
+            "heartbeat_at",
+            "progress",
+            "errors",
+            "customers_fetched",
+        ]
+    )
+
+
+def _finish(run: SyncRun, counts: StoreCounts, *, failed: bool = False) -> SyncRun:
+    if failed:
+        run.status = SyncRun.Status.FAILED
+    else:
+        run.status = SyncRun.Status.PARTIAL if run.errors else SyncRun.Status.SUCCEEDED
+    run.finished_at = timezone.now()
+    _beat(run, counts)
+    run.save(update_fields=["status", "finished_at"])
+    return run
+
+
+def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def sync_full(*, trigger: str = "command", client: zerotouch.Client | None = None) -> SyncRun:
+    """Run a full sync in this process; returns the finished SyncRun (raises SyncAlreadyRunning)."""
+    client = client or zerotouch_client()
+    run = _start_run(scope=SyncRun.Scope.FULL, trigger=trigger)
+    counts = StoreCounts()
+    try:
+        customer_counts = customers_sync(client=client)
+        run.customers_fetched = customer_counts.customers
+        run.errors = [*run.errors, *(customer_counts.errors or [])]
+        done = set(run.progress.get("owners_done", []))
+        owners = [pk for pk in Customer.objects.order_by("pk").values_list("pk", flat=True) if pk not in done]
+        for group in _chunks(owners, OWNERS_PER_REQUEST):
+            try:
+                counts.add(cache_store_devices(_owner_pages(client, run, counts, group), sync_run=run))
+            except zerotouch.ZeroTouchError as exc:
+                logger.warning("sync: customers %s failed: %s", group, exc)
+                run.errors = [*run.errors, f"Devices of customers {', '.join(map(str, group))}: {exc}"]
+                _beat(run, counts)
+                continue
+            counts.drifted += cache_mark_unclaimed_outside(owner_ids=group, sync_run=run)
+            run.progress = {**run.progress, "owners_done": [*run.progress.get("owners_done", []), *group]}
+            _beat(run, counts)
+    except zerotouch.ZeroTouchError as exc:
+        run.errors = [*run.errors, f"Sync stopped: {exc}"]
+        return _finish(run, counts, failed=True)
+    except BaseException:
+        run.errors = [*run.errors, "Sync stopped by an unexpected error; see the worker log."]
+        _finish(run, counts, failed=True)
+        raise
+    return _finish(run, counts)
+
+
+def _owner_pages(client: zerotouch.Client, run: SyncRun, counts: StoreCounts, group: list[int]):
+    """The devices of a group of customers, page by page, keeping the run's heartbeat alive."""
+    pages = client.devices_find_by_owner(customer_ids=group, page_size=PAGE_SIZE)
+    for position, device in enumerate(prefetched(pages), 1):
+        yield device
+        if position % 2000 == 0:
+            _beat(run, counts)
+
+
+_DONE = object()
+
+
+def prefetched(items: Iterator, *, buffer: int = 2000) -> Iterator:
+    """Iterate ``items`` in a background thread, up to ``buffer`` items ahead of the consumer.
+
+    The next pages arrive from the API while the current batch is written to the database (both
+    wait outside the GIL); the bounded queue keeps memory flat. An error in the producer is raised
+    in the consumer; a consumer that stops early stops the producer.
+    """
+    queue: Queue = Queue(maxsize=buffer)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        queue.put(item, timeout=0.1)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(_DONE)
+        except BaseException as exc:  # handed over to the consumer, which raises it
+            queue.put(exc)
+
+    producer = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
+    producer.start()
+    try:
+        while (item := queue.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        producer.join(timeout=5)
+
+
+def sync_customer_devices(
+    *, customer_id: int, trigger: str = "ui", client: zerotouch.Client | None = None
+) -> SyncRun:
+    """Refresh one customer's devices (and mark the ones the API no longer returns as unclaimed)."""
+    client = client or zerotouch_client()
+    run = _start_run(scope=SyncRun.Scope.CUSTOMER, trigger=trigger)
+    counts = StoreCounts()
+    try:
+        counts.add(
+            cache_store_devices(
+                client.devices_find_by_owner(customer_ids=[customer_id], page_size=PAGE_SIZE), sync_run=run
+            )
+        )
+        counts.drifted += cache_mark_unclaimed_outside(owner_ids=[customer_id], sync_run=run)
+    except zerotouch.ZeroTouchError as exc:
+        run.errors = [f"Devices of customer {customer_id}: {exc}"]
+        return _finish(run, counts, failed=True)
+    return _finish(run, counts)

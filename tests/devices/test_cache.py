@@ -1,0 +1,111 @@
+import pytest
+
+from devices.cache import cache_mark_unclaimed_outside, cache_store_devices
+from devices.models import Device, DeviceEvent, SearchKey, SyncRun
+from tests.devices.factories import api_device, make_customer, make_imei
+
+pytestmark = pytest.mark.django_db
+
+
+def keys_of(device_id: int) -> set[tuple[str, str]]:
+    return set(SearchKey.objects.filter(device_id=device_id).values_list("kind", "value"))
+
+
+def test_storing_new_devices_creates_rows_and_search_keys():
+    make_customer(501, "Acme Ltd")
+
+    counts = cache_store_devices(
+        [
+            api_device(1, owner=501, imei2=make_imei(9001), serial="SN-1", metadata={"ordernumber": "SO-1"}),
+            api_device(2, imei="", meid="a0000012345678", serial="SN-2"),
+        ]
+    )
+
+    assert (counts.fetched, counts.created, counts.updated, counts.drifted) == (2, 2, 0, 0)
+    first = Device.objects.get(device_id=1)
+    assert first.owner.name == "Acme Ltd"
+    assert first.section_type == "SECTION_TYPE_ZERO_TOUCH"
+    assert first.order_number == "SO-1"
+    assert keys_of(1) == {
+        ("imei", make_imei(1)),
+        ("imei2", make_imei(9001)),
+        ("serial", "SN-1"),
+        ("ordernumber", "SO-1"),
+    }
+    assert keys_of(2) == {("meid", "A0000012345678"), ("serial", "SN-2")}
+    assert Device.objects.get(device_id=2).is_claimed is False
+
+
+def test_storing_again_updates_in_place_and_keeps_first_seen():
+    cache_store_devices([api_device(1, metadata={"ordernumber": "SO-1"})])
+    first_seen = Device.objects.get(device_id=1).first_seen_at
+
+    counts = cache_store_devices([api_device(1, metadata={"ordernumber": "SO-2"})])
+
+    device = Device.objects.get(device_id=1)
+    assert (counts.created, counts.updated) == (0, 1)
+    assert device.first_seen_at == first_seen
+    assert device.last_synced_at > first_seen
+    assert ("ordernumber", "SO-2") in keys_of(1)
+    assert ("ordernumber", "SO-1") not in keys_of(1)
+    assert Device.objects.count() == 1
+
+
+def test_a_device_claimed_outside_the_portal_is_recorded_as_drift():
+    make_customer(501, "Acme Ltd")
+    make_customer(502, "Globex")
+    cache_store_devices([api_device(1, owner=501), api_device(2)])
+
+    counts = cache_store_devices([api_device(1, owner=502), api_device(2, owner=501)])
+
+    assert counts.drifted == 2
+    events = {e.device_id: e for e in DeviceEvent.objects.all()}
+    assert events[1].kind == DeviceEvent.Kind.DRIFT_CLAIMED
+    assert events[1].details == {"previous_owner": 501, "owner": 502}
+    assert events[2].details == {"previous_owner": None, "owner": 501}
+
+
+def test_devices_no_longer_returned_for_their_owner_are_marked_unclaimed():
+    make_customer(501, "Acme Ltd")
+    earlier = SyncRun.objects.create(status=SyncRun.Status.SUCCEEDED)
+    cache_store_devices([api_device(1, owner=501), api_device(2, owner=501)], sync_run=earlier)
+    run = SyncRun.objects.create()
+    cache_store_devices([api_device(1, owner=501)], sync_run=run)
+
+    drifted = cache_mark_unclaimed_outside(owner_ids=[501], sync_run=run)
+
+    assert drifted == 1
+    gone = Device.objects.get(device_id=2)
+    assert (gone.owner_id, gone.section_type, gone.claims) == (None, "", [])
+    assert Device.objects.get(device_id=1).owner_id == 501
+    event = DeviceEvent.objects.get(device_id=2)
+    assert (event.kind, event.source, event.sync_run, event.customer_id) == (
+        "drift_unclaimed",
+        "sync",
+        run,
+        501,
+    )
+
+
+def test_vendor_customers_devices_are_flagged_for_the_vendor_filter():
+    from customers.models import Vendor
+
+    vendor = Vendor.objects.create(company_id=77, name="Regional Phones")
+    make_customer(601, "Vendor's customer", vendor=vendor)
+    make_customer(501, "Own customer")
+
+    cache_store_devices([api_device(1, owner=601), api_device(2, owner=501)])
+
+    assert Device.objects.get(device_id=1).sold_by_vendor is True
+    assert Device.objects.get(device_id=2).sold_by_vendor is False
+
+
+def test_device_history_is_append_only():
+    cache_store_devices([api_device(1)])
+    event = DeviceEvent.objects.create(
+        device_id=1, kind=DeviceEvent.Kind.CLAIMED, source=DeviceEvent.Source.UI
+    )
+
+    event.kind = DeviceEvent.Kind.UNCLAIMED
+    with pytest.raises(ValueError, match="append-only"):
+        event.save()

@@ -1,0 +1,142 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from customers.models import Vendor
+from devices.cache import cache_store_devices
+from devices.models import Device
+from devices.selectors import DeviceFilters, InvalidCursor, bounded_count, device_search
+from tests.devices.factories import api_device, make_customer, make_imei
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def fleet():
+    vendor = Vendor.objects.create(company_id=77, name="Regional Phones")
+    make_customer(501, "Acme Ltd")
+    make_customer(502, "Globex")
+    make_customer(601, "Initech", vendor=vendor)
+    cache_store_devices(
+        [
+            api_device(1, owner=501, model="Pixel 8", serial="R58N1", metadata={"ordernumber": "SO-1001"}),
+            api_device(2, owner=501, model="Pixel 7a", imei2=make_imei(900), serial="R58N2"),
+            api_device(
+                3,
+                owner=502,
+                manufacturer="samsung",
+                model="SM-S911B",
+                serial="ab-12",
+                metadata={"phonenumber": "+447700900123"},
+            ),
+            api_device(4, imei="", meid="A0000012345678", serial="ZX9", model="Pixel 8"),
+            api_device(5, owner=601, model="Pixel 8", serial="R58N5"),
+        ]
+    )
+
+
+def ids(page) -> list[int]:
+    return [device.device_id for device in page.devices]
+
+
+def test_exact_imei(fleet):
+    page = device_search(DeviceFilters(text=make_imei(3)))
+
+    assert ids(page) == [3]
+    assert page.matched == {3: "imei"}
+
+
+def test_an_imei_in_the_second_slot_is_found_too(fleet):
+    page = device_search(DeviceFilters(text=make_imei(900)))
+
+    assert ids(page) == [2]
+    assert page.matched == {2: "imei2"}
+
+
+def test_an_imei_prefix_finds_every_device_starting_with_it(fleet):
+    page = device_search(DeviceFilters(text=make_imei(1)[:10]))
+
+    assert set(ids(page)) == {1, 2, 3, 5}  # 35000000000x...; device 2 also by its IMEI2
+
+
+def test_a_meid_typed_in_lower_case(fleet):
+    assert ids(device_search(DeviceFilters(text="a0000012345678"))) == [4]
+
+
+def test_a_serial_prefix_is_case_sensitive_like_the_api(fleet):
+    assert ids(device_search(DeviceFilters(text="R58N"))) == [1, 2, 5]
+    assert ids(device_search(DeviceFilters(text="r58n"))) == []
+    assert ids(device_search(DeviceFilters(text="ab-"))) == [3]
+
+
+def test_order_and_phone_numbers(fleet):
+    assert ids(device_search(DeviceFilters(text="SO-10"))) == [1]
+    assert ids(device_search(DeviceFilters(text="+4477009"))) == [3]
+
+
+def test_filters_by_customer_manufacturer_model_and_claim_state(fleet):
+    assert ids(device_search(DeviceFilters(customer_id=501))) == [1, 2]
+    assert ids(device_search(DeviceFilters(manufacturer="samsung"))) == [3]
+    assert ids(device_search(DeviceFilters(model="Pixel 8"))) == [1, 4, 5]
+    assert ids(device_search(DeviceFilters(claimed=False))) == [4]
+    assert ids(device_search(DeviceFilters(claimed=True))) == [1, 2, 3, 5]
+
+
+def test_own_and_vendor_devices(fleet):
+    assert ids(device_search(DeviceFilters(vendor_devices=True))) == [5]
+    assert ids(device_search(DeviceFilters(vendor_devices=False))) == [1, 2, 3]
+
+
+def test_text_and_filters_combine(fleet):
+    assert ids(device_search(DeviceFilters(text="R58N", customer_id=501, model="Pixel 8"))) == [1]
+
+
+def test_keyset_paging_visits_every_device_once_in_order(fleet):
+    seen, cursor = [], None
+    while True:
+        page = device_search(DeviceFilters(), cursor=cursor, page_size=2)
+        seen += ids(page)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+
+    assert seen == [1, 2, 3, 4, 5]
+
+
+def test_keyset_paging_of_a_text_search(fleet):
+    first = device_search(DeviceFilters(text="R58N"), page_size=2)
+    second = device_search(DeviceFilters(text="R58N"), cursor=first.next_cursor, page_size=2)
+
+    assert (ids(first), ids(second), second.next_cursor) == ([1, 2], [5], None)
+
+
+def test_sorting_by_model_descending_with_paging(fleet):
+    first = device_search(DeviceFilters(), sort="-model", page_size=3)
+    second = device_search(DeviceFilters(), sort="-model", cursor=first.next_cursor, page_size=3)
+
+    models = [d.model for d in first.devices + second.devices]
+    assert models == sorted(models, reverse=True)
+    assert sorted(ids(first) + ids(second)) == [1, 2, 3, 4, 5]
+
+
+def test_a_tampered_cursor_is_a_clear_error(fleet):
+    with pytest.raises(InvalidCursor, match="start the search again"):
+        device_search(DeviceFilters(), cursor="not-a-cursor")
+
+
+def test_a_search_is_one_query_whatever_the_page(fleet):
+    with CaptureQueriesContext(connection) as text_queries:
+        page = device_search(DeviceFilters(text="R58N"), page_size=2)
+        [d.owner.name for d in page.devices if d.owner_id]
+    with CaptureQueriesContext(connection) as browse_queries:
+        page = device_search(DeviceFilters(customer_id=501), page_size=1)
+        device_search(DeviceFilters(customer_id=501), cursor=page.next_cursor, page_size=1)
+
+    assert len(text_queries) == 1
+    assert len(browse_queries) == 2
+    assert not any("COUNT(" in q["sql"].upper() for q in [*text_queries, *browse_queries])
+
+
+def test_bounded_count_stops_at_the_cap(fleet):
+    assert bounded_count(Device.objects.all(), cap=3) == (3, True)
+    assert bounded_count(Device.objects.all(), cap=10) == (5, False)
