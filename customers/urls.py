@@ -6,4 +6,5 @@ app_name = "customers"
 
 urlpatterns = [
     path("", views.customer_list, name="list"),
+    path("picker/", views.customer_picker, name="picker"),
 ]

@@ -1,15 +1,265 @@
-from django.http import HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
 
-from portal.roles import ALL_ROLES, CHANGE_ROLES, role_required
+import zerotouch
+from customers.models import Customer
+from devices.forms import ClaimForm, DeviceSearchForm, MetadataForm, UnclaimForm
+from devices.identifiers import IdentifierKind, detect_identifier
+from devices.models import Device
+from devices.selectors import (
+    DevicePage,
+    InvalidCursor,
+    device_get,
+    device_history,
+    device_search,
+    manufacturer_models,
+)
+from devices.services import (
+    DeviceActionFailed,
+    device_claim,
+    device_lookup,
+    device_refresh,
+    device_unclaim,
+    device_update_metadata,
+)
+from portal.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
 from portal.views import HtmxHttpRequest
+
+
+def _search_context(request: HtmxHttpRequest, form: DeviceSearchForm) -> dict:
+    valid = form.is_valid()
+    sort = form.cleaned_data.get("sort") if valid else ""
+    customer_id = form.cleaned_data.get("customer") if valid else None
+    return {
+        "form": form,
+        "can_change": has_any_role(request.user, CHANGE_ROLES),
+        "customer": Customer.objects.filter(pk=customer_id).first() if customer_id else None,
+        # A column header sorts by its column, or reverses the sort when it already sorts by it.
+        "next_sort": {
+            column: f"-{column}" if sort == column else column for column in ("device_id", "model")
+        },
+    }
 
 
 @require_GET
 @role_required(ALL_ROLES)
+@vary_on_headers("HX-Request")
 def device_list(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "devices/list.html")
+    form = DeviceSearchForm(request.GET)
+    context = _search_context(request, form)
+    if not form.is_valid():
+        context["error"] = "Some search fields are not valid: " + "; ".join(
+            f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
+        )
+    else:
+        try:
+            context["page"] = device_search(
+                form.filters(),
+                sort=form.cleaned_data["sort"] or "device_id",
+                cursor=form.cleaned_data["cursor"] or None,
+            )
+        except InvalidCursor as exc:
+            context["error"] = str(exc)
+    if request.htmx and request.htmx.target == "results":
+        return render(request, "devices/list.html#results", context)
+    context["manufacturer_models"] = manufacturer_models()
+    return render(request, "devices/list.html", context)
+
+
+@require_GET
+@role_required(ALL_ROLES)
+def device_lookup_view(request: HtmxHttpRequest) -> HttpResponse:
+    """Ask zero-touch itself for a device the cache does not have (``findByIdentifier``)."""
+    form = DeviceSearchForm(request.GET)
+    context = _search_context(request, form)
+    if form.is_valid() and form.cleaned_data["q"]:
+        guess = detect_identifier(form.cleaned_data["q"])
+        identifier = {
+            IdentifierKind.IMEI: zerotouch.DeviceIdentifier(imei=guess.value),
+            IdentifierKind.MEID: zerotouch.DeviceIdentifier(meid=guess.value),
+        }.get(
+            guess.kind,
+            zerotouch.DeviceIdentifier(
+                serial_number=guess.value,
+                manufacturer=form.cleaned_data["manufacturer"] or None,
+                model=form.cleaned_data["model"] or None,
+            ),
+        )
+        try:
+            context["page"] = DevicePage(
+                devices=device_lookup(identifier=identifier), next_cursor=None, guess=guess
+            )
+            context["looked_up"] = True
+        except DeviceActionFailed as exc:
+            context["error"] = str(exc)
+    else:
+        context["error"] = "Type an IMEI, MEID or serial number to look up in zero-touch."
+    if request.htmx:
+        return render(request, "devices/list.html#results", context)
+    context["manufacturer_models"] = manufacturer_models()
+    return render(request, "devices/list.html", context)
+
+
+def _device_or_404(device_id: int) -> Device:
+    device = device_get(device_id)
+    if device is None:
+        raise Http404("No device with this id in the cache.")
+    return device
+
+
+def _detail_context(request: HtmxHttpRequest, device: Device, **extra) -> dict:
+    return {
+        "device": device,
+        "events": device_history(device),
+        "can_change": has_any_role(request.user, CHANGE_ROLES),
+        **extra,
+    }
+
+
+def _section(request: HtmxHttpRequest, section: str, device: Device, **extra) -> HttpResponse:
+    """One section of the device page, plus its history out of band when something changed."""
+    context = _detail_context(request, device, **extra)
+    html = render_to_string(f"devices/detail.html#{section}", context, request)
+    if extra.get("changed"):
+        html += render_to_string(
+            "devices/detail.html#history-section", {**context, "history_oob": True}, request
+        )
+    return HttpResponse(html)
+
+
+@require_GET
+@role_required(ALL_ROLES)
+def device_detail(request: HtmxHttpRequest, device_id: int) -> HttpResponse:
+    return render(request, "devices/detail.html", _detail_context(request, _device_or_404(device_id)))
+
+
+@require_POST
+@role_required(ALL_ROLES)
+def device_refresh_view(request: HtmxHttpRequest, device_id: int) -> HttpResponse:
+    device = _device_or_404(device_id)
+    try:
+        device = device_refresh(device=device)
+        result = {"changed": True, "claim_message": "Read again from zero-touch just now."}
+    except DeviceActionFailed as exc:
+        result = {"claim_error": str(exc)}
+    if request.htmx:
+        return _section(request, "claim-section", device, **result)
+    messages.info(request, result.get("claim_message") or result["claim_error"])
+    return redirect("devices:detail", device_id=device.device_id)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(CHANGE_ROLES)
+def device_unclaim_view(request: HtmxHttpRequest, device_id: int) -> HttpResponse:
+    device = _device_or_404(device_id)
+    form = UnclaimForm(request.POST if request.method == "POST" else None)
+    result: dict = {"unclaim_form": form}
+    if request.method == "POST" and form.is_valid():
+        try:
+            device = device_unclaim(
+                actor=request.user,
+                device=device,
+                vacation_mode_days=form.cleaned_data["vacation_mode_days"],
+                vacation_mode_expire_time=form.cleaned_data["vacation_mode_until"],
+            )
+            result = {"changed": True, "claim_message": _unclaim_message(device)}
+        except DeviceActionFailed as exc:
+            result["claim_error"], result["outcome_unknown"] = str(exc), exc.outcome_unknown
+    if request.htmx:
+        return _section(request, "claim-section", device, **result)
+    if result.get("changed"):
+        messages.success(request, result["claim_message"])
+        return redirect("devices:detail", device_id=device.device_id)
+    return render(request, "devices/detail.html", _detail_context(request, device, **result))
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(CHANGE_ROLES)
+def device_metadata_view(request: HtmxHttpRequest, device_id: int) -> HttpResponse:
+    device = _device_or_404(device_id)
+    initial = {"order_number": device.order_number, "phone_number": device.phone_number}
+    form = MetadataForm(request.POST if request.method == "POST" else None, initial=initial)
+    result: dict = {"metadata_form": form}
+    if request.method == "POST" and form.is_valid():
+        entries = form.entries(device.metadata)
+        try:
+            if entries:
+                device = device_update_metadata(actor=request.user, device=device, entries=entries)
+            result = {
+                "changed": bool(entries),
+                "metadata_message": "Metadata saved." if entries else "Nothing changed.",
+            }
+        except DeviceActionFailed as exc:
+            result["metadata_error"], result["outcome_unknown"] = str(exc), exc.outcome_unknown
+    if request.htmx:
+        return _section(request, "metadata-section", device, **result)
+    if "metadata_message" in result:
+        messages.success(request, result["metadata_message"])
+        return redirect("devices:detail", device_id=device.device_id)
+    return render(request, "devices/detail.html", _detail_context(request, device, **result))
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(CHANGE_ROLES)
+def device_claim_view(request: HtmxHttpRequest) -> HttpResponse:
+    """Claim one device: the form, prefilled from a cached device (``?device=``) when given."""
+    if request.method == "POST":
+        form = ClaimForm(request.POST)
+    else:
+        device = device_get(int(request.GET["device"])) if request.GET.get("device", "").isdigit() else None
+        form = ClaimForm(initial=_claim_initial(device))
+    chosen = form["customer"].value()
+    context: dict = {
+        "form": form,
+        "customer_name": Customer.objects.filter(pk=chosen).values_list("name", flat=True).first()
+        if str(chosen or "").isdigit()
+        else "",
+    }
+    if request.method == "POST" and form.is_valid():
+        try:
+            context["claimed"] = device_claim(actor=request.user, request=form.claim_request())
+        except DeviceActionFailed as exc:
+            if exc.field and exc.field in form.fields:
+                form.add_error(exc.field, str(exc))
+            else:
+                context["claim_error"], context["outcome_unknown"] = str(exc), exc.outcome_unknown
+    if context.get("claimed") and not request.htmx:
+        messages.success(request, f"Claimed for {context['claimed'].owner.name}.")
+        return redirect("devices:detail", device_id=context["claimed"].device_id)
+    if request.htmx:
+        return render(request, "devices/claim.html#claim-form", context)
+    return render(request, "devices/claim.html", context)
+
+
+def _unclaim_message(device: Device) -> str:
+    """What the API did, read from the device afterwards: gone, or held in vacation mode."""
+    if device.is_claimed and device.vacation_mode_expire_time:
+        until = timezone.localtime(device.vacation_mode_expire_time)
+        return f"Vacation mode until {until:%Y-%m-%d %H:%M}: the claim ends then."
+    if device.is_claimed:
+        return "Zero-touch still shows the device as claimed; refresh it in a moment."
+    return "Unclaimed. The customer's zero-touch settings no longer apply."
+
+
+def _claim_initial(device: Device | None) -> dict:
+    if device is None:
+        return {}
+    return {
+        "device_type": "chrome_os" if device.device_type == "DEVICE_TYPE_CHROME_OS" else "android",
+        "imei": device.imei,
+        "meid": device.meid,
+        "serial_number": device.serial_number,
+        "manufacturer": device.manufacturer,
+        "model": device.model,
+        "chrome_os_attested_device_id": device.chrome_os_attested_device_id,
+        "order_number": device.order_number,
+        "phone_number": device.phone_number,
+    }
 
 
 @require_GET

@@ -1,0 +1,275 @@
+"""Claim, unclaim, metadata and look-up of one device, through the views, against a real emulator."""
+
+import pytest
+
+from customers.models import Customer
+from devices.models import Device, DeviceEvent
+from devices.sync import sync_full
+from portal.models import AuditEvent
+from portal.roles import Role
+from tests.devices.factories import make_imei
+
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def portal(emulator, client_as, db):
+    """An emulator with customers (already in the cache) and a signed-in salesperson."""
+    emulator.seed(customers=3, vendors=0, devices=30, random_seed=21)
+    sync_full()
+    customers = list(Customer.objects.order_by("name"))
+    return {
+        "emulator": emulator,
+        "client": client_as(Role.SALES),
+        "customer": customers[0],
+        "other": customers[1],
+    }
+
+
+def api_device(emulator, imei: str) -> dict | None:
+    status, body = emulator.api(
+        "POST",
+        f"/v1/partners/{emulator.partner_id}/devices:findByIdentifier",
+        {"deviceIdentifier": {"imei": imei}, "limit": 10},
+    )
+    assert status == 200, body
+    devices = body.get("devices", [])
+    return devices[0] if devices else None
+
+
+def claim(client, customer, imei, **extra):
+    data = {"device_type": "android", "imei": imei, "customer": customer.company_id, **extra}
+    return client.post("/devices/claim/", data, headers=HTMX)
+
+
+def test_claiming_a_device_claims_it_in_zero_touch_and_updates_the_cache(portal):
+    imei = make_imei(70001)
+
+    response = claim(portal["client"], portal["customer"], imei, order_number="SO-9", phone_number="+441234")
+
+    assert response.status_code == 200
+    assert f"for {portal['customer'].name}" in response.text and "<html" not in response.text
+    remote = api_device(portal["emulator"], imei)
+    assert remote["claims"][0]["ownerCompanyId"] == str(portal["customer"].company_id)
+    assert remote["deviceMetadata"]["entries"] == {"ordernumber": "SO-9", "phonenumber": "+441234"}
+    device = Device.objects.get(imei=imei)
+    assert (device.owner_id, device.order_number) == (portal["customer"].company_id, "SO-9")
+    assert DeviceEvent.objects.get(device=device).kind == DeviceEvent.Kind.CLAIMED
+    audit = AuditEvent.objects.get(action="device.claim")
+    assert (audit.outcome, audit.actor_username, audit.target_id) == (
+        "success",
+        "sales",
+        str(device.device_id),
+    )
+
+
+def test_a_device_of_another_customer_is_refused_with_that_customers_name(portal):
+    imei = make_imei(70002)
+    claim(portal["client"], portal["other"], imei)
+
+    response = claim(portal["client"], portal["customer"], imei)
+
+    other = portal["other"]
+    assert (
+        f"This device is claimed by another customer, {other.name} (id {other.company_id}). "
+        "Unclaim it there first."
+    ) in response.text
+    assert api_device(portal["emulator"], imei)["claims"][0]["ownerCompanyId"] == str(other.company_id)
+    assert AuditEvent.objects.filter(action="device.claim", outcome="failure").count() == 1
+    assert DeviceEvent.objects.filter(kind=DeviceEvent.Kind.CLAIM_FAILED).count() == 1
+
+
+def test_claiming_again_for_the_same_customer_is_harmless(portal):
+    imei = make_imei(70003)
+    claim(portal["client"], portal["customer"], imei)
+
+    response = claim(portal["client"], portal["customer"], imei)
+
+    assert f"for {portal['customer'].name}" in response.text
+    assert Device.objects.filter(imei=imei).count() == 1
+
+
+def test_invalid_identifiers_are_refused_before_any_api_call(portal):
+    emulator = portal["emulator"]
+    emulator.clear_requests_log()
+    typo = make_imei(70004)[:-1] + str((int(make_imei(70004)[-1]) + 1) % 10)
+
+    wrong_digit = claim(portal["client"], portal["customer"], typo)
+    serial_alone = portal["client"].post(
+        "/devices/claim/",
+        {"device_type": "android", "serial_number": "R58N1", "customer": portal["customer"].company_id},
+        headers=HTMX,
+    )
+    no_customer = portal["client"].post(
+        "/devices/claim/", {"device_type": "android", "imei": make_imei(1)}, headers=HTMX
+    )
+
+    assert "check digit is wrong: the last digit should be" in wrong_digit.text
+    assert "A serial number needs the manufacturer" in serial_alone.text
+    assert "Choose a customer." in no_customer.text
+    assert emulator.requests_log(method="partners.devices.claim") == []
+
+
+def test_an_identifier_the_api_refuses_is_shown_next_to_its_field(portal):
+    response = portal["client"].post(
+        "/devices/claim/",
+        {
+            "device_type": "android",
+            "serial_number": "R58N1",
+            "manufacturer": "NoSuchMaker",
+            "model": "X1",
+            "customer": portal["customer"].company_id,
+        },
+        headers=HTMX,
+    )
+
+    assert "Zero-touch refused the device details" in response.text
+    assert 'aria-invalid="true"' in response.text
+
+
+def test_server_errors_say_nothing_was_changed(portal, settings):
+    settings.ZT_INTERACTIVE_DEADLINE = 1.0
+    portal["emulator"].set_faults(error_rate=1.0, error_codes=[503], methods=["partners.devices.claim"])
+
+    response = claim(portal["client"], portal["customer"], make_imei(70005))
+
+    assert (
+        "Zero-touch had a temporary problem" in response.text or "Zero-touch did not confirm" in response.text
+    )
+    assert "Traceback" not in response.text and "{" not in response.text.split("<form")[0]
+    assert AuditEvent.objects.get(action="device.claim").outcome in ("failure", "unknown")
+
+
+def test_a_timeout_after_sending_says_the_outcome_is_unknown(portal, settings):
+    from portal.api import reset_zerotouch_client
+
+    settings.ZT_INTERACTIVE_DEADLINE = 1.0
+    reset_zerotouch_client()
+    portal["emulator"].set_faults(latency_ms=2500, methods=["partners.devices.claim"])
+
+    response = claim(portal["client"], portal["customer"], make_imei(70006))
+
+    assert "may or may not have" in response.text
+    assert "Search for the device" in response.text
+    assert AuditEvent.objects.get(action="device.claim").outcome == "unknown"
+
+
+def test_unclaim_after_confirming(portal):
+    imei = make_imei(70007)
+    claim(portal["client"], portal["customer"], imei)
+    device = Device.objects.get(imei=imei)
+
+    confirm = portal["client"].get(f"/devices/{device.device_id}/unclaim/", headers=HTMX)
+    response = portal["client"].post(f"/devices/{device.device_id}/unclaim/", {}, headers=HTMX)
+
+    assert "Unclaim this device from" in confirm.text
+    assert "Unclaimed." in response.text
+    assert 'id="history" hx-swap-oob="true"' in response.text
+    assert not api_device(portal["emulator"], imei).get("claims")
+    device.refresh_from_db()
+    assert device.owner_id is None
+    assert device.events.first().kind == DeviceEvent.Kind.UNCLAIMED
+    assert AuditEvent.objects.filter(action="device.unclaim", outcome="success").count() == 1
+
+
+def test_unclaim_with_vacation_mode_keeps_the_claim_until_it_ends(portal):
+    imei = make_imei(70012)
+    claim(portal["client"], portal["customer"], imei)
+    device = Device.objects.get(imei=imei)
+
+    response = portal["client"].post(
+        f"/devices/{device.device_id}/unclaim/", {"vacation_mode_days": "7"}, headers=HTMX
+    )
+
+    assert "Vacation mode until" in response.text
+    sent = portal["emulator"].requests_log(method="partners.devices.unclaim")
+    assert len(sent) == 1 and sent[0]["body"]["vacationModeDays"] == 7
+    assert api_device(portal["emulator"], imei)["claims"][0]["vacationModeExpireTime"]
+    device.refresh_from_db()
+    assert device.vacation_mode_expire_time is not None
+
+
+def test_unclaiming_a_device_that_is_no_longer_claimed_says_so(portal):
+    imei = make_imei(70013)
+    claim(portal["client"], portal["customer"], imei)
+    device = Device.objects.get(imei=imei)
+    status, body = portal["emulator"].api(
+        "POST",
+        f"/v1/partners/{portal['emulator'].partner_id}/devices:unclaim",
+        {"deviceId": str(device.device_id), "sectionType": "SECTION_TYPE_ZERO_TOUCH"},
+    )
+    assert status == 200, body
+
+    response = portal["client"].post(f"/devices/{device.device_id}/unclaim/", {}, headers=HTMX)
+
+    assert "not claimed (any more)" in response.text
+    assert AuditEvent.objects.get(action="device.unclaim").outcome == "failure"
+
+
+def test_editing_metadata_sets_and_removes_keys(portal):
+    imei = make_imei(70008)
+    claim(portal["client"], portal["customer"], imei, order_number="SO-1", phone_number="+4400")
+    device = Device.objects.get(imei=imei)
+
+    response = portal["client"].post(
+        f"/devices/{device.device_id}/metadata/",
+        {"order_number": "SO-2", "phone_number": "", "other_key": "assetowner", "other_value": "Finance"},
+        headers=HTMX,
+    )
+
+    assert "Metadata saved." in response.text
+    assert api_device(portal["emulator"], imei)["deviceMetadata"]["entries"] == {
+        "ordernumber": "SO-2",
+        "assetowner": "Finance",
+    }
+    device.refresh_from_db()
+    assert device.metadata == {"ordernumber": "SO-2", "assetowner": "Finance"}
+    assert device.events.first().kind == DeviceEvent.Kind.METADATA_CHANGED
+
+
+def test_looking_up_a_device_the_cache_does_not_have(portal):
+    imei = make_imei(70009)
+    status, body = portal["emulator"].api(
+        "POST",
+        f"/v1/partners/{portal['emulator'].partner_id}/devices:claim",
+        {
+            "customerId": str(portal["other"].company_id),
+            "sectionType": "SECTION_TYPE_ZERO_TOUCH",
+            "deviceIdentifier": {"imei": imei},
+        },
+    )
+    assert status == 200, body
+    assert "No device in the cache matches" in portal["client"].get("/devices/", {"q": imei}).text
+
+    response = portal["client"].get("/devices/lookup/", {"q": imei}, headers={**HTMX, "HX-Target": "results"})
+
+    assert "Looked up live in zero-touch" in response.text
+    assert portal["other"].name in response.text
+    assert Device.objects.get(imei=imei).owner_id == portal["other"].company_id
+
+
+def test_without_htmx_a_claim_redirects_to_the_device(portal):
+    imei = make_imei(70010)
+
+    response = portal["client"].post(
+        "/devices/claim/", {"device_type": "android", "imei": imei, "customer": portal["customer"].company_id}
+    )
+
+    device = Device.objects.get(imei=imei)
+    assert response.status_code == 302 and response["Location"] == f"/devices/{device.device_id}/"
+
+
+def test_managers_see_no_actions_and_may_not_post(portal, client_as):
+    imei = make_imei(70011)
+    claim(portal["client"], portal["customer"], imei)
+    device = Device.objects.get(imei=imei)
+    manager = client_as(Role.MANAGERS)
+
+    page = manager.get(f"/devices/{device.device_id}/")
+
+    assert "Unclaim" not in page.text and "Edit metadata" not in page.text
+    assert "Claim a device" not in manager.get("/devices/").text
+    assert manager.post(f"/devices/{device.device_id}/unclaim/", headers=HTMX).status_code == 403
+    assert manager.post(f"/devices/{device.device_id}/metadata/", {"order_number": "x"}).status_code == 403
+    assert manager.post("/devices/claim/", {"imei": make_imei(2)}).status_code == 403
+    assert Device.objects.get(imei=imei).owner_id == portal["customer"].company_id

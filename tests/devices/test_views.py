@@ -1,0 +1,94 @@
+import pytest
+
+from devices.cache import cache_store_devices
+from portal.roles import Role
+from tests.devices.factories import api_device, make_customer, make_imei
+
+
+@pytest.fixture
+def fleet(db):
+    make_customer(501, "Acme Ltd")
+    make_customer(502, "Globex")
+    cache_store_devices(
+        [
+            api_device(1, owner=501, serial="R58N1", metadata={"ordernumber": "SO-1001"}),
+            api_device(2, owner=502, model="Pixel 7a"),
+            api_device(3),
+        ]
+    )
+
+
+def test_the_full_page_has_the_search_box_filters_and_results(client_as, fleet):
+    response = client_as(Role.SALES).get("/devices/", {"q": make_imei(1)})
+
+    assert response.status_code == 200
+    html = response.text
+    assert 'name="q"' in html and "autofocus" in html
+    assert 'name="manufacturer"' in html and "Pixel 7a (Google)" in html
+    assert "<table" in html and "Acme Ltd" in html and "/devices/1/" in html
+    assert "/devices/2/" not in html
+
+
+def test_an_htmx_search_returns_only_the_results_fragment(client_as, fleet):
+    response = client_as(Role.SALES).get(
+        "/devices/", {"q": "R58N"}, headers={"HX-Request": "true", "HX-Target": "results"}
+    )
+
+    assert response.status_code == 200
+    assert "<html" not in response.text and 'name="q"' not in response.text
+    assert "/devices/1/" in response.text
+    assert response["Vary"] == "HX-Request, Cookie" or "HX-Request" in response["Vary"]
+
+
+def test_filters_and_the_next_page_link(client_as, fleet):
+    client = client_as(Role.MANAGERS)
+
+    claimed = client.get("/devices/", {"state": "claimed"}).text
+    unclaimed = client.get("/devices/", {"state": "unclaimed"}).text
+    by_customer = client.get("/devices/", {"customer": 502}).text
+
+    assert "/devices/1/" in claimed and "/devices/3/" not in claimed
+    assert "/devices/3/" in unclaimed and "Unclaimed" in unclaimed
+    assert "/devices/2/" in by_customer and "/devices/1/" not in by_customer
+    assert 'value="Globex"' in by_customer  # the picker shows the chosen customer
+
+
+def test_a_wrong_imei_check_digit_is_pointed_out(client_as, fleet):
+    typo = make_imei(1)[:-1] + str((int(make_imei(1)[-1]) + 1) % 10)
+
+    response = client_as(Role.SALES).get(
+        "/devices/", {"q": typo}, headers={"HX-Request": "true", "HX-Target": "results"}
+    )
+
+    assert f"did you mean {make_imei(1)}?" in response.text
+
+
+def test_bad_query_parameters_get_a_message_not_an_error_page(client_as, fleet):
+    client = client_as(Role.SALES)
+
+    assert "start the search again" in client.get("/devices/", {"cursor": "garbage"}).text
+    assert "not valid" in client.get("/devices/", {"customer": "abc"}).text
+
+
+def test_the_detail_page_shows_identifiers_claim_metadata_and_history(client_as, fleet):
+    from devices.models import DeviceEvent
+
+    DeviceEvent.objects.create(device_id=1, kind="drift_claimed", source="sync", details={"owner": 501})
+
+    response = client_as(Role.MANAGERS).get("/devices/1/")
+
+    assert response.status_code == 200
+    for text in [make_imei(1), "R58N1", "Acme Ltd", "SO-1001", "Found claimed outside the portal"]:
+        assert text in response.text
+
+
+def test_an_unknown_device_is_404(client_as, fleet):
+    assert client_as(Role.SALES).get("/devices/999/").status_code == 404
+
+
+def test_the_customer_picker_lists_matching_customers(client_as, fleet):
+    response = client_as(Role.SALES).get("/customers/picker/", {"q": "acm"})
+
+    assert 'data-id="501"' in response.text and "Acme Ltd" in response.text
+    assert "Globex" not in response.text
+    assert "No customer matches" in client_as(Role.SALES).get("/customers/picker/", {"q": "zzz"}).text
