@@ -7,7 +7,9 @@ EMULATOR_PORT ?= 8800
 # The make targets are the development path: debug on, unless the caller says otherwise.
 DEBUG ?= 1
 ZT_PARTNER_ID ?= 1000001
-export PORT EMULATOR_PORT DEBUG ZT_PARTNER_ID
+# honcho gives every process its own $PORT, so the web port travels under another name.
+WEB_PORT := $(PORT)
+export PORT WEB_PORT EMULATOR_PORT DEBUG ZT_PARTNER_ID
 EMULATOR_STATE := var/emulator.sqlite3
 
 # A Python 3.12+ interpreter: python3.13/python3.12 on PATH (pyenv shims honour .python-version),
