@@ -31,7 +31,7 @@ HTTP_STATUS = {
     "INTERNAL": 500,
     "UNKNOWN": 500,
     "DATA_LOSS": 500,
-    "NOT_IMPLEMENTED": 501,
+    "UNIMPLEMENTED": 501,
     "UNAVAILABLE": 503,
     "DEADLINE_EXCEEDED": 504,
 }
@@ -46,7 +46,7 @@ STATUS_FOR_HTTP = {
     429: "RESOURCE_EXHAUSTED",
     499: "CANCELLED",
     500: "INTERNAL",
-    501: "NOT_IMPLEMENTED",
+    501: "UNIMPLEMENTED",
     502: "UNAVAILABLE",
     503: "UNAVAILABLE",
     504: "DEADLINE_EXCEEDED",
@@ -158,4 +158,6 @@ def fault_error(http_status: int) -> ApiError:
         429: "Resource has been exhausted (e.g. check quota).",
     }
     message = messages.get(http_status, f"Injected fault ({http_status}).")
-    return ApiError(message, code=http_status, status=status, reason="INJECTED_FAULT")
+    # Google answers 429 with a Retry-After; an injected one asks for a one-second wait.
+    headers = {"Retry-After": "1"} if http_status == 429 else None
+    return ApiError(message, code=http_status, status=status, reason="INJECTED_FAULT", headers=headers)

@@ -388,13 +388,19 @@ def test_a_large_claim_async_over_http(emulator):
     assert len(polled["response"]["perDeviceStatus"]) == 5000
 
 
-def test_an_injected_429_is_resource_exhausted_without_retry_after(emulator, conn):
-    # Only the quota says when to come back; an injected 429 is a bare refusal.
+def test_an_injected_429_is_resource_exhausted_and_asks_for_a_one_second_wait(emulator, conn):
+    # As Google does, a 429 says when to come back; an injected one asks for one second.
     emulator.set_faults(error_rate=1.0, error_codes=[429])
     response, body = call(conn, "GET", f"/v1/partners/{P}/vendors")
     assert response.status == 429
     assert body["error"]["status"] == "RESOURCE_EXHAUSTED"
-    assert response.getheader("Retry-After") is None
+    assert response.getheader("Retry-After") == "1"
+
+
+def test_an_injected_501_reports_the_rpc_code_unimplemented(emulator, conn):
+    emulator.set_faults(error_rate=1.0, error_codes=[501])
+    response, body = call(conn, "GET", f"/v1/partners/{P}/vendors")
+    assert (response.status, body["error"]["status"]) == (501, "UNIMPLEMENTED")
 
 
 def test_the_in_process_emulator_restarts_with_its_state(emulator):
@@ -410,3 +416,4 @@ def test_the_in_process_emulator_restarts_with_its_state(emulator):
     status, device = emulator.api("GET", f"/v1/partners/{P}/devices/{claimed['deviceId']}")
     assert status == 200
     assert device["claims"][0]["ownerCompanyId"] == customer
+

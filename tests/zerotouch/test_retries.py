@@ -261,3 +261,18 @@ def test_interactive_calls_keep_a_reserve_that_batch_calls_cannot_spend(make_cli
     interactive.devices_get(device_id=device_id, deadline=0.2)
 
     assert attempts(emulator, "partners.devices.get") == {"200": 3}
+
+
+def test_a_short_retry_after_is_waited_out_and_the_call_then_succeeds(client, emulator):
+    import threading
+
+    device_id = emulator.seed_summary["samples"]["unclaimed"][0]
+    emulator.set_faults(error_rate=1.0, error_codes=[429], methods=["partners.devices.get"])
+    threading.Timer(0.5, emulator.clear_faults).start()  # the API recovers before the asked wait ends
+
+    started = time.monotonic()
+    device = client.devices_get(device_id=device_id, deadline=5.0)
+
+    assert device.device_id == str(device_id)
+    assert time.monotonic() - started >= 1.0  # the injected 429 asked for Retry-After: 1
+    assert attempts(emulator, "partners.devices.get") == {"429": 1, "200": 1}
