@@ -77,13 +77,19 @@ class ClaimForm(forms.Form):
             chrome_os_attested_device_id=data.get("chrome_os_attested_device_id", ""),
         ).items():
             self.add_error(name, message)
+        customer = Customer.objects.filter(pk=data["customer"]).first() if data.get("customer") else None
+        if data.get("customer") and customer is None:
+            self.add_error("customer", "This customer is not known to the portal; pick one from the list.")
+        if chrome_os and not data.get("google_workspace_customer_id") and customer is not None:
+            data["google_workspace_customer_id"] = customer.google_workspace_customer_id
         if chrome_os and not data.get("google_workspace_customer_id"):
             self.add_error(
                 "google_workspace_customer_id",
-                "A ChromeOS device is claimed for a Google Workspace customer id.",
+                "A ChromeOS device is claimed for a Google Workspace customer id; "
+                "this customer has none on record.",
             )
-        if data.get("customer") and not Customer.objects.filter(pk=data["customer"]).exists():
-            self.add_error("customer", "This customer is not known to the portal; pick one from the list.")
+        if chrome_os and not data.get("pre_provisioning_token"):
+            self.add_error("pre_provisioning_token", "A ChromeOS device needs its pre-provisioning token.")
         return data
 
     def claim_request(self) -> ClaimRequest:

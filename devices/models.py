@@ -127,6 +127,16 @@ class Device(models.Model):
         return self.owner_id == customer.company_id
 
     @property
+    def owner_name(self) -> str:
+        """The claiming customer's name, or its id while that customer is not cached yet."""
+        if self.owner_id is None:
+            return ""
+        try:
+            return self.owner.name
+        except Customer.DoesNotExist:
+            return f"customer {self.owner_id}"
+
+    @property
     def order_number(self) -> str:
         return self.metadata.get("ordernumber", "")
 

@@ -229,7 +229,7 @@ def device_claim_view(request: HtmxHttpRequest) -> HttpResponse:
             else:
                 context["claim_error"], context["outcome_unknown"] = str(exc), exc.outcome_unknown
     if context.get("claimed") and not request.htmx:
-        messages.success(request, f"Claimed for {context['claimed'].owner.name}.")
+        messages.success(request, f"Claimed for {context['claimed'].owner_name}.")
         return redirect("devices:detail", device_id=context["claimed"].device_id)
     if request.htmx:
         return render(request, "devices/claim.html#claim-form", context)

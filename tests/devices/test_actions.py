@@ -273,3 +273,53 @@ def test_managers_see_no_actions_and_may_not_post(portal, client_as):
     assert manager.post(f"/devices/{device.device_id}/metadata/", {"order_number": "x"}).status_code == 403
     assert manager.post("/devices/claim/", {"imei": make_imei(2)}).status_code == 403
     assert Device.objects.get(imei=imei).owner_id == portal["customer"].company_id
+
+
+def test_claiming_a_chromeos_device_for_a_workspace_customer(portal):
+    emulator = portal["emulator"]
+    status, body = emulator.api("GET", f"/v1/partners/{emulator.partner_id}/customers")
+    assert status == 200, body
+    workspace = next(c for c in body["customers"] if c.get("googleWorkspaceAccount"))
+    customer = Customer.objects.get(pk=int(workspace["companyId"]))
+    assert customer.google_workspace_customer_id == workspace["googleWorkspaceAccount"]["customerId"]
+
+    response = portal["client"].post(
+        "/devices/claim/",
+        {
+            "device_type": "chrome_os",
+            "serial_number": "5CD2041XYZ",
+            "manufacturer": "HP",
+            "model": "HP Chromebook 14 G7",
+            "chrome_os_attested_device_id": "5CD2041XYZ",
+            "customer": customer.company_id,  # the Workspace id comes from the customer's record
+            "pre_provisioning_token": workspace["googleWorkspaceAccount"]["preProvisioningTokens"][0],
+        },
+        headers=HTMX,
+    )
+
+    assert f"for {customer.name}" in response.text, response.text
+    device = Device.objects.get(serial_number="5CD2041XYZ")
+    assert device.device_type == "DEVICE_TYPE_CHROME_OS"
+    assert device.google_workspace_customer_id == customer.google_workspace_customer_id
+    sent = emulator.requests_log(method="partners.devices.claim")[-1]["body"]
+    assert sent["googleWorkspaceCustomerId"] == customer.google_workspace_customer_id
+    assert "customerId" not in sent
+
+
+def test_a_chromeos_claim_without_a_token_is_refused_before_the_api(portal):
+    portal["emulator"].clear_requests_log()
+
+    response = portal["client"].post(
+        "/devices/claim/",
+        {
+            "device_type": "chrome_os",
+            "serial_number": "5CD2041XYZ",
+            "model": "HP Chromebook 14 G7",
+            "chrome_os_attested_device_id": "5CD2041XYZ",
+            "customer": portal["customer"].company_id,
+        },
+        headers=HTMX,
+    )
+
+    assert "needs its pre-provisioning token" in response.text
+    assert portal["emulator"].requests_log(method="partners.devices.claim") == []
