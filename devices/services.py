@@ -16,6 +16,7 @@ from django.contrib.auth.models import AbstractBaseUser
 import zerotouch
 from customers.models import Customer
 from devices.cache import cache_store_devices
+from devices.identifiers import IdentifierGuess, IdentifierKind
 from devices.models import Device, DeviceEvent, SectionType
 from portal.api import zerotouch_client
 from portal.models import AuditEvent
@@ -339,6 +340,20 @@ def device_update_metadata(*, actor: AbstractBaseUser, device: Device, entries: 
     refreshed = _read_back(client, device.device_id)
     record(outcome=AuditEvent.Outcome.SUCCESS, kind=DeviceEvent.Kind.METADATA_CHANGED, details=details)
     return refreshed
+
+
+def lookup_identifier(
+    guess: IdentifierGuess, *, manufacturer: str = "", model: str = ""
+) -> zerotouch.DeviceIdentifier:
+    """The API identifier for what a person typed: an IMEI or MEID alone, or a serial number with
+    the manufacturer and model it needs."""
+    if guess.kind is IdentifierKind.IMEI:
+        return zerotouch.DeviceIdentifier(imei=guess.value)
+    if guess.kind is IdentifierKind.MEID:
+        return zerotouch.DeviceIdentifier(meid=guess.value)
+    return zerotouch.DeviceIdentifier(
+        serial_number=guess.value, manufacturer=manufacturer or None, model=model or None
+    )
 
 
 def device_lookup(*, identifier: zerotouch.DeviceIdentifier) -> list[Device]:

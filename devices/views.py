@@ -6,10 +6,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-import zerotouch
 from customers.models import Customer
 from devices.forms import ClaimForm, DeviceSearchForm, MetadataForm, UnclaimForm
-from devices.identifiers import IdentifierKind, detect_identifier
+from devices.identifiers import detect_identifier
 from devices.models import Device
 from devices.selectors import (
     DevicePage,
@@ -26,6 +25,7 @@ from devices.services import (
     device_refresh,
     device_unclaim,
     device_update_metadata,
+    lookup_identifier,
 )
 from portal.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
 from portal.views import HtmxHttpRequest
@@ -79,16 +79,8 @@ def device_lookup_view(request: HtmxHttpRequest) -> HttpResponse:
     context = _search_context(request, form)
     if form.is_valid() and form.cleaned_data["q"]:
         guess = detect_identifier(form.cleaned_data["q"])
-        identifier = {
-            IdentifierKind.IMEI: zerotouch.DeviceIdentifier(imei=guess.value),
-            IdentifierKind.MEID: zerotouch.DeviceIdentifier(meid=guess.value),
-        }.get(
-            guess.kind,
-            zerotouch.DeviceIdentifier(
-                serial_number=guess.value,
-                manufacturer=form.cleaned_data["manufacturer"] or None,
-                model=form.cleaned_data["model"] or None,
-            ),
+        identifier = lookup_identifier(
+            guess, manufacturer=form.cleaned_data["manufacturer"], model=form.cleaned_data["model"]
         )
         try:
             context["page"] = DevicePage(

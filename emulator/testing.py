@@ -209,6 +209,28 @@ class _Emulator:
     def clear_requests_log(self) -> None:
         self._control("DELETE", "requests")
 
+    def zero_touch_claims(self) -> dict[int, int]:
+        """{device id: owner company id} of every zero-touch claim the reseller can see, read page
+        by page through the public API (``findByOwner`` for every customer and vendor's customer):
+        the ground truth a copy of this state must reproduce."""
+        summary = self.summary()
+        owners = [*summary["customerIds"], *(c for v in summary["vendors"] for c in v["customerIds"])]
+        claims: dict[int, int] = {}
+        for owner in owners:
+            token = None
+            while True:
+                body = {"customerId": [owner], "sectionType": "SECTION_TYPE_ZERO_TOUCH", "limit": 100}
+                if token:
+                    body["pageToken"] = token
+                status, page = self.api("POST", f"/v1/partners/{self.partner_id}/devices:findByOwner", body)
+                if status != 200:
+                    raise EmulatorError(f"findByOwner answered {status}: {page}")
+                claims.update({int(device["deviceId"]): int(owner) for device in page.get("devices", [])})
+                token = page.get("nextPageToken")
+                if not token:
+                    break
+        return claims
+
     def set_operation_rate(self, devices_per_second: float) -> None:
         self._control("POST", "operation-rate", {"devices_per_second": devices_per_second})
 

@@ -57,30 +57,6 @@ def emulator(emulator_server, settings):
     reset_zerotouch_client()
 
 
-def emulator_claims(emulator) -> dict[int, int]:
-    """{device id: owner company id} of every zero-touch claim the emulator holds, read page by page
-    with raw HTTP: the ground truth a sync must reproduce."""
-    summary = emulator.summary()
-    owners = [*summary["customerIds"], *(c for v in summary["vendors"] for c in v["customerIds"])]
-    claims: dict[int, int] = {}
-    for owner in owners:
-        token = None
-        while True:
-            body = {"customerId": [owner], "sectionType": "SECTION_TYPE_ZERO_TOUCH", "limit": 100}
-            if token:
-                body["pageToken"] = token
-            status, page = emulator.api(
-                "POST", f"/v1/partners/{emulator.partner_id}/devices:findByOwner", body
-            )
-            assert status == 200, page
-            for device in page.get("devices", []):
-                claims[int(device["deviceId"])] = int(owner)
-            token = page.get("nextPageToken")
-            if not token:
-                break
-    return claims
-
-
 @pytest.fixture(autouse=True)
 def empty_django_cache():
     """Django's cache lives as long as the test process: each test starts with it empty."""

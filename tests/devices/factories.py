@@ -49,3 +49,15 @@ def make_customer(company_id: int, name: str, *, vendor: Vendor | None = None) -
     return Customer.objects.create(
         company_id=company_id, name=name, owner_emails=["it@example.com"], vendor=vendor
     )
+
+
+def emulator_device(emulator, imei: str) -> dict | None:
+    """The device with this IMEI as the emulator's API returns it (None if it knows none)."""
+    status, body = emulator.api(
+        "POST",
+        f"/v1/partners/{emulator.partner_id}/devices:findByIdentifier",
+        {"deviceIdentifier": {"imei": imei}, "limit": 10},
+    )
+    assert status == 200, body
+    devices = body.get("devices", [])
+    return devices[0] if devices else None

@@ -7,7 +7,7 @@ from devices.models import Device, DeviceEvent
 from devices.sync import sync_full
 from portal.models import AuditEvent
 from portal.roles import Role
-from tests.devices.factories import make_imei
+from tests.devices.factories import emulator_device, make_imei
 
 HTMX = {"HX-Request": "true"}
 
@@ -26,17 +26,6 @@ def portal(emulator, client_as, db):
     }
 
 
-def api_device(emulator, imei: str) -> dict | None:
-    status, body = emulator.api(
-        "POST",
-        f"/v1/partners/{emulator.partner_id}/devices:findByIdentifier",
-        {"deviceIdentifier": {"imei": imei}, "limit": 10},
-    )
-    assert status == 200, body
-    devices = body.get("devices", [])
-    return devices[0] if devices else None
-
-
 def claim(client, customer, imei, **extra):
     data = {"device_type": "android", "imei": imei, "customer": customer.company_id, **extra}
     return client.post("/devices/claim/", data, headers=HTMX)
@@ -49,7 +38,7 @@ def test_claiming_a_device_claims_it_in_zero_touch_and_updates_the_cache(portal)
 
     assert response.status_code == 200
     assert f"for {portal['customer'].name}" in response.text and "<html" not in response.text
-    remote = api_device(portal["emulator"], imei)
+    remote = emulator_device(portal["emulator"], imei)
     assert remote["claims"][0]["ownerCompanyId"] == str(portal["customer"].company_id)
     assert remote["deviceMetadata"]["entries"] == {"ordernumber": "SO-9", "phonenumber": "+441234"}
     device = Device.objects.get(imei=imei)
@@ -74,7 +63,7 @@ def test_a_device_of_another_customer_is_refused_with_that_customers_name(portal
         f"This device is claimed by another customer, {other.name} (id {other.company_id}). "
         "Unclaim it there first."
     ) in response.text
-    assert api_device(portal["emulator"], imei)["claims"][0]["ownerCompanyId"] == str(other.company_id)
+    assert emulator_device(portal["emulator"], imei)["claims"][0]["ownerCompanyId"] == str(other.company_id)
     assert AuditEvent.objects.filter(action="device.claim", outcome="failure").count() == 1
     assert DeviceEvent.objects.filter(kind=DeviceEvent.Kind.CLAIM_FAILED).count() == 1
 
@@ -165,7 +154,7 @@ def test_unclaim_after_confirming(portal):
     assert "Unclaim this device from" in confirm.text
     assert "Unclaimed." in response.text
     assert 'id="history" hx-swap-oob="true"' in response.text
-    assert not api_device(portal["emulator"], imei).get("claims")
+    assert not emulator_device(portal["emulator"], imei).get("claims")
     device.refresh_from_db()
     assert device.owner_id is None
     assert device.events.first().kind == DeviceEvent.Kind.UNCLAIMED
@@ -184,7 +173,7 @@ def test_unclaim_with_vacation_mode_keeps_the_claim_until_it_ends(portal):
     assert "Vacation mode until" in response.text
     sent = portal["emulator"].requests_log(method="partners.devices.unclaim")
     assert len(sent) == 1 and sent[0]["body"]["vacationModeDays"] == 7
-    assert api_device(portal["emulator"], imei)["claims"][0]["vacationModeExpireTime"]
+    assert emulator_device(portal["emulator"], imei)["claims"][0]["vacationModeExpireTime"]
     device.refresh_from_db()
     assert device.vacation_mode_expire_time is not None
 
@@ -218,7 +207,7 @@ def test_editing_metadata_sets_and_removes_keys(portal):
     )
 
     assert "Metadata saved." in response.text
-    assert api_device(portal["emulator"], imei)["deviceMetadata"]["entries"] == {
+    assert emulator_device(portal["emulator"], imei)["deviceMetadata"]["entries"] == {
         "ordernumber": "SO-2",
         "assetowner": "Finance",
     }

@@ -15,7 +15,6 @@ from customers.models import Customer, Vendor
 from devices.models import Device, DeviceEvent, SyncRun
 from devices.services import device_refresh
 from devices.sync import SyncAlreadyRunning, sync_customer_devices, sync_full
-from tests.conftest import emulator_claims
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +26,7 @@ def cached_claims() -> dict[int, int]:
 @pytest.mark.django_db
 def test_a_full_sync_fills_an_empty_cache_with_exactly_the_api_state(emulator):
     emulator.seed(customers=5, vendors=2, customers_per_vendor=2, devices=700, random_seed=3)
-    truth = emulator_claims(emulator)
+    truth = emulator.zero_touch_claims()
 
     run = sync_full()
 
@@ -49,7 +48,7 @@ def test_a_full_sync_fills_an_empty_cache_with_exactly_the_api_state(emulator):
 def test_a_second_sync_updates_and_finds_drift_made_behind_the_portals_back(emulator):
     emulator.seed(customers=3, vendors=0, devices=120, random_seed=4)
     sync_full()
-    claims = emulator_claims(emulator)
+    claims = emulator.zero_touch_claims()
     unclaimed, moved = sorted(claims)[:2]
     other_owner = next(owner for owner in set(claims.values()) if owner != claims[moved])
     partner = emulator.partner_id
@@ -86,7 +85,7 @@ def test_a_second_sync_updates_and_finds_drift_made_behind_the_portals_back(emul
 
     run = sync_full()
 
-    assert cached_claims() == emulator_claims(emulator)
+    assert cached_claims() == emulator.zero_touch_claims()
     assert Device.objects.get(device_id=unclaimed).owner_id is None
     assert Device.objects.get(device_id=moved).owner_id == other_owner
     assert run.devices_created == 0
@@ -98,7 +97,7 @@ def test_a_second_sync_updates_and_finds_drift_made_behind_the_portals_back(emul
 @pytest.mark.django_db
 def test_sync_under_injected_server_errors_still_ends_exact(emulator):
     emulator.seed(customers=4, vendors=1, customers_per_vendor=2, devices=1500, random_seed=5)
-    truth = emulator_claims(emulator)
+    truth = emulator.zero_touch_claims()
     emulator.set_faults(error_rate=0.2, error_codes=[500, 503], random_seed=11)
 
     run = sync_full()
@@ -117,7 +116,7 @@ def test_sync_under_injected_server_errors_still_ends_exact(emulator):
 @pytest.mark.django_db
 def test_errors_on_some_customers_are_recorded_and_the_others_synced(emulator, settings):
     emulator.seed(customers=3, vendors=0, devices=90, random_seed=6)
-    truth = emulator_claims(emulator)
+    truth = emulator.zero_touch_claims()
     settings.ZT_BATCH_DEADLINE = 0.5  # no time for retries: an injected error sticks
     from portal.api import reset_zerotouch_client
 
@@ -152,7 +151,7 @@ def test_only_one_sync_runs_at_a_time_and_a_dead_one_is_taken_over(emulator, set
     assert run.status == SyncRun.Status.SUCCEEDED
     dead = SyncRun.objects.get(trigger="another worker")
     assert dead.status == SyncRun.Status.INTERRUPTED
-    assert cached_claims() == emulator_claims(emulator)
+    assert cached_claims() == emulator.zero_touch_claims()
 
 
 def _database_url() -> str:
@@ -165,7 +164,7 @@ def _database_url() -> str:
 @pytest.mark.django_db(transaction=True)
 def test_a_sync_killed_mid_way_leaves_a_consistent_cache_and_the_next_run_completes_it(emulator, settings):
     emulator.seed(customers=12, vendors=0, devices=3000, random_seed=8)
-    truth = emulator_claims(emulator)
+    truth = emulator.zero_touch_claims()
     emulator.set_faults(latency_ms=40, methods=["partners.devices.findByOwner"])
     env = {
         **os.environ,
@@ -213,7 +212,7 @@ def test_a_sync_killed_mid_way_leaves_a_consistent_cache_and_the_next_run_comple
 def test_refreshing_one_customer_or_one_device(emulator):
     emulator.seed(customers=2, vendors=0, devices=40, random_seed=9)
     sync_full()
-    claims = emulator_claims(emulator)
+    claims = emulator.zero_touch_claims()
     device_id, owner = next(iter(claims.items()))
     Device.objects.filter(device_id=device_id).update(model="stale")
 
@@ -232,7 +231,7 @@ def test_the_sync_command_prints_its_counts(emulator, capsys):
     call_command("zt_sync")
 
     out = capsys.readouterr().out
-    claims = len(emulator_claims(emulator))
+    claims = len(emulator.zero_touch_claims())
     assert f"{claims} devices fetched, {claims} created, 0 updated, 0 drifted" in out
     assert "3 customers" in out
 
@@ -256,4 +255,4 @@ def test_a_worker_starting_on_a_cache_that_never_synced_starts_a_sync(emulator, 
     sync_when_never_synced(sender=None)  # a second worker coming up: the cache has synced now
 
     assert SyncRun.objects.count() == 1
-    assert cached_claims() == emulator_claims(emulator)
+    assert cached_claims() == emulator.zero_touch_claims()

@@ -11,14 +11,7 @@ from devices.models import Device
 from devices.services import device_lookup
 from devices.sync import sync_full
 from portal.roles import Role
-from tests.devices.factories import make_imei
-
-
-def emulator_claims_of(emulator, imei: str) -> list[dict]:
-    status, body = emulator.api("POST", f"/v1/partners/{emulator.partner_id}/devices:findByIdentifier",
-                                {"deviceIdentifier": {"imei": imei}, "limit": 1})
-    assert status == 200, body
-    return body["devices"][0].get("claims", []) if body.get("devices") else []
+from tests.devices.factories import emulator_device, make_imei
 
 
 @pytest.fixture
@@ -30,8 +23,14 @@ def unclaimed_device(emulator, transactional_db):
     partner = emulator.partner_id
     customer = Customer.objects.order_by("name").first()
     for path, body in [
-        ("devices:claim", {"customerId": str(customer.company_id), "sectionType": "SECTION_TYPE_ZERO_TOUCH",
-                           "deviceIdentifier": {"imei": imei}}),
+        (
+            "devices:claim",
+            {
+                "customerId": str(customer.company_id),
+                "sectionType": "SECTION_TYPE_ZERO_TOUCH",
+                "deviceIdentifier": {"imei": imei},
+            },
+        ),
         ("devices:unclaim", {"deviceIdentifier": {"imei": imei}, "sectionType": "SECTION_TYPE_ZERO_TOUCH"}),
     ]:
         status, answer = emulator.api("POST", f"/v1/partners/{partner}/{path}", body)
@@ -54,7 +53,7 @@ def test_claim_edit_metadata_and_unclaim_a_device(page, sign_in, emulator, uncla
     page.get_by_role("button", name="Claim device").click()
 
     expect(page.get_by_role("status")).to_contain_text(f"for {customer.name}")
-    assert emulator_claims_of(emulator, imei)[0]["ownerCompanyId"] == str(customer.company_id)
+    assert emulator_device(emulator, imei)["claims"][0]["ownerCompanyId"] == str(customer.company_id)
 
     page.get_by_role("status").get_by_role("link").click()
     expect(page.locator("#claim")).to_contain_text(customer.name)
@@ -69,15 +68,21 @@ def test_claim_edit_metadata_and_unclaim_a_device(page, sign_in, emulator, uncla
     page.get_by_role("button", name="Unclaim").click()
     expect(page.locator("#claim")).to_contain_text("Unclaimed.")
     expect(page.locator("#claim")).to_contain_text("Not claimed for any customer.")
-    assert emulator_claims_of(emulator, imei) == []
+    assert not emulator_device(emulator, imei).get("claims")
     assert Device.objects.get(imei=imei).owner_id is None
 
 
 def test_a_refused_claim_is_explained_next_to_the_form(page, sign_in, emulator, unclaimed_device):
     first, second = Customer.objects.order_by("name")[:2]
-    status, answer = emulator.api("POST", f"/v1/partners/{emulator.partner_id}/devices:claim", {
-        "customerId": str(first.company_id), "sectionType": "SECTION_TYPE_ZERO_TOUCH",
-        "deviceIdentifier": {"imei": unclaimed_device.imei}})
+    status, answer = emulator.api(
+        "POST",
+        f"/v1/partners/{emulator.partner_id}/devices:claim",
+        {
+            "customerId": str(first.company_id),
+            "sectionType": "SECTION_TYPE_ZERO_TOUCH",
+            "deviceIdentifier": {"imei": unclaimed_device.imei},
+        },
+    )
     assert status == 200, answer
     sign_in(Role.SALES)
     page.goto("/devices/claim/")

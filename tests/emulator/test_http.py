@@ -416,4 +416,3 @@ def test_the_in_process_emulator_restarts_with_its_state(emulator):
     status, device = emulator.api("GET", f"/v1/partners/{P}/devices/{claimed['deviceId']}")
     assert status == 200
     assert device["claims"][0]["ownerCompanyId"] == customer
-

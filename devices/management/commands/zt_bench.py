@@ -322,7 +322,7 @@ class Command(BaseCommand):
                 stats = emulator.stats()["methods"]
                 injected = sum(n for m in stats.values() for code, n in m.items() if code in ("500", "503"))
                 emulator.clear_faults()
-                truth = self.emulator_claims(emulator)
+                truth = emulator.zero_touch_claims()
                 cached = dict(Device.objects.filter(owner__isnull=False).values_list("device_id", "owner_id"))
                 self.stdout.write(
                     f"{injected:,} injected server errors; cache equals the emulator's claims: "
@@ -330,25 +330,3 @@ class Command(BaseCommand):
                 )
                 if cached != truth:
                     raise CommandError("The cache does not equal the emulator's claims.")
-
-    def emulator_claims(self, emulator) -> dict[int, int]:
-        """Every zero-touch claim in the emulator, read with raw HTTP (the ground truth)."""
-        summary = emulator.summary()
-        owners = [*summary["customerIds"], *(c for v in summary["vendors"] for c in v["customerIds"])]
-        claims = {}
-        for owner in owners:
-            token = None
-            while True:
-                body = {"customerId": [owner], "sectionType": "SECTION_TYPE_ZERO_TOUCH", "limit": 100}
-                if token:
-                    body["pageToken"] = token
-                status, page = emulator.api(
-                    "POST", f"/v1/partners/{emulator.partner_id}/devices:findByOwner", body
-                )
-                if status != 200:
-                    raise CommandError(f"findByOwner answered {status}: {page}")
-                claims.update({int(d["deviceId"]): int(owner) for d in page.get("devices", [])})
-                token = page.get("nextPageToken")
-                if not token:
-                    break
-        return claims
