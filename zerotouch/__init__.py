@@ -5,7 +5,7 @@ Depends on requests and google-auth only (redis, lazily, for the shared rate lim
 
 __version__ = "0.1.0"
 
-from .auth import SCOPE, StaticBearerToken, build_session
+from .auth import SCOPE, StaticBearerToken, build_session, settle_environment
 from .client import DEFAULT_BASE_URL, MAX_BATCH_SIZE, MAX_PAGE_SIZE, Client, build_client
 from .errors import (
     AlreadyExists,
@@ -104,4 +104,5 @@ __all__ = [
     "ZeroTouchError",
     "build_client",
     "build_session",
+    "settle_environment",
 ]

@@ -10,13 +10,15 @@ the key file is read once by google-auth and not kept by this package.
 
 from __future__ import annotations
 
+import os
+
 import requests
 from requests.auth import AuthBase
 
 from . import __version__
 from .errors import CredentialsError
 
-__all__ = ["SCOPE", "USER_AGENT", "StaticBearerToken", "build_session"]
+__all__ = ["SCOPE", "USER_AGENT", "StaticBearerToken", "build_session", "settle_environment"]
 
 SCOPE = "https://www.googleapis.com/auth/androidworkprovisioning"
 USER_AGENT = f"zerotouch-client/{__version__} python-requests/{requests.__version__}"
@@ -70,4 +72,19 @@ def build_session(
         session = requests.Session()
         session.auth = StaticBearerToken(token)
     session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def settle_environment(session: requests.Session, url: str) -> requests.Session:
+    """Read the proxy and CA-bundle settings for ``url`` from the environment once, now.
+
+    By default requests reads them again on every call (``trust_env``), which costs more than the
+    rest of a call to a fast server; a client talks to one API root, so once is enough. Proxies
+    (``HTTPS_PROXY``, ``NO_PROXY``...) and ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` are still obeyed.
+    """
+    session.proxies.update(requests.utils.get_environ_proxies(url))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle:
+        session.verify = bundle
+    session.trust_env = False
     return session

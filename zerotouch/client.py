@@ -26,7 +26,7 @@ import requests
 import urllib3.exceptions
 from google.auth import exceptions as google_auth_exceptions
 
-from .auth import build_session
+from .auth import build_session, settle_environment
 from .errors import (
     ConnectionFailed,
     CredentialsError,
@@ -1023,6 +1023,7 @@ def build_client(
     session = build_session(
         credentials_file or None, token=token, refresh_timeout=connect_timeout + read_timeout
     )
+    settle_environment(session, api_url)
     return Client(
         session,
         api_url,
