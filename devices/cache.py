@@ -6,19 +6,22 @@ each device's identifiers and searchable metadata. Rows are plain dicts written 
 ``portal.db.upsert_rows``: building model instances costs more than the database does.
 """
 
-from collections.abc import Iterable, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import zerotouch
 from customers.models import Customer
 from devices.models import Device, DeviceEvent, SearchKey, SectionType, SyncRun
 from devices.selectors import forget_manufacturer_models
-from portal.db import insert_rows, upsert_rows
+from portal.db import insert_rows, select_rows, upsert_rows
+
+logger = logging.getLogger(__name__)
 
 STORE_BATCH_SIZE = 2000
 SEARCHABLE_METADATA = ("ordernumber", "phonenumber")
@@ -163,52 +166,77 @@ def store_device_rows(rows: Sequence[DeviceRow]) -> None:
     insert_rows(SearchKey, [key for row in rows for key in search_key_rows(row)])
 
 
+def vendor_customer_ids() -> set[int]:
+    """The customers that belong to a vendor: their devices are marked ``sold_by_vendor``."""
+    return set(Customer.objects.filter(vendor__isnull=False).values_list("pk", flat=True))
+
+
+def device_rows(
+    api_devices: Iterable[zerotouch.Device], *, vendor_customers: set[int], sync_run_id: int | None = None
+) -> Iterator[DeviceRow]:
+    """Cache rows for devices as they come; no database access, so it can run in another thread."""
+    now = timezone.now()
+    for position, api_device in enumerate(api_devices, 1):
+        yield device_row(api_device, now=now, vendor_customers=vendor_customers, sync_run_id=sync_run_id)
+        if position % STORE_BATCH_SIZE == 0:
+            now = timezone.now()
+
+
 def cache_store_devices(
     api_devices: Iterable[zerotouch.Device], *, sync_run: SyncRun | None = None
 ) -> StoreCounts:
-    """Upsert devices the API returned, in batches; record claims that changed outside the portal.
+    """Upsert devices the API returned, in batches; record claims that changed outside the portal."""
+    rows = device_rows(
+        api_devices, vendor_customers=vendor_customer_ids(), sync_run_id=sync_run.pk if sync_run else None
+    )
+    return cache_store_rows(rows, sync_run=sync_run)
+
+
+def cache_store_rows(rows: Iterable[DeviceRow], *, sync_run: SyncRun | None = None) -> StoreCounts:
+    """Upsert device rows (from ``device_rows``) in batches of ``STORE_BATCH_SIZE``.
 
     A device cached unclaimed or for another customer that comes back claimed gets a
     ``drift_claimed`` event: had the portal made that change, the cache would already show it.
     """
     counts = StoreCounts()
-    batch: list[zerotouch.Device] = []
-    for api_device in api_devices:
-        batch.append(api_device)
+    batch: dict[int, DeviceRow] = {}
+    fetched = 0
+    for row in rows:
+        fetched += 1
+        batch[row["device_id"]] = row  # a device repeated across pages: the last copy wins
         if len(batch) >= STORE_BATCH_SIZE:
             counts.add(_store_batch(batch, sync_run=sync_run))
-            batch = []
+            batch = {}
     if batch:
         counts.add(_store_batch(batch, sync_run=sync_run))
+    counts.fetched = fetched
     return counts
 
 
-def _store_batch(api_devices: Sequence[zerotouch.Device], *, sync_run: SyncRun | None) -> StoreCounts:
-    now = timezone.now()
-    owners = {int(c.owner_company_id) for d in api_devices for c in d.claims if c.owner_company_id}
-    vendor_customers = set(
-        Customer.objects.filter(pk__in=owners, vendor__isnull=False).values_list("pk", flat=True)
-    )
-    rows: dict[int, DeviceRow] = {}
-    for api_device in api_devices:  # a device repeated across pages: the last copy wins
-        row = device_row(
-            api_device,
-            now=now,
-            vendor_customers=vendor_customers,
-            sync_run_id=sync_run.pk if sync_run else None,
-        )
-        rows[row["device_id"]] = row
+def _store_batch(rows: dict[int, DeviceRow], *, sync_run: SyncRun | None) -> StoreCounts:
+    """Write one batch. Devices new to the cache are inserted (the fast path: on PostgreSQL straight
+    ``COPY``), known ones upserted; should another process insert one of the new devices meanwhile
+    (a look-up in the UI), the batch is rolled back and written again, now knowing that device."""
+    try:
+        return _write_batch(rows, sync_run=sync_run)
+    except IntegrityError:
+        logger.info("A device of this batch was inserted by another process meanwhile; writing it again.")
+        return _write_batch(rows, sync_run=sync_run)
+
+
+def _write_batch(rows: dict[int, DeviceRow], *, sync_run: SyncRun | None) -> StoreCounts:
     with transaction.atomic():
         existing = {
             values["device_id"]: values
-            for values in Device.objects.filter(device_id__in=list(rows)).values(
-                "device_id", "owner_id", "metadata", *_IDENTIFIER_COLUMNS
+            for values in select_rows(
+                Device, "device_id", list(rows), ["device_id", "owner_id", "metadata", *_IDENTIFIER_COLUMNS]
             )
         }
         new_rows = [row for device_id, row in rows.items() if device_id not in existing]
         old_rows = [row for device_id, row in rows.items() if device_id in existing]
+        insert_rows(Device, new_rows)
         # first_seen_at is not among the refreshed columns, so an existing device keeps its own.
-        upsert_rows(Device, list(rows.values()), unique=["device_id"], update=_REFRESHED_COLUMNS)
+        upsert_rows(Device, old_rows, unique=["device_id"], update=_REFRESHED_COLUMNS)
         rekeyed = [row for row in old_rows if _key_material(existing[row["device_id"]]) != _key_material(row)]
         if rekeyed:
             SearchKey.objects.filter(device_id__in=[row["device_id"] for row in rekeyed]).delete()
@@ -228,9 +256,7 @@ def _store_batch(api_devices: Sequence[zerotouch.Device], *, sync_run: SyncRun |
         DeviceEvent.objects.bulk_create(events)
     if new_rows:
         forget_manufacturer_models()  # new devices may bring a model the filters do not list yet
-    return StoreCounts(
-        fetched=len(api_devices), created=len(new_rows), updated=len(old_rows), drifted=len(events)
-    )
+    return StoreCounts(fetched=len(rows), created=len(new_rows), updated=len(old_rows), drifted=len(events))
 
 
 def cache_mark_unclaimed_outside(*, owner_ids: Sequence[int], sync_run: SyncRun) -> int:

@@ -23,7 +23,15 @@ from django.utils import timezone
 import zerotouch
 from customers.models import Customer
 from customers.services import customers_sync
-from devices.cache import StoreCounts, cache_mark_unclaimed_outside, cache_store_devices
+from devices.cache import (
+    DeviceRow,
+    StoreCounts,
+    cache_mark_unclaimed_outside,
+    cache_store_devices,
+    cache_store_rows,
+    device_rows,
+    vendor_customer_ids,
+)
 from devices.models import SyncRun
 from portal.api import zerotouch_client
 
@@ -105,9 +113,11 @@ def sync_full(*, trigger: str = "command", client: zerotouch.Client | None = Non
         run.errors = [*run.errors, *(customer_counts.errors or [])]
         done = set(run.progress.get("owners_done", []))
         owners = [pk for pk in Customer.objects.order_by("pk").values_list("pk", flat=True) if pk not in done]
+        vendor_customers = vendor_customer_ids()
         for group in _chunks(owners, OWNERS_PER_REQUEST):
             try:
-                counts.add(cache_store_devices(_owner_pages(client, run, counts, group), sync_run=run))
+                rows = _owner_rows(client, run, counts, group, vendor_customers)
+                counts.add(cache_store_rows(rows, sync_run=run))
             except zerotouch.ZeroTouchError as exc:
                 logger.warning("sync: customers %s failed: %s", group, exc)
                 run.errors = [*run.errors, f"Devices of customers {', '.join(map(str, group))}: {exc}"]
@@ -126,11 +136,16 @@ def sync_full(*, trigger: str = "command", client: zerotouch.Client | None = Non
     return _finish(run, counts)
 
 
-def _owner_pages(client: zerotouch.Client, run: SyncRun, counts: StoreCounts, group: list[int]):
-    """The devices of a group of customers, page by page, keeping the run's heartbeat alive."""
+def _owner_rows(
+    client: zerotouch.Client, run: SyncRun, counts: StoreCounts, group: list[int], vendor_customers: set[int]
+) -> Iterator[DeviceRow]:
+    """The cache rows of a group of customers' devices, page by page, keeping the run's heartbeat
+    alive. Pages are fetched and turned into rows in a background thread (``prefetched``) while this
+    thread writes the previous batch."""
     pages = client.devices_find_by_owner(customer_ids=group, page_size=PAGE_SIZE)
-    for position, device in enumerate(prefetched(pages), 1):
-        yield device
+    rows = device_rows(pages, vendor_customers=vendor_customers, sync_run_id=run.pk)
+    for position, row in enumerate(prefetched(rows), 1):
+        yield row
         if position % 2000 == 0:
             _beat(run, counts)
 
@@ -138,38 +153,49 @@ def _owner_pages(client: zerotouch.Client, run: SyncRun, counts: StoreCounts, gr
 _DONE = object()
 
 
-def prefetched(items: Iterator, *, buffer: int = 2000) -> Iterator:
+def prefetched(items: Iterator, *, buffer: int = 4000, chunk: int = 100) -> Iterator:
     """Iterate ``items`` in a background thread, up to ``buffer`` items ahead of the consumer.
 
     The next pages arrive from the API while the current batch is written to the database (both
-    wait outside the GIL); the bounded queue keeps memory flat. An error in the producer is raised
-    in the consumer; a consumer that stops early stops the producer.
+    wait outside the GIL); the bounded queue keeps memory flat. Items cross the queue ``chunk`` at a
+    time, since a queue hand-over costs more than handling one device. An error in the producer is
+    raised in the consumer, after the items that came before it; a consumer that stops early stops
+    the producer.
     """
-    queue: Queue = Queue(maxsize=buffer)
+    queue: Queue = Queue(maxsize=max(1, buffer // chunk))
     stop = threading.Event()
 
+    def hand_over(message) -> bool:
+        while not stop.is_set():
+            try:
+                queue.put(message, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
     def produce() -> None:
+        pending: list = []
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        queue.put(item, timeout=0.1)
-                        break
-                    except Full:
-                        continue
-                if stop.is_set():
-                    return
-            queue.put(_DONE)
+                pending.append(item)
+                if len(pending) >= chunk:
+                    if not hand_over(pending):
+                        return
+                    pending = []
+            hand_over(pending)
+            hand_over(_DONE)
         except BaseException as exc:  # handed over to the consumer, which raises it
-            queue.put(exc)
+            hand_over(pending)
+            hand_over(exc)
 
     producer = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
     producer.start()
     try:
-        while (item := queue.get()) is not _DONE:
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+        while (message := queue.get()) is not _DONE:
+            if isinstance(message, BaseException):
+                raise message
+            yield from message
     finally:
         stop.set()
         producer.join(timeout=5)

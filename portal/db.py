@@ -1,20 +1,30 @@
 """Bulk writes for the hot paths (sync ingest), where the ORM's per-row work is the bottleneck.
 
-``INSERT ... ON CONFLICT DO UPDATE`` with ``executemany`` runs on SQLite (3.24+) and PostgreSQL alike;
-values are prepared by the model's own fields, so JSON, dates and booleans are stored exactly as the
-ORM would store them.
+Each database gets its own fastest path: SQLite one prepared ``INSERT ... ON CONFLICT DO UPDATE`` run
+per row with ``executemany`` (values prepared by the model's own fields, so JSON, dates and booleans
+are stored exactly as the ORM would store them); PostgreSQL ``COPY``, straight into the table for
+inserts and through a temporary table for upserts.
 """
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import orjson
 import psycopg
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 
 
 def _prepared(model: type[models.Model], columns: Sequence[str]) -> list[models.Field]:
     return [model._meta.get_field(column) for column in columns]
+
+
+def _json_encoder(field: models.Field) -> Callable[[Any], str]:
+    """How a JSONField's values become text: orjson (several times faster than ``json``, same data)
+    unless the field names its own encoder class."""
+    if field.encoder is None:
+        return lambda value: orjson.dumps(value).decode()
+    return lambda value: json.dumps(value, cls=field.encoder)
 
 
 # Values of these fields reach the SQLite driver as they are; the others (JSON, dates) are
@@ -40,6 +50,9 @@ def _values(fields: list[models.Field], rows: Sequence[dict[str, Any]]) -> list[
     prepared = [
         (index, field) for index, field in enumerate(fields) if field.get_internal_type() not in _PASSED_AS_IS
     ]
+    encoders = {
+        index: _json_encoder(field) for index, field in prepared if field.get_internal_type() == "JSONField"
+    }
     values = []
     seen: dict = {}  # a batch shares values (the same timestamp on every row): prepare each once
     for row in rows:
@@ -48,8 +61,8 @@ def _values(fields: list[models.Field], rows: Sequence[dict[str, Any]]) -> list[
             value = line[index]
             if value is None:
                 continue
-            if isinstance(value, dict | list):
-                line[index] = field.get_db_prep_save(value, database)
+            if index in encoders:
+                line[index] = encoders[index](value)
                 continue
             key = (index, value)
             if key not in seen:
@@ -67,41 +80,43 @@ def _insert_head(model: type[models.Model], fields: list[models.Field]) -> str:
 
 
 def _write(head: str, tail: str, fields: list[models.Field], rows: Sequence[dict[str, Any]]) -> None:
-    """Run ``head <rows> tail``.
+    """Run ``head <rows> tail`` (SQLite): one prepared statement run per row, ``executemany`` being
+    the fastest way into an in-process database."""
+    placeholders = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"{head}VALUES ({placeholders}){tail}", _values(fields, rows))
 
-    SQLite: one prepared statement run per row (``executemany`` is fastest in-process).
-    PostgreSQL: one statement for all rows, each column sent as one binary array and spread by
-    ``unnest``; ``executemany`` there would run one statement per row, several times slower.
+
+def _copy(table: str, fields: list[models.Field], rows: Sequence[dict[str, Any]]) -> None:
+    """PostgreSQL: stream rows into ``table`` with ``COPY``, the server's bulk-load path.
+
+    Django's cursors have no COPY, so a psycopg cursor on the same connection (hence the same
+    transaction) is used; psycopg formats the rows in C.
     """
-    if connection.vendor != "postgresql":
-        placeholders = ", ".join(["%s"] * len(fields))
-        with connection.cursor() as cursor:
-            cursor.executemany(f"{head}VALUES ({placeholders}){tail}", _values(fields, rows))
-        return
-    arrays = ", ".join(
-        f"%b::{field.rel_db_type(connection) if field.is_relation else field.db_type(connection)}[]"
-        for field in fields
-    )
-    # Django's cursors bind parameters on the client, quoting every array element into the SQL
-    # text; a server-binding cursor on the same connection (same transaction) sends them binary.
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(field.column) for field in fields)
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as binary:
-        binary.execute(f"{head}SELECT * FROM unnest({arrays}){tail}", _columns(fields, rows))  # noqa: S608
+    # wrap_database_errors: psycopg's errors become Django's (a duplicate key is an IntegrityError).
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        with cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
+            for line in _copy_lines(fields, rows):
+                copy.write_row(line)
 
 
-def _columns(fields: list[models.Field], rows: Sequence[dict[str, Any]]) -> list[list]:
-    """The rows as one list per column; JSON as text (PostgreSQL casts it to jsonb)."""
-    columns = []
-    for field in fields:
-        name = field.attname
-        if field.get_internal_type() == "JSONField":
-            encoder = field.encoder
-            columns.append(
-                [None if row[name] is None else json.dumps(row[name], cls=encoder) for row in rows]
-            )
-        else:
-            columns.append([row[name] for row in rows])
-    return columns
+def _copy_lines(fields: list[models.Field], rows: Sequence[dict[str, Any]]):
+    """The rows as tuples in ``fields`` order; JSON as text, which the server parses into jsonb."""
+    names = [field.attname for field in fields]
+    encoders = [
+        (index, _json_encoder(field))
+        for index, field in enumerate(fields)
+        if field.get_internal_type() == "JSONField"
+    ]
+    for row in rows:
+        line = [row[name] for name in names]
+        for index, encode in encoders:
+            if line[index] is not None:
+                line[index] = encode(line[index])
+        yield line
 
 
 def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> None:
@@ -109,13 +124,20 @@ def insert_rows(model: type[models.Model], rows: Sequence[dict[str, Any]]) -> No
     if not rows:
         return
     fields = _prepared(model, list(rows[0]))
-    _write(_insert_head(model, fields), "", fields, rows)
+    if connection.vendor == "postgresql":
+        _copy(model._meta.db_table, fields, rows)
+    else:
+        _write(_insert_head(model, fields), "", fields, rows)
 
 
 def upsert_rows(
     model: type[models.Model], rows: Sequence[dict[str, Any]], *, unique: Sequence[str], update: Sequence[str]
 ) -> None:
-    """Insert rows, or update ``update`` columns of the row with the same ``unique`` columns."""
+    """Insert rows, or update ``update`` columns of the row with the same ``unique`` columns.
+
+    PostgreSQL: the rows are copied into a temporary table, then moved with one
+    ``INSERT ... SELECT ... ON CONFLICT``; the temporary table is dropped in the same transaction.
+    """
     if not rows:
         return
     quote = connection.ops.quote_name
@@ -125,6 +147,50 @@ def upsert_rows(
         f"{quote(column)} = EXCLUDED.{quote(column)}"
         for column in (model._meta.get_field(name).column for name in update)
     )
-    _write(
-        _insert_head(model, fields), f" ON CONFLICT ({conflict}) DO UPDATE SET {assignments}", fields, rows
-    )
+    tail = f" ON CONFLICT ({conflict}) DO UPDATE SET {assignments}"
+    if connection.vendor != "postgresql":
+        _write(_insert_head(model, fields), tail, fields, rows)
+        return
+    table = quote(model._meta.db_table)
+    staging = quote(f"staging_{model._meta.db_table}")
+    names = ", ".join(quote(field.column) for field in fields)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMPORARY TABLE {staging} (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DROP")
+        _copy(f"staging_{model._meta.db_table}", fields, rows)
+        cursor.execute(f"{_insert_head(model, fields)}SELECT {names} FROM {staging}{tail}")  # noqa: S608
+        cursor.execute(f"DROP TABLE {staging}")
+
+
+def select_rows(
+    model: type[models.Model], key: str, values: Sequence[Any], columns: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Rows whose ``key`` is one of ``values``, as {attname: value} for ``columns``.
+
+    The ORM's ``__in`` with thousands of values spends more time preparing each parameter than the
+    database spends answering; here PostgreSQL gets the values as one array parameter and SQLite as
+    plain parameters. JSON comes back decoded, as the ORM would return it.
+    """
+    if not values:
+        return []
+    quote = connection.ops.quote_name
+    fields = _prepared(model, columns)
+    names = ", ".join(quote(field.column) for field in fields)
+    key_column = quote(model._meta.get_field(key).column)
+    if connection.vendor == "postgresql":
+        condition, parameters = f"{key_column} = ANY(%s)", [list(values)]
+    else:
+        condition, parameters = f"{key_column} IN ({', '.join(['%s'] * len(values))})", list(values)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {names} FROM {quote(model._meta.db_table)} WHERE {condition}", parameters)  # noqa: S608
+        lines = cursor.fetchall()
+    decoded = [
+        (index, field) for index, field in enumerate(fields) if field.get_internal_type() == "JSONField"
+    ]
+    attnames = [field.attname for field in fields]
+    rows = []
+    for line in lines:
+        row = dict(zip(attnames, line, strict=True))
+        for index, field in decoded:
+            row[attnames[index]] = field.from_db_value(line[index], None, connection)
+        rows.append(row)
+    return rows

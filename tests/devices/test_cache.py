@@ -1,4 +1,7 @@
+import threading
+
 import pytest
+from django.db import connection
 
 from devices.cache import cache_mark_unclaimed_outside, cache_store_devices
 from devices.models import Device, DeviceEvent, SearchKey, SyncRun
@@ -109,3 +112,66 @@ def test_device_history_is_append_only():
     event.kind = DeviceEvent.Kind.UNCLAIMED
     with pytest.raises(ValueError, match="append-only"):
         event.save()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_device_inserted_by_another_writer_meanwhile_makes_the_batch_write_again(monkeypatch):
+    """The batch reads which devices are cached, then inserts the others. If a look-up in the UI
+    caches one of those in between, the insert collides; the batch is written again and counts it
+    as updated. The other writer, a thread with its own connection, is made to act in that gap.
+
+    SQLite takes its write lock when the batch's transaction begins (BEGIN IMMEDIATE), so there the
+    other writer waits and no collision can happen; the race exists on PostgreSQL only."""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's BEGIN IMMEDIATE makes other writers wait: no race to test")
+    import devices.cache
+
+    make_customer(501, "Acme Ltd")
+    real_select_rows = devices.cache.select_rows
+    interleaved = []
+
+    def other_writer() -> None:
+        try:
+            devices.cache.cache_store_devices([api_device(2)])
+        finally:
+            connection.close()
+
+    def select_then_let_another_writer_in(*args, **kwargs):
+        rows = real_select_rows(*args, **kwargs)
+        if not interleaved:
+            interleaved.append(True)
+            thread = threading.Thread(target=other_writer)
+            thread.start()
+            thread.join()
+        return rows
+
+    monkeypatch.setattr(devices.cache, "select_rows", select_then_let_another_writer_in)
+
+    counts = cache_store_devices([api_device(1), api_device(2, owner=501, serial="SN-2")])
+
+    assert interleaved == [True]
+    assert (counts.fetched, counts.created, counts.updated) == (2, 1, 1)
+    assert Device.objects.get(device_id=2).owner_id == 501
+    assert keys_of(2) == {("imei", make_imei(2)), ("serial", "SN-2")}
+    assert SearchKey.objects.count() == 3
+
+
+def test_deleting_a_device_deletes_its_search_keys():
+    cache_store_devices([api_device(1, serial="SN-1"), api_device(2)])
+
+    Device.objects.filter(device_id=1).delete()
+
+    assert keys_of(1) == set()
+    assert keys_of(2) == {("imei", make_imei(2))}
+
+
+def test_claims_and_metadata_round_trip_through_the_bulk_writer():
+    metadata = {"ordernumber": "SO-\t\\1 «ü»", "phonenumber": "+44 20 7946 0000", "note": 'say "hi"\n'}
+    cache_store_devices([api_device(1, owner=501, metadata=metadata)])
+
+    device = Device.objects.get(device_id=1)
+    assert device.metadata == metadata
+    assert device.claims == [
+        {"ownerCompanyId": "501", "resellerId": "1000001", "sectionType": "SECTION_TYPE_ZERO_TOUCH"}
+    ]
+    assert ("ordernumber", "SO-\t\\1 «ü»") in keys_of(1)

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from django.db import connection
 from customers.models import Customer, Vendor
 from devices.models import Device, DeviceEvent, SyncRun
 from devices.services import device_refresh
-from devices.sync import SyncAlreadyRunning, sync_customer_devices, sync_full
+from devices.sync import SyncAlreadyRunning, prefetched, sync_customer_devices, sync_full
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -256,3 +257,36 @@ def test_a_worker_starting_on_a_cache_that_never_synced_starts_a_sync(emulator, 
 
     assert SyncRun.objects.count() == 1
     assert cached_claims() == emulator.zero_touch_claims()
+
+
+def test_prefetching_hands_over_every_item_in_order():
+    assert list(prefetched(iter(range(1234)), buffer=300, chunk=100)) == list(range(1234))
+
+
+def test_a_prefetch_error_comes_after_the_items_that_preceded_it():
+    def source():
+        yield from range(150)
+        raise RuntimeError("page 2 failed")
+
+    received = []
+    with pytest.raises(RuntimeError, match="page 2 failed"):
+        for item in prefetched(source(), buffer=100, chunk=100):
+            received.append(item)
+
+    assert received == list(range(150))
+
+
+def test_a_consumer_that_stops_early_stops_the_prefetch_thread():
+    produced = []
+
+    def source():
+        for item in range(1_000_000):
+            produced.append(item)
+            yield item
+
+    items = prefetched(source(), buffer=200, chunk=100)
+    assert [next(items) for _ in range(5)] == [0, 1, 2, 3, 4]
+    items.close()
+
+    assert not any(thread.name == "sync-prefetch" for thread in threading.enumerate())
+    assert len(produced) <= 200 + 2 * 100  # the buffer, the chunk being filled, the one being handed over
