@@ -208,6 +208,19 @@ class DeviceClaim:
             get("additionalService"),
         )
 
+    def to_json(self) -> dict[str, Any]:
+        return _compact(
+            {
+                "sectionType": None if self.section_type is None else str(self.section_type),
+                "ownerCompanyId": self.owner_company_id,
+                "resellerId": self.reseller_id,
+                "googleWorkspaceCustomerId": self.google_workspace_customer_id,
+                "vacationModeStartTime": self.vacation_mode_start_time,
+                "vacationModeExpireTime": self.vacation_mode_expire_time,
+                "additionalService": self.additional_service,
+            }
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Device:
@@ -231,6 +244,19 @@ class Device:
             DeviceMetadata.from_json(get("deviceMetadata")),
             tuple([DeviceClaim.from_json(claim) for claim in claims]) if claims else (),
             get("configuration"),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The device as the API writes it (what ``from_json`` reads)."""
+        return _compact(
+            {
+                "deviceId": self.device_id,
+                "name": self.name,
+                "deviceIdentifier": self.identifier.to_json(),
+                "deviceMetadata": self.metadata.to_json(),
+                "claims": [claim.to_json() for claim in self.claims],
+                "configuration": self.configuration,
+            }
         )
 
     def claim_for(self, section_type: str = SectionType.ZERO_TOUCH) -> DeviceClaim | None:

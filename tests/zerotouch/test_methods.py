@@ -4,6 +4,7 @@ import pytest
 
 from zerotouch import (
     ClaimResult,
+    Device,
     DeviceMetadata,
     FailedPrecondition,
     MetadataUpdate,
@@ -79,6 +80,18 @@ def test_find_by_owner_pages_through_every_device_once(client, emulator):
     assert ids == [device.device_id for device in whole_pages]
     pages = requests_made(emulator, "partners.devices.findByOwner")
     assert pages == -(-len(ids) // 7)
+
+
+def test_find_by_owner_json_yields_the_same_devices_as_the_apis_json(client, emulator):
+    summary = emulator.seed_summary
+    customer_ids = summary["customerIds"] + [c for v in summary["vendors"] for c in v["customerIds"]]
+
+    raw = list(client.devices_find_by_owner_json(customer_ids=customer_ids, page_size=30))
+
+    assert all(isinstance(device, dict) for device in raw)
+    assert [Device.from_json(device) for device in raw] == all_devices(client, emulator)
+    with pytest.raises(ValueError, match="at least one customer"):
+        client.devices_find_by_owner_json()
 
 
 def test_find_by_owner_can_resume_from_a_page_token(client, emulator):

@@ -48,6 +48,15 @@ def test_device_from_json_reads_every_field_and_ignores_unknown_ones():
     assert device.claim_for(SectionType.SIM_LOCK) is None
 
 
+def test_device_to_json_writes_what_from_json_reads():
+    device = Device.from_json(DEVICE_JSON)
+
+    written = device.to_json()
+
+    assert written == {key: value for key, value in DEVICE_JSON.items() if key != "someFutureField"}
+    assert Device.from_json(written) == device
+
+
 def test_device_without_optional_parts_has_empty_defaults():
     device = Device.from_json({"deviceId": "5"})
 
