@@ -7,12 +7,13 @@ each device's identifiers and searchable metadata. Rows are plain dicts written 
 """
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+import orjson
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 import zerotouch
@@ -83,74 +84,118 @@ def _int_or_none(value: str | None) -> int | None:
     return int(value) if value else None
 
 
-def _claim_json(claim: zerotouch.DeviceClaim) -> dict:
-    return {
-        k: v
-        for k, v in {
-            "sectionType": claim.section_type,
-            "ownerCompanyId": claim.owner_company_id,
-            "resellerId": claim.reseller_id,
-            "googleWorkspaceCustomerId": claim.google_workspace_customer_id,
-            "vacationModeStartTime": claim.vacation_mode_start_time,
-            "vacationModeExpireTime": claim.vacation_mode_expire_time,
-            "additionalService": claim.additional_service,
-        }.items()
-        if v
-    }
+_CLAIM_FIELDS = (
+    "sectionType",
+    "ownerCompanyId",
+    "resellerId",
+    "googleWorkspaceCustomerId",
+    "vacationModeStartTime",
+    "vacationModeExpireTime",
+    "additionalService",
+)
+
+
+def _claim_json(claim: Mapping[str, Any]) -> dict:
+    """A claim as the cache keeps it: the API's fields that are set, ids as strings."""
+    stored = {name: claim[name] for name in _CLAIM_FIELDS if claim.get(name)}
+    for name in ("ownerCompanyId", "resellerId"):
+        if name in stored:
+            stored[name] = str(stored[name])
+    return stored
 
 
 def device_row(
-    api_device: zerotouch.Device, *, now: datetime, vendor_customers: set[int], sync_run_id: int | None = None
+    device: Mapping[str, Any], *, now: datetime, vendor_customers: set[int], sync_run_id: int | None = None
 ) -> DeviceRow:
-    """The cache row for a device as the API returned it, its zero-touch claim spread into columns.
+    """The cache row for a device as the API's JSON gives it (``zerotouch.Device.to_json()`` for a
+    typed one), its zero-touch claim spread into columns.
 
-    ``vendor_customers``: which owners are vendors' customers (looked up once per batch by the caller).
+    ``vendor_customers``: which owners are vendors' customers (looked up once by the caller).
     """
-    identifier = api_device.identifier
-    claim = next((c for c in api_device.claims if c.section_type == SectionType.ZERO_TOUCH), None)
-    owner_id = _int_or_none(claim.owner_company_id) if claim else None
+    identifier = device.get("deviceIdentifier") or {}
+    claims = [_claim_json(claim) for claim in device.get("claims") or ()]
+    claim = next((c for c in claims if c.get("sectionType") == SectionType.ZERO_TOUCH), {})
+    owner_id = _int_or_none(claim.get("ownerCompanyId"))
     return {
-        "device_id": int(api_device.device_id),
-        "imei": identifier.imei or "",
-        "imei2": identifier.imei2 or "",
-        "meid": (identifier.meid or "").upper(),
-        "meid2": (identifier.meid2 or "").upper(),
-        "serial_number": identifier.serial_number or "",
-        "manufacturer": identifier.manufacturer or "",
-        "model": identifier.model or "",
-        "device_type": identifier.device_type or "DEVICE_TYPE_UNSPECIFIED",
-        "chrome_os_attested_device_id": identifier.chrome_os_attested_device_id or "",
+        "device_id": int(device["deviceId"]),
+        "imei": identifier.get("imei") or "",
+        "imei2": identifier.get("imei2") or "",
+        "meid": (identifier.get("meid") or "").upper(),
+        "meid2": (identifier.get("meid2") or "").upper(),
+        "serial_number": identifier.get("serialNumber") or "",
+        "manufacturer": identifier.get("manufacturer") or "",
+        "model": identifier.get("model") or "",
+        "device_type": identifier.get("deviceType") or "DEVICE_TYPE_UNSPECIFIED",
+        "chrome_os_attested_device_id": identifier.get("chromeOsAttestedDeviceId") or "",
         "owner_id": owner_id,
         "sold_by_vendor": owner_id in vendor_customers,
-        "reseller_id": _int_or_none(claim.reseller_id) if claim else None,
-        "section_type": claim.section_type if claim else "",
-        "vacation_mode_start_time": _timestamp(claim.vacation_mode_start_time) if claim else None,
-        "vacation_mode_expire_time": _timestamp(claim.vacation_mode_expire_time) if claim else None,
-        "additional_service": (claim.additional_service or "") if claim else "",
-        "google_workspace_customer_id": (claim.google_workspace_customer_id or "") if claim else "",
-        "claims": [_claim_json(c) for c in api_device.claims],
-        "metadata": dict(api_device.metadata.entries),
+        "reseller_id": _int_or_none(claim.get("resellerId")),
+        "section_type": claim.get("sectionType", ""),
+        "vacation_mode_start_time": _timestamp(claim.get("vacationModeStartTime")),
+        "vacation_mode_expire_time": _timestamp(claim.get("vacationModeExpireTime")),
+        "additional_service": claim.get("additionalService", ""),
+        "google_workspace_customer_id": claim.get("googleWorkspaceCustomerId", ""),
+        "claims": claims,
+        "metadata": dict((device.get("deviceMetadata") or {}).get("entries") or {}),
         "first_seen_at": now,
         "last_synced_at": now,
         "seen_in_sync": sync_run_id,
     }
 
 
-def search_key_rows(row: DeviceRow) -> list[dict[str, Any]]:
-    """The search keys of a device row: its identifiers and its searchable metadata values."""
-    device_id = row["device_id"]
-    keys = [
-        {"device_id": device_id, "kind": kind, "value": row[column]}
-        for kind, column in _KEY_KINDS
-        if row[column]
-    ]
-    metadata = row["metadata"]
-    keys += [
-        {"device_id": device_id, "kind": name, "value": metadata[name][:128]}
-        for name in SEARCHABLE_METADATA
-        if metadata.get(name)
-    ]
-    return keys
+def _search_keys_select() -> str:
+    """A SELECT of (device_id, kind, value): the search keys of the stored devices whose ids are its
+    parameter, a key per non-empty identifier and per searchable metadata value (its first 128
+    characters). Keys are derived by the database from the stored rows, so a key never disagrees
+    with its device and no key travels from Python to the database. Names come from the models and
+    kinds from this module, never from input; the ids go as a parameter."""
+    quote = connection.ops.quote_name
+    devices = quote(Device._meta.db_table)
+    postgresql = connection.vendor == "postgresql"
+    sources = [(kind.value, f"d.{quote(column)}") for kind, column in _KEY_KINDS]  # (kind, value's SQL)
+    for name in SEARCHABLE_METADATA:
+        text = f"d.metadata ->> '{name}'" if postgresql else f"json_extract(d.metadata, '$.{name}')"
+        sources.append((name, f"substr({text}, 1, 128)"))
+    if postgresql:  # each device read once by its key, its values spread into rows
+        pairs = ", ".join(f"('{kind}', {value})" for kind, value in sources)
+        return (
+            "SELECT d.device_id, k.kind, k.value FROM unnest(%s::bigint[]) AS wanted(id) "  # noqa: S608
+            f"CROSS JOIN LATERAL (SELECT * FROM {devices} WHERE device_id = wanted.id LIMIT 1) AS d "
+            f"CROSS JOIN LATERAL (VALUES {pairs}) AS k(kind, value) WHERE k.value <> ''"
+        )
+    wanted = "d.device_id IN (SELECT value FROM json_each(%s))"
+    return " UNION ALL ".join(
+        f"SELECT d.device_id, '{kind}', {value} FROM {devices} AS d WHERE {wanted} AND {value} <> ''"  # noqa: S608
+        for kind, value in sources
+    )
+
+
+def _run_with_ids(sql: str, device_ids: Sequence[int]) -> None:
+    ids = list(device_ids)
+    if connection.vendor == "postgresql":
+        parameters = [ids]
+    else:  # the SELECT names the ids once per kind
+        parameters = [orjson.dumps(ids).decode()] * (len(_KEY_KINDS) + len(SEARCHABLE_METADATA))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+
+
+def derive_search_keys(device_ids: Sequence[int]) -> None:
+    """Write the search keys of these stored devices (which must have none yet)."""
+    if device_ids:
+        keys = connection.ops.quote_name(SearchKey._meta.db_table)
+        _run_with_ids(f"INSERT INTO {keys} (device_id, kind, value) {_search_keys_select()}", device_ids)
+
+
+def forget_search_keys(device_ids: Sequence[int]) -> None:
+    """Delete the search keys of these stored devices, found through the values they hold now: call it
+    before the devices' identifiers or metadata change."""
+    if device_ids:
+        keys = connection.ops.quote_name(SearchKey._meta.db_table)
+        _run_with_ids(
+            f"DELETE FROM {keys} WHERE (device_id, kind, value) IN ({_search_keys_select()})",  # noqa: S608
+            device_ids,
+        )
 
 
 def _key_material(row: DeviceRow) -> tuple:
@@ -162,8 +207,10 @@ def _key_material(row: DeviceRow) -> tuple:
 
 def store_device_rows(rows: Sequence[DeviceRow]) -> None:
     """Upsert device rows and their search keys (no history: callers write the events they mean)."""
+    device_ids = [row["device_id"] for row in rows]
+    forget_search_keys(device_ids)
     upsert_rows(Device, rows, unique=["device_id"], update=_REFRESHED_COLUMNS)
-    insert_rows(SearchKey, [key for row in rows for key in search_key_rows(row)])
+    derive_search_keys(device_ids)
 
 
 def vendor_customer_ids() -> set[int]:
@@ -172,12 +219,13 @@ def vendor_customer_ids() -> set[int]:
 
 
 def device_rows(
-    api_devices: Iterable[zerotouch.Device], *, vendor_customers: set[int], sync_run_id: int | None = None
+    devices: Iterable[Mapping[str, Any]], *, vendor_customers: set[int], sync_run_id: int | None = None
 ) -> Iterator[DeviceRow]:
-    """Cache rows for devices as they come; no database access, so it can run in another thread."""
+    """Cache rows for devices (the API's JSON) as they come; no database access, so it can run in
+    another thread."""
     now = timezone.now()
-    for position, api_device in enumerate(api_devices, 1):
-        yield device_row(api_device, now=now, vendor_customers=vendor_customers, sync_run_id=sync_run_id)
+    for position, device in enumerate(devices, 1):
+        yield device_row(device, now=now, vendor_customers=vendor_customers, sync_run_id=sync_run_id)
         if position % STORE_BATCH_SIZE == 0:
             now = timezone.now()
 
@@ -187,7 +235,9 @@ def cache_store_devices(
 ) -> StoreCounts:
     """Upsert devices the API returned, in batches; record claims that changed outside the portal."""
     rows = device_rows(
-        api_devices, vendor_customers=vendor_customer_ids(), sync_run_id=sync_run.pk if sync_run else None
+        (api_device.to_json() for api_device in api_devices),
+        vendor_customers=vendor_customer_ids(),
+        sync_run_id=sync_run.pk if sync_run else None,
     )
     return cache_store_rows(rows, sync_run=sync_run)
 
@@ -225,7 +275,14 @@ def _store_batch(rows: dict[int, DeviceRow], *, sync_run: SyncRun | None) -> Sto
 
 
 def _write_batch(rows: dict[int, DeviceRow], *, sync_run: SyncRun | None) -> StoreCounts:
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            # A batch is only the API's state copied: its commit need not wait for the disk. Were the
+            # server to crash, the last batches would be gone together, never a batch in part, and
+            # never while a later synchronous commit (the sync's progress) is kept.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit TO OFF")
         existing = {
             values["device_id"]: values
             for values in select_rows(
@@ -234,13 +291,12 @@ def _write_batch(rows: dict[int, DeviceRow], *, sync_run: SyncRun | None) -> Sto
         }
         new_rows = [row for device_id, row in rows.items() if device_id not in existing]
         old_rows = [row for device_id, row in rows.items() if device_id in existing]
+        rekeyed = [row for row in old_rows if _key_material(existing[row["device_id"]]) != _key_material(row)]
+        forget_search_keys([row["device_id"] for row in rekeyed])  # while the old values are stored
         insert_rows(Device, new_rows)
         # first_seen_at is not among the refreshed columns, so an existing device keeps its own.
         upsert_rows(Device, old_rows, unique=["device_id"], update=_REFRESHED_COLUMNS)
-        rekeyed = [row for row in old_rows if _key_material(existing[row["device_id"]]) != _key_material(row)]
-        if rekeyed:
-            SearchKey.objects.filter(device_id__in=[row["device_id"] for row in rekeyed]).delete()
-        insert_rows(SearchKey, [key for row in (*new_rows, *rekeyed) for key in search_key_rows(row)])
+        derive_search_keys([row["device_id"] for row in (*new_rows, *rekeyed)])
         events = [
             DeviceEvent(
                 device_id=row["device_id"],

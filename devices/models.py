@@ -108,7 +108,13 @@ class Device(models.Model):
             models.Index(fields=["owner", "model", "device_id"], name="device_owner_model_idx"),
             models.Index(fields=["model", "device_id"], name="device_model_idx"),
             models.Index(fields=["manufacturer", "model", "device_id"], name="device_make_model_idx"),
-            models.Index(fields=["sold_by_vendor", "device_id"], name="device_vendor_idx"),
+            # Vendors' devices are the few: only they are indexed (own customers' devices, the many,
+            # are found in primary-key order), sparing the write of an entry for every other device.
+            models.Index(
+                fields=["sold_by_vendor", "device_id"],
+                name="device_vendor_idx",
+                condition=models.Q(sold_by_vendor=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -162,21 +168,19 @@ class SearchKey(models.Model):
         ORDER_NUMBER = "ordernumber", "Order number"
         PHONE_NUMBER = "phonenumber", "Phone number"
 
-    id = models.BigAutoField(primary_key=True)
+    # The primary key is the search index itself: one range over ``value`` finds a prefix, already in
+    # (value, device) order for keyset paging. No surrogate id and no second index: sync writes about
+    # three keys per device, and each id or index entry more is work on every one of them. One key
+    # per kind and device is kept by the writer (``devices.cache``), which derives the keys from the
+    # stored device and deletes the old ones the same way.
+    pk = models.CompositePrimaryKey("value", "device", "kind")
     value = ByteOrderCharField(max_length=128)
     kind = models.CharField(max_length=12, choices=Kind)
-    # No database constraint: sync writes about three keys per device, and a checked reference costs
-    # a lookup and a row lock on the device for each. Keys are only written next to their device, and
-    # deleting a device deletes its keys through the ORM.
+    # No database constraint: a checked reference costs a lookup and a row lock on the device per
+    # key. Deleting a device deletes its keys through the ORM.
     device = models.ForeignKey(
         Device, on_delete=models.CASCADE, related_name="search_keys", db_index=False, db_constraint=False
     )
-
-    class Meta:
-        indexes = [models.Index(fields=["value", "device"], name="searchkey_value_idx")]
-        constraints = [
-            models.UniqueConstraint(fields=["device", "kind"], name="searchkey_one_per_kind"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.value}"

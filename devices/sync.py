@@ -142,8 +142,8 @@ def _owner_rows(
     """The cache rows of a group of customers' devices, page by page, keeping the run's heartbeat
     alive. Pages are fetched and turned into rows in a background thread (``prefetched``) while this
     thread writes the previous batch."""
-    pages = client.devices_find_by_owner(customer_ids=group, page_size=PAGE_SIZE)
-    rows = device_rows(pages, vendor_customers=vendor_customers, sync_run_id=run.pk)
+    devices = client.devices_find_by_owner_json(customer_ids=group, page_size=PAGE_SIZE)
+    rows = device_rows(devices, vendor_customers=vendor_customers, sync_run_id=run.pk)
     for position, row in enumerate(prefetched(rows), 1):
         yield row
         if position % 2000 == 0:
