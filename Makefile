@@ -80,13 +80,13 @@ bench-cache: venv
 bench-sync: venv
 	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-sync.sqlite3 $(PY) manage.py migrate -v0
 	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-sync.sqlite3 \
-		$(PY) manage.py zt_bench sync --devices 200000
+		$(PY) manage.py zt_bench sync --devices 200000 --runs 3 --resync
 	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-sync.sqlite3 \
 		$(PY) manage.py zt_bench sync --devices 20000 --error-rate 0.2
 	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'zt_bench_sync'" | grep -q 1 \
 		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE zt_bench_sync"
 	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_sync $(PY) manage.py migrate -v0
 	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_sync \
-		$(PY) manage.py zt_bench sync --devices 200000
+		$(PY) manage.py zt_bench sync --devices 200000 --runs 3 --resync
 	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_sync \
 		$(PY) manage.py zt_bench sync --devices 20000 --error-rate 0.2

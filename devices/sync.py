@@ -13,11 +13,12 @@ over the list of customers already done, so no work is lost and nothing is left 
 import logging
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
 from queue import Full, Queue
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 import zerotouch
@@ -102,6 +103,43 @@ def _chunks(items: list[int], size: int) -> Iterator[list[int]]:
         yield items[start : start + size]
 
 
+def sync_workers() -> int:
+    """Customer groups synced at once. PostgreSQL takes writes from several connections, so while one
+    group waits for the database another is fetched and mapped; SQLite has a single writer."""
+    return max(1, settings.ZT_SYNC_WORKERS) if connection.vendor == "postgresql" else 1
+
+
+class _Progress:
+    """The run's counts, errors and finished customers, shared by the threads syncing groups; the
+    lock keeps their updates and heartbeats (each saved through the calling thread's connection)
+    from interleaving."""
+
+    def __init__(self, run: SyncRun, counts: StoreCounts) -> None:
+        self.run, self.counts = run, counts
+        self.lock = threading.Lock()
+
+    def beat(self) -> None:
+        with self.lock:
+            _beat(self.run, self.counts)
+
+    def group_done(self, group: list[int], counts: StoreCounts, drifted: int) -> None:
+        with self.lock:
+            self.counts.add(counts)
+            self.counts.drifted += drifted
+            done = [*self.run.progress.get("owners_done", []), *group]
+            self.run.progress = {**self.run.progress, "owners_done": done}
+            _beat(self.run, self.counts)
+
+    def group_failed(self, group: list[int], error: zerotouch.ZeroTouchError) -> None:
+        logger.warning("sync: customers %s failed: %s", group, error)
+        with self.lock:
+            self.run.errors = [
+                *self.run.errors,
+                f"Devices of customers {', '.join(map(str, group))}: {error}",
+            ]
+            _beat(self.run, self.counts)
+
+
 def sync_full(*, trigger: str = "command", client: zerotouch.Client | None = None) -> SyncRun:
     """Run a full sync in this process; returns the finished SyncRun (raises SyncAlreadyRunning)."""
     client = client or zerotouch_client()
@@ -114,18 +152,24 @@ def sync_full(*, trigger: str = "command", client: zerotouch.Client | None = Non
         done = set(run.progress.get("owners_done", []))
         owners = [pk for pk in Customer.objects.order_by("pk").values_list("pk", flat=True) if pk not in done]
         vendor_customers = vendor_customer_ids()
-        for group in _chunks(owners, OWNERS_PER_REQUEST):
-            try:
-                rows = _owner_rows(client, run, counts, group, vendor_customers)
-                counts.add(cache_store_rows(rows, sync_run=run))
-            except zerotouch.ZeroTouchError as exc:
-                logger.warning("sync: customers %s failed: %s", group, exc)
-                run.errors = [*run.errors, f"Devices of customers {', '.join(map(str, group))}: {exc}"]
-                _beat(run, counts)
-                continue
-            counts.drifted += cache_mark_unclaimed_outside(owner_ids=group, sync_run=run)
-            run.progress = {**run.progress, "owners_done": [*run.progress.get("owners_done", []), *group]}
-            _beat(run, counts)
+        progress = _Progress(run, counts)
+        groups = list(_chunks(owners, OWNERS_PER_REQUEST))
+        workers = sync_workers()
+        if workers == 1:
+            for group in groups:
+                _sync_group(client, progress, group, vendor_customers)
+        else:
+            with ThreadPoolExecutor(workers, thread_name_prefix="sync-group") as pool:
+                futures = [
+                    pool.submit(_in_own_connection, _sync_group, client, progress, group, vendor_customers)
+                    for group in groups
+                ]
+                try:
+                    for future in as_completed(futures):
+                        future.result()  # an unexpected error in a group stops the sync
+                finally:
+                    for future in futures:
+                        future.cancel()
     except zerotouch.ZeroTouchError as exc:
         run.errors = [*run.errors, f"Sync stopped: {exc}"]
         return _finish(run, counts, failed=True)
@@ -136,18 +180,41 @@ def sync_full(*, trigger: str = "command", client: zerotouch.Client | None = Non
     return _finish(run, counts)
 
 
+def _sync_group(
+    client: zerotouch.Client, progress: _Progress, group: list[int], vendor_customers: set[int]
+) -> None:
+    """One group of customers: store their devices, then mark the ones the API no longer returned."""
+    try:
+        counts = cache_store_rows(
+            _owner_rows(client, progress, group, vendor_customers), sync_run=progress.run
+        )
+    except zerotouch.ZeroTouchError as exc:
+        progress.group_failed(group, exc)
+        return
+    drifted = cache_mark_unclaimed_outside(owner_ids=group, sync_run=progress.run)
+    progress.group_done(group, counts, drifted)
+
+
+def _in_own_connection(task, *args) -> None:
+    """Run ``task`` in a pool thread, which has its own database connection: closed afterwards."""
+    try:
+        task(*args)
+    finally:
+        connection.close()
+
+
 def _owner_rows(
-    client: zerotouch.Client, run: SyncRun, counts: StoreCounts, group: list[int], vendor_customers: set[int]
+    client: zerotouch.Client, progress: _Progress, group: list[int], vendor_customers: set[int]
 ) -> Iterator[DeviceRow]:
     """The cache rows of a group of customers' devices, page by page, keeping the run's heartbeat
     alive. Pages are fetched and turned into rows in a background thread (``prefetched``) while this
     thread writes the previous batch."""
     devices = client.devices_find_by_owner_json(customer_ids=group, page_size=PAGE_SIZE)
-    rows = device_rows(devices, vendor_customers=vendor_customers, sync_run_id=run.pk)
+    rows = device_rows(devices, vendor_customers=vendor_customers, sync_run_id=progress.run.pk)
     for position, row in enumerate(prefetched(rows), 1):
         yield row
         if position % 2000 == 0:
-            _beat(run, counts)
+            progress.beat()
 
 
 _DONE = object()

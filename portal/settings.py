@@ -169,6 +169,8 @@ ZT_BATCH_DEADLINE = float(os.environ.get("ZT_BATCH_DEADLINE", "60"))
 ZT_SYNC_INTERVAL_SECONDS = float(os.environ.get("ZT_SYNC_INTERVAL_SECONDS", "3600"))
 ZT_SYNC_STALE_SECONDS = float(os.environ.get("ZT_SYNC_STALE_SECONDS", "300"))
 ZT_SYNC_ON_WORKER_START = env_bool("ZT_SYNC_ON_WORKER_START", True)  # when no sync has finished yet
+# Customer groups a full sync fetches and writes at once (PostgreSQL only; SQLite has one writer).
+ZT_SYNC_WORKERS = int(os.environ.get("ZT_SYNC_WORKERS", "2"))
 
 # --- Celery ---------------------------------------------------------------------------------
 # Default broker: kombu's filesystem transport, so `make run` needs no server. Production: redis://.

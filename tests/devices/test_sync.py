@@ -13,9 +13,9 @@ from django.core.management import call_command
 from django.db import connection
 
 from customers.models import Customer, Vendor
-from devices.models import Device, DeviceEvent, SyncRun
+from devices.models import Device, DeviceEvent, SearchKey, SyncRun
 from devices.services import device_refresh
-from devices.sync import SyncAlreadyRunning, prefetched, sync_customer_devices, sync_full
+from devices.sync import SyncAlreadyRunning, prefetched, sync_customer_devices, sync_full, sync_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -290,3 +290,51 @@ def test_a_consumer_that_stops_early_stops_the_prefetch_thread():
 
     assert not any(thread.name == "sync-prefetch" for thread in threading.enumerate())
     assert len(produced) <= 200 + 2 * 100  # the buffer, the chunk being filled, the one being handed over
+
+
+def _workers_or_skip(settings, workers: int) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("groups run one at a time on SQLite (a single writer); PostgreSQL runs several")
+    settings.ZT_SYNC_WORKERS = workers
+
+
+@pytest.mark.django_db(transaction=True)
+def test_groups_synced_at_once_on_their_own_connections_give_exactly_the_api_state(emulator, settings):
+    _workers_or_skip(settings, 3)
+    emulator.seed(customers=45, vendors=2, customers_per_vendor=3, devices=3000, random_seed=8)
+    truth = emulator.zero_touch_claims()
+    emulator.set_faults(error_rate=0.2, error_codes=[500, 503], random_seed=12)
+
+    run = sync_full()
+
+    assert sync_workers() == 3
+    assert run.status == SyncRun.Status.SUCCEEDED, run.errors
+    assert cached_claims() == truth
+    assert (run.devices_fetched, run.devices_created) == (len(truth), len(truth))
+    assert sorted(run.progress["owners_done"]) == sorted(Customer.objects.values_list("pk", flat=True))
+    assert SearchKey.objects.filter(kind="imei").count() == Device.objects.exclude(imei="").count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failing_groups_among_groups_synced_at_once_are_recorded_and_resumed(emulator, settings):
+    _workers_or_skip(settings, 2)
+    emulator.seed(customers=30, vendors=0, devices=600, random_seed=9)
+    truth = emulator.zero_touch_claims()
+    settings.ZT_BATCH_DEADLINE = 0.5  # no time for retries: an injected error sticks
+    from portal.api import reset_zerotouch_client
+
+    reset_zerotouch_client()
+    emulator.set_faults(error_rate=1.0, error_codes=[500], methods=["partners.devices.findByOwner"])
+
+    run = sync_full()
+
+    assert run.status == SyncRun.Status.PARTIAL
+    assert len([error for error in run.errors if error.startswith("Devices of customers")]) == 3  # 3 groups
+    assert run.progress.get("owners_done", []) == []
+    assert cached_claims() == {}
+    emulator.clear_faults()
+
+    resumed = sync_full()
+
+    assert resumed.status == SyncRun.Status.SUCCEEDED, resumed.errors
+    assert cached_claims() == truth

@@ -8,6 +8,7 @@ cache, and prints devices per second and the process's peak memory; ``--error-ra
 server errors and checks the cache ends exactly equal to the emulator's claims.
 """
 
+import logging
 import random
 import statistics
 import time
@@ -64,12 +65,23 @@ class Command(BaseCommand):
         parser.add_argument("--repeat", type=int, default=200, help="timed queries per kind")
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--error-rate", type=float, default=0.0, help="sync: injected 5xx share")
+        parser.add_argument("--runs", type=int, default=1, help="sync: full syncs into an emptied cache")
+        parser.add_argument(
+            "--resync", action="store_true", help="sync: then sync again into the filled cache"
+        )
 
     def handle(
         self, *args, suite: str, devices: int, customers: int, repeat: int, seed: int, **options
     ) -> None:
         if suite == "sync":
-            self.bench_sync(devices=devices, customers=customers, seed=seed, error_rate=options["error_rate"])
+            self.bench_sync(
+                devices=devices,
+                customers=customers,
+                seed=seed,
+                error_rate=options["error_rate"],
+                runs=options["runs"],
+                resync=options["resync"],
+            )
             return
         rng = random.Random(seed)
         if suite == "page":
@@ -285,7 +297,9 @@ class Command(BaseCommand):
                 for table in tables:
                     cursor.execute(f"DELETE FROM {table}")  # noqa: S608
 
-    def bench_sync(self, *, devices: int, customers: int, seed: int, error_rate: float) -> None:
+    def bench_sync(
+        self, *, devices: int, customers: int, seed: int, error_rate: float, runs: int, resync: bool
+    ) -> None:
         import resource
 
         from django.test.utils import override_settings
@@ -295,6 +309,29 @@ class Command(BaseCommand):
         from emulator.testing import EmulatorProcess
         from portal.api import reset_zerotouch_client
 
+        def timed_sync(label: str) -> float:
+            with override_settings(
+                ZT_API_URL=emulator.url,
+                ZT_PARTNER_ID=str(emulator.partner_id),
+                ZT_QUOTA_REQUESTS=10_000_000,
+                ZT_BATCH_DEADLINE=120,
+            ):
+                reset_zerotouch_client()
+                started = time.perf_counter()
+                run = sync_full(trigger="benchmark")
+                seconds = time.perf_counter() - started
+                reset_zerotouch_client()
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            rate = run.devices_fetched / seconds
+            self.stdout.write(
+                f"database: {connection.vendor}; {label} {run.status}: {run.devices_fetched:,} devices"
+                f" ({run.devices_created:,} new) in {seconds:.1f} s = {rate:,.0f} devices/s;"
+                f" peak memory {peak_mb:.0f} MB"
+            )
+            return rate
+
+        # One line per API request would bury the figures; the level is all that changes.
+        logging.getLogger("zerotouch").setLevel(logging.WARNING)
         with EmulatorProcess(partner_id=1000001) as emulator:
             started = time.perf_counter()
             emulator.seed(
@@ -308,26 +345,18 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"emulator seeded with {devices:,} devices in {time.perf_counter() - started:.1f} s"
             )
-            self.empty_cache([DeviceEvent, SearchKey, SyncRun, Device, Customer, Vendor])
             if error_rate:
                 emulator.set_faults(error_rate=error_rate, error_codes=[500, 503], random_seed=seed)
-            with override_settings(
-                ZT_API_URL=emulator.url,
-                ZT_PARTNER_ID=str(emulator.partner_id),
-                ZT_QUOTA_REQUESTS=10_000_000,
-                ZT_BATCH_DEADLINE=120,
-            ):
-                reset_zerotouch_client()
-                started = time.perf_counter()
-                run = sync_full(trigger="benchmark")
-                seconds = time.perf_counter() - started
-                reset_zerotouch_client()
-            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            self.stdout.write(
-                f"database: {connection.vendor}; sync {run.status}: {run.devices_fetched:,} devices"
-                f" in {seconds:.1f} s = {run.devices_fetched / seconds:,.0f} devices/s;"
-                f" peak memory {peak_mb:.0f} MB"
-            )
+            rates = []
+            for number in range(1, runs + 1):
+                self.empty_cache([DeviceEvent, SearchKey, SyncRun, Device, Customer, Vendor])
+                rates.append(timed_sync(f"full sync into an empty cache, run {number}/{runs},"))
+            if runs > 1:
+                self.stdout.write(
+                    f"median of {runs} runs into an empty cache: {statistics.median(rates):,.0f} devices/s"
+                )
+            if resync:
+                timed_sync("sync again into the filled cache (every device known),")
             if error_rate:
                 stats = emulator.stats()["methods"]
                 injected = sum(n for m in stats.values() for code, n in m.items() if code in ("500", "503"))
