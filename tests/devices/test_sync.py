@@ -114,15 +114,20 @@ def test_sync_under_injected_server_errors_still_ends_exact(emulator):
     )
 
 
+def fail_every_device_listing(emulator, settings) -> None:
+    """findByOwner answers 500 every time, with no time left for retries: the error sticks."""
+    from portal.api import reset_zerotouch_client
+
+    settings.ZT_BATCH_DEADLINE = 0.5
+    reset_zerotouch_client()
+    emulator.set_faults(error_rate=1.0, error_codes=[500], methods=["partners.devices.findByOwner"])
+
+
 @pytest.mark.django_db
 def test_errors_on_some_customers_are_recorded_and_the_others_synced(emulator, settings):
     emulator.seed(customers=3, vendors=0, devices=90, random_seed=6)
     truth = emulator.zero_touch_claims()
-    settings.ZT_BATCH_DEADLINE = 0.5  # no time for retries: an injected error sticks
-    from portal.api import reset_zerotouch_client
-
-    reset_zerotouch_client()
-    emulator.set_faults(error_rate=1.0, error_codes=[500], methods=["partners.devices.findByOwner"])
+    fail_every_device_listing(emulator, settings)
 
     run = sync_full()
 
@@ -320,11 +325,7 @@ def test_failing_groups_among_groups_synced_at_once_are_recorded_and_resumed(emu
     _workers_or_skip(settings, 2)
     emulator.seed(customers=30, vendors=0, devices=600, random_seed=9)
     truth = emulator.zero_touch_claims()
-    settings.ZT_BATCH_DEADLINE = 0.5  # no time for retries: an injected error sticks
-    from portal.api import reset_zerotouch_client
-
-    reset_zerotouch_client()
-    emulator.set_faults(error_rate=1.0, error_codes=[500], methods=["partners.devices.findByOwner"])
+    fail_every_device_listing(emulator, settings)
 
     run = sync_full()
 
