@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 
 STORE_BATCH_SIZE = 2000
 SEARCHABLE_METADATA = ("ordernumber", "phonenumber")
-_IDENTIFIER_COLUMNS = ("imei", "imei2", "meid", "meid2", "serial_number")
 _KEY_KINDS = (
     (SearchKey.Kind.IMEI, "imei"),
     (SearchKey.Kind.IMEI2, "imei2"),
@@ -34,6 +33,7 @@ _KEY_KINDS = (
     (SearchKey.Kind.MEID2, "meid2"),
     (SearchKey.Kind.SERIAL, "serial_number"),
 )
+_IDENTIFIER_COLUMNS = tuple(column for _, column in _KEY_KINDS)
 # Everything but the device id and when it was first seen is refreshed on every upsert.
 _REFRESHED_COLUMNS = [
     "imei",
@@ -250,16 +250,14 @@ def cache_store_rows(rows: Iterable[DeviceRow], *, sync_run: SyncRun | None = No
     """
     counts = StoreCounts()
     batch: dict[int, DeviceRow] = {}
-    fetched = 0
     for row in rows:
-        fetched += 1
+        counts.fetched += 1  # every copy counts as fetched, even a repeated one
         batch[row["device_id"]] = row  # a device repeated across pages: the last copy wins
         if len(batch) >= STORE_BATCH_SIZE:
             counts.add(_store_batch(batch, sync_run=sync_run))
             batch = {}
     if batch:
         counts.add(_store_batch(batch, sync_run=sync_run))
-    counts.fetched = fetched
     return counts
 
 
@@ -312,7 +310,8 @@ def _write_batch(rows: dict[int, DeviceRow], *, sync_run: SyncRun | None) -> Sto
         DeviceEvent.objects.bulk_create(events)
     if new_rows:
         forget_manufacturer_models()  # new devices may bring a model the filters do not list yet
-    return StoreCounts(fetched=len(rows), created=len(new_rows), updated=len(old_rows), drifted=len(events))
+    # fetched is counted by the caller, which also sees the copies a batch merged
+    return StoreCounts(created=len(new_rows), updated=len(old_rows), drifted=len(events))
 
 
 def cache_mark_unclaimed_outside(*, owner_ids: Sequence[int], sync_run: SyncRun) -> int:
