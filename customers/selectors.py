@@ -1,6 +1,7 @@
 from django.db.models import Q
 
 from customers.models import Customer
+from portal.converters import MAX_ID
 
 
 def customer_search(text: str, *, limit: int = 10) -> list[Customer]:
@@ -12,7 +13,7 @@ def customer_search(text: str, *, limit: int = 10) -> list[Customer]:
     customers = Customer.objects.select_related("vendor").order_by("name")
     if text:
         match = Q(name__icontains=text)
-        if text.isdigit():
+        if text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID)) and int(text) <= MAX_ID:
             match |= Q(company_id=int(text))
         customers = customers.filter(match)
     return list(customers[:limit])

@@ -9,7 +9,7 @@ each device's identifiers and searchable metadata. Rows are plain dicts written 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -34,29 +34,11 @@ _KEY_KINDS = (
     (SearchKey.Kind.SERIAL, "serial_number"),
 )
 _IDENTIFIER_COLUMNS = tuple(column for _, column in _KEY_KINDS)
-# Everything but the device id and when it was first seen is refreshed on every upsert.
+DEVICE_COLUMNS = [field.attname for field in Device._meta.concrete_fields]
+# Everything but the device id, when it was first seen and the portal's own last change is refreshed
+# from the API on every upsert.
 _REFRESHED_COLUMNS = [
-    "imei",
-    "imei2",
-    "meid",
-    "meid2",
-    "serial_number",
-    "manufacturer",
-    "model",
-    "device_type",
-    "chrome_os_attested_device_id",
-    "owner_id",
-    "sold_by_vendor",
-    "reseller_id",
-    "section_type",
-    "vacation_mode_start_time",
-    "vacation_mode_expire_time",
-    "additional_service",
-    "google_workspace_customer_id",
-    "claims",
-    "metadata",
-    "last_synced_at",
-    "seen_in_sync",
+    column for column in DEVICE_COLUMNS if column not in ("device_id", "first_seen_at", "changed_at")
 ]
 
 DeviceRow = dict[str, Any]
@@ -104,6 +86,23 @@ def _claim_json(claim: Mapping[str, Any]) -> dict:
     return stored
 
 
+def _claim_columns(claims: list[dict], vendor_customers: set[int]) -> dict[str, Any]:
+    """The columns a device's zero-touch claim is spread into, from its claims as the cache keeps them."""
+    claim = next((c for c in claims if c.get("sectionType") == SectionType.ZERO_TOUCH), {})
+    owner_id = _int_or_none(claim.get("ownerCompanyId"))
+    return {
+        "owner_id": owner_id,
+        "sold_by_vendor": owner_id in vendor_customers,
+        "reseller_id": _int_or_none(claim.get("resellerId")),
+        "section_type": claim.get("sectionType", ""),
+        "vacation_mode_start_time": _timestamp(claim.get("vacationModeStartTime")),
+        "vacation_mode_expire_time": _timestamp(claim.get("vacationModeExpireTime")),
+        "additional_service": claim.get("additionalService", ""),
+        "google_workspace_customer_id": claim.get("googleWorkspaceCustomerId", ""),
+        "claims": claims,
+    }
+
+
 def device_row(
     device: Mapping[str, Any], *, now: datetime, vendor_customers: set[int], sync_run_id: int | None = None
 ) -> DeviceRow:
@@ -113,9 +112,6 @@ def device_row(
     ``vendor_customers``: which owners are vendors' customers (looked up once by the caller).
     """
     identifier = device.get("deviceIdentifier") or {}
-    claims = [_claim_json(claim) for claim in device.get("claims") or ()]
-    claim = next((c for c in claims if c.get("sectionType") == SectionType.ZERO_TOUCH), {})
-    owner_id = _int_or_none(claim.get("ownerCompanyId"))
     return {
         "device_id": int(device["deviceId"]),
         "imei": identifier.get("imei") or "",
@@ -127,35 +123,33 @@ def device_row(
         "model": identifier.get("model") or "",
         "device_type": identifier.get("deviceType") or "DEVICE_TYPE_UNSPECIFIED",
         "chrome_os_attested_device_id": identifier.get("chromeOsAttestedDeviceId") or "",
-        "owner_id": owner_id,
-        "sold_by_vendor": owner_id in vendor_customers,
-        "reseller_id": _int_or_none(claim.get("resellerId")),
-        "section_type": claim.get("sectionType", ""),
-        "vacation_mode_start_time": _timestamp(claim.get("vacationModeStartTime")),
-        "vacation_mode_expire_time": _timestamp(claim.get("vacationModeExpireTime")),
-        "additional_service": claim.get("additionalService", ""),
-        "google_workspace_customer_id": claim.get("googleWorkspaceCustomerId", ""),
-        "claims": claims,
+        **_claim_columns([_claim_json(claim) for claim in device.get("claims") or ()], vendor_customers),
         "metadata": dict((device.get("deviceMetadata") or {}).get("entries") or {}),
         "first_seen_at": now,
         "last_synced_at": now,
         "seen_in_sync": sync_run_id,
+        "changed_at": None,
     }
 
 
 def _search_keys_select() -> str:
     """A SELECT of (device_id, kind, value): the search keys of the stored devices whose ids are its
     parameter, a key per non-empty identifier and per searchable metadata value (its first 128
-    characters). Keys are derived by the database from the stored rows, so a key never disagrees
-    with its device and no key travels from Python to the database. Names come from the models and
-    kinds from this module, never from input; the ids go as a parameter."""
+    characters), in ASCII upper case (``fold_search_text``), so that a search finds a serial or an
+    order number whatever the case it is typed in. Keys are derived by the database from the stored
+    rows, so a key never disagrees with its device and no key travels from Python to the database.
+    Names come from the models and kinds from this module, never from input; the ids go as a
+    parameter."""
     quote = connection.ops.quote_name
     devices = quote(Device._meta.db_table)
     postgresql = connection.vendor == "postgresql"
-    sources = [(kind.value, f"d.{quote(column)}") for kind, column in _KEY_KINDS]  # (kind, value's SQL)
+    # upper() folds ASCII letters only on SQLite and under PostgreSQL's "C" collation, as
+    # fold_search_text does; a locale collation would fold other letters too.
+    collation = ' COLLATE "C"' if postgresql else ""
+    sources = [(kind.value, f"upper(d.{quote(column)}{collation})") for kind, column in _KEY_KINDS]
     for name in SEARCHABLE_METADATA:
         text = f"d.metadata ->> '{name}'" if postgresql else f"json_extract(d.metadata, '$.{name}')"
-        sources.append((name, f"substr({text}, 1, 128)"))
+        sources.append((name, f"upper(substr({text}, 1, 128){collation})"))  # (kind, value's SQL)
     if postgresql:  # each device read once by its key, its values spread into rows
         pairs = ", ".join(f"('{kind}', {value})" for kind, value in sources)
         return (
@@ -206,10 +200,10 @@ def _key_material(row: DeviceRow) -> tuple:
 
 
 def store_device_rows(rows: Sequence[DeviceRow]) -> None:
-    """Upsert device rows and their search keys (no history: callers write the events they mean)."""
+    """Upsert whole device rows and their search keys (no history: callers write the events they mean)."""
     device_ids = [row["device_id"] for row in rows]
     forget_search_keys(device_ids)
-    upsert_rows(Device, rows, unique=["device_id"], update=_REFRESHED_COLUMNS)
+    upsert_rows(Device, rows, unique=["device_id"], update=[*_REFRESHED_COLUMNS, "changed_at"])
     derive_search_keys(device_ids)
 
 
@@ -272,6 +266,15 @@ def _store_batch(rows: dict[int, DeviceRow], *, sync_run: SyncRun | None) -> Sto
         return _write_batch(rows, sync_run=sync_run)
 
 
+def _newer_in_cache(stored: DeviceRow, fetched: DeviceRow) -> bool:
+    changed_at = stored["changed_at"]
+    if changed_at is None:
+        return False
+    if timezone.is_naive(changed_at):  # SQLite hands back UTC without its zone
+        changed_at = changed_at.replace(tzinfo=UTC)
+    return changed_at >= fetched["last_synced_at"]
+
+
 def _write_batch(rows: dict[int, DeviceRow], *, sync_run: SyncRun | None) -> StoreCounts:
     outermost = not connection.in_atomic_block
     with transaction.atomic():
@@ -284,9 +287,15 @@ def _write_batch(rows: dict[int, DeviceRow], *, sync_run: SyncRun | None) -> Sto
         existing = {
             values["device_id"]: values
             for values in select_rows(
-                Device, "device_id", list(rows), ["device_id", "owner_id", "metadata", *_IDENTIFIER_COLUMNS]
+                Device,
+                "device_id",
+                list(rows),
+                ["device_id", "owner_id", "metadata", "changed_at", *_IDENTIFIER_COLUMNS],
             )
         }
+        # A device the portal changed after its page was read: the cache already knows better.
+        for device_id in [i for i in rows if i in existing and _newer_in_cache(existing[i], rows[i])]:
+            del rows[device_id], existing[device_id]
         new_rows = [row for device_id, row in rows.items() if device_id not in existing]
         old_rows = [row for device_id, row in rows.items() if device_id in existing]
         rekeyed = [row for row in old_rows if _key_material(existing[row["device_id"]]) != _key_material(row)]
@@ -349,3 +358,84 @@ def cache_mark_unclaimed_outside(*, owner_ids: Sequence[int], sync_run: SyncRun)
             for device_id, owner_id in gone
         )
     return len(gone)
+
+
+# --- Changes the portal made: known from the API's answer, written without reading the device again --
+
+
+def cached_rows(device_ids: Iterable[int], *, lock: bool = False) -> dict[int, DeviceRow]:
+    """The cache rows of these devices, by id (devices not cached are left out). ``lock`` holds their
+    rows until the transaction ends, so that two changes to one device are applied one after the other."""
+    devices = Device.objects.filter(device_id__in=list(device_ids))
+    if lock:
+        devices = devices.select_for_update()
+    return {row["device_id"]: row for row in devices.values(*DEVICE_COLUMNS)}
+
+
+def new_device_row(device_id: int, identifier: zerotouch.DeviceIdentifier, *, now: datetime) -> DeviceRow:
+    """A row for a device the cache did not hold, from the identifier a change named it by."""
+    return device_row(
+        {"deviceId": device_id, "deviceIdentifier": identifier.to_json()}, now=now, vendor_customers=set()
+    )
+
+
+def merged_metadata(current: Mapping[str, str], entries: Mapping[str, str]) -> dict[str, str]:
+    """Metadata after setting ``entries`` as the API does: an empty value removes its key."""
+    merged = {**current, **entries}
+    return {key: value for key, value in merged.items() if value != ""}
+
+
+def row_claimed(
+    row: DeviceRow,
+    *,
+    customer_id: int,
+    reseller_id: int,
+    section_type: str = SectionType.ZERO_TOUCH,
+    google_workspace_customer_id: str = "",
+    metadata: Mapping[str, str] | None = None,
+    vendor_customers: set[int],
+    now: datetime,
+) -> DeviceRow:
+    """The row of a device once claimed for a customer (any vacation mode of that section ends)."""
+    claim = {"sectionType": section_type, "ownerCompanyId": str(customer_id), "resellerId": str(reseller_id)}
+    if google_workspace_customer_id:
+        claim["googleWorkspaceCustomerId"] = google_workspace_customer_id
+    claims = [c for c in row["claims"] if c.get("sectionType") != section_type] + [claim]
+    return {
+        **row,
+        **_claim_columns(claims, vendor_customers),
+        "metadata": merged_metadata(row["metadata"], metadata or {}),
+        "changed_at": now,
+    }
+
+
+def row_unclaimed(
+    row: DeviceRow,
+    *,
+    section_type: str = SectionType.ZERO_TOUCH,
+    vacation_mode_until: datetime | None = None,
+    vendor_customers: set[int],
+    now: datetime,
+) -> DeviceRow:
+    """The row of a device once unclaimed; in vacation mode the claim stays until ``vacation_mode_until``."""
+    claims = [dict(c) for c in row["claims"] if c.get("sectionType") != section_type or vacation_mode_until]
+    if vacation_mode_until is not None:
+        for claim in claims:
+            if claim.get("sectionType") == section_type:
+                claim["vacationModeStartTime"] = now.isoformat()
+                claim["vacationModeExpireTime"] = vacation_mode_until.isoformat()
+    return {**row, **_claim_columns(claims, vendor_customers), "changed_at": now}
+
+
+def row_with_metadata(row: DeviceRow, entries: Mapping[str, str], *, now: datetime) -> DeviceRow:
+    return {**row, "metadata": merged_metadata(row["metadata"], entries), "changed_at": now}
+
+
+def cache_store_changed(rows: Sequence[DeviceRow]) -> None:
+    """Write rows the portal changed itself (from ``row_claimed`` and the like): no drift is recorded,
+    since the portal made the change. New devices (``new_device_row``: first seen when changed) are
+    inserted, and may bring a model the filters do not list yet."""
+    if rows:
+        store_device_rows(rows)
+        if any(row["first_seen_at"] == row["changed_at"] for row in rows):
+            forget_manufacturer_models()

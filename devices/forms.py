@@ -1,19 +1,31 @@
-import re
-
 from django import forms
 from django.utils import timezone
 
 from customers.models import Customer
-from devices.identifiers import identifier_errors, normalize_imei, normalize_meid
+from devices.claims import (
+    METADATA_LIMITS,
+    METADATA_VALUE_LIMIT,
+    ClaimRequest,
+    claim_request,
+    metadata_key_error,
+    metadata_value_error,
+)
 from devices.selectors import SORTS, DeviceFilters
-from devices.services import ClaimRequest
+from portal.converters import MAX_ID
+from portal.form_rendering import PortalForm
 
 
-class DeviceSearchForm(forms.Form):
+def id_field(**kwargs) -> forms.IntegerField:
+    """A company or device id: larger numbers than the database stores are a form error, not an
+    overflow in the query."""
+    return forms.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class DeviceSearchForm(PortalForm):
     """The device list's query string: the search box, the filters, the sort and the page cursor."""
 
     q = forms.CharField(required=False, max_length=128, strip=True)
-    customer = forms.IntegerField(required=False, min_value=1)
+    customer = id_field(required=False)
     manufacturer = forms.CharField(required=False, max_length=128)
     model = forms.CharField(required=False, max_length=128)
     state = forms.ChoiceField(
@@ -38,11 +50,23 @@ class DeviceSearchForm(forms.Form):
         )
 
 
-class ClaimForm(forms.Form):
-    """One device to claim: identifiers as the API needs them, the customer, optional metadata."""
+class DeviceChoiceForm(PortalForm):
+    """``?device=<id>``: the cached device a claim form starts from."""
+
+    device = id_field(required=False)
+
+
+class ClaimForm(PortalForm):
+    """One device to claim: identifiers as the API needs them, the customer, optional metadata.
+
+    The rules themselves are ``devices.claims.claim_request``, which a batch's rows pass too.
+    """
 
     device_type = forms.ChoiceField(
-        choices=[("android", "Android"), ("chrome_os", "ChromeOS")], initial="android"
+        choices=[("android", "Android"), ("chrome_os", "ChromeOS")],
+        initial="android",
+        widget=forms.RadioSelect,
+        label="Device type",
     )
     imei = forms.CharField(required=False, max_length=40, label="IMEI")
     meid = forms.CharField(required=False, max_length=40, label="MEID")
@@ -53,76 +77,64 @@ class ClaimForm(forms.Form):
     model = forms.CharField(
         required=False, max_length=128, help_text="As the device reports it, e.g. Pixel 8, SM-S911B"
     )
-    chrome_os_attested_device_id = forms.CharField(required=False, max_length=128, label="Attested device id")
-    customer = forms.IntegerField(widget=forms.HiddenInput, error_messages={"required": "Choose a customer."})
-    google_workspace_customer_id = forms.CharField(
-        required=False, max_length=64, label="Google Workspace customer id"
+    chrome_os_attested_device_id = forms.CharField(
+        required=False, max_length=128, label="Attested device id (ChromeOS)"
     )
-    pre_provisioning_token = forms.CharField(required=False, max_length=256)
-    order_number = forms.CharField(required=False, max_length=128)
-    phone_number = forms.CharField(required=False, max_length=64)
+    customer = id_field(
+        widget=forms.HiddenInput,
+        error_messages={"required": "Choose a customer.", "invalid": "Choose a customer from the list."},
+    )
+    google_workspace_customer_id = forms.CharField(
+        required=False, max_length=64, label="Google Workspace customer id (ChromeOS)"
+    )
+    pre_provisioning_token = forms.CharField(
+        required=False, max_length=256, label="Pre-provisioning token (ChromeOS)"
+    )
+    order_number = forms.CharField(required=False, max_length=METADATA_LIMITS["ordernumber"])
+    phone_number = forms.CharField(required=False, max_length=METADATA_LIMITS["phonenumber"])
+
+    _METADATA_FIELDS = {"ordernumber": "order_number", "phonenumber": "phone_number"}
 
     def clean(self):
         data = super().clean()
-        data["imei"] = normalize_imei(data.get("imei", ""))
-        data["meid"] = normalize_meid(data.get("meid", ""))
-        chrome_os = data.get("device_type") == "chrome_os"
-        for name, message in identifier_errors(
-            imei=data["imei"],
-            meid=data["meid"],
+        if self.has_error("customer") or self.has_error("device_type"):
+            return data
+        customer = Customer.objects.select_related("vendor").filter(pk=data.get("customer")).first()
+        request, errors = claim_request(
+            customer=customer,
+            customer_given=data.get("customer") is not None,
+            chrome_os=data.get("device_type") == "chrome_os",
+            imei=data.get("imei", ""),
+            meid=data.get("meid", ""),
             serial_number=data.get("serial_number", ""),
             manufacturer=data.get("manufacturer", ""),
             model=data.get("model", ""),
-            chrome_os=chrome_os,
             chrome_os_attested_device_id=data.get("chrome_os_attested_device_id", ""),
-        ).items():
-            self.add_error(name, message)
-        customer = Customer.objects.filter(pk=data["customer"]).first() if data.get("customer") else None
-        if data.get("customer") and customer is None:
-            self.add_error("customer", "This customer is not known to the portal; pick one from the list.")
-        if chrome_os and not data.get("google_workspace_customer_id") and customer is not None:
-            data["google_workspace_customer_id"] = customer.google_workspace_customer_id
-        if chrome_os and not data.get("google_workspace_customer_id"):
-            self.add_error(
-                "google_workspace_customer_id",
-                "A ChromeOS device is claimed for a Google Workspace customer id; "
-                "this customer has none on record.",
-            )
-        if chrome_os and not data.get("pre_provisioning_token"):
-            self.add_error("pre_provisioning_token", "A ChromeOS device needs its pre-provisioning token.")
+            google_workspace_customer_id=data.get("google_workspace_customer_id", ""),
+            pre_provisioning_token=data.get("pre_provisioning_token", ""),
+            metadata={key: data.get(name, "") for key, name in self._METADATA_FIELDS.items()},
+        )
+        for name, message in errors.items():
+            name = self._METADATA_FIELDS.get(name, name)
+            if name in self.fields and not self.has_error(name):
+                self.add_error(name, message)
+        self.request = request
         return data
 
     def claim_request(self) -> ClaimRequest:
-        data = self.cleaned_data
-        metadata = {
-            key: value
-            for key, value in (("ordernumber", data["order_number"]), ("phonenumber", data["phone_number"]))
-            if value
-        }
-        return ClaimRequest(
-            customer=Customer.objects.get(pk=data["customer"]),
-            imei=data["imei"],
-            meid=data["meid"],
-            serial_number=data["serial_number"],
-            manufacturer=data["manufacturer"],
-            model=data["model"],
-            chrome_os=data["device_type"] == "chrome_os",
-            chrome_os_attested_device_id=data["chrome_os_attested_device_id"],
-            google_workspace_customer_id=data["google_workspace_customer_id"],
-            pre_provisioning_token=data["pre_provisioning_token"],
-            metadata=metadata,
-        )
+        assert self.request is not None, "claim_request() needs a valid form"
+        return self.request
 
 
-class UnclaimForm(forms.Form):
+class UnclaimForm(PortalForm):
     """Unclaiming, optionally with vacation mode (the device stays locked to the customer's policy)."""
 
     vacation_mode_days = forms.IntegerField(
-        required=False, min_value=1, max_value=365, label="Vacation mode days"
+        required=False, min_value=1, max_value=365, label="Vacation mode days (optional)"
     )
     vacation_mode_until = forms.DateTimeField(
         required=False,
-        label="or vacation mode until",
+        label="or vacation mode until (optional)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
 
@@ -136,24 +148,26 @@ class UnclaimForm(forms.Form):
         return data
 
 
-METADATA_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-
-
-class MetadataForm(forms.Form):
+class MetadataForm(PortalForm):
     """The device's metadata: order number, phone number and one more key; empty removes a key."""
 
-    order_number = forms.CharField(required=False, max_length=128)
-    phone_number = forms.CharField(required=False, max_length=64)
-    other_key = forms.CharField(required=False, max_length=64, label="Other key")
-    other_value = forms.CharField(required=False, max_length=256, label="Value")
+    order_number = forms.CharField(required=False, max_length=METADATA_LIMITS["ordernumber"])
+    phone_number = forms.CharField(required=False, max_length=METADATA_LIMITS["phonenumber"])
+    other_key = forms.CharField(required=False, max_length=64, label="Other key (optional)")
+    other_value = forms.CharField(required=False, max_length=METADATA_VALUE_LIMIT, label="Value")
 
-    def clean_other_key(self):
-        key = self.cleaned_data["other_key"].strip()
-        if key and not METADATA_KEY.match(key):
-            raise forms.ValidationError(
-                "Keys are lower-case letters, digits and underscores, e.g. assetowner."
-            )
-        return key
+    def clean(self):
+        data = super().clean()
+        key = data.get("other_key", "").strip()
+        data["other_key"] = key
+        if key and (problem := metadata_key_error(key)):
+            self.add_error("other_key", problem)
+        elif key and "other_value" in data and (problem := metadata_value_error(key, data["other_value"])):
+            self.add_error("other_value", problem)
+        for name, key_name in (("order_number", "ordernumber"), ("phone_number", "phonenumber")):
+            if name in data and (problem := metadata_value_error(key_name, data[name])):
+                self.add_error(name, problem)
+        return data
 
     def entries(self, current: dict[str, str]) -> dict[str, str]:
         """Only the keys that change, as the API wants them (an empty value deletes the key)."""

@@ -60,6 +60,19 @@ def normalize_meid(value: str) -> str:
     return _SEPARATORS.sub("", value.strip()).upper()
 
 
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def fold_search_text(text: str) -> str:
+    """Text as the search keys keep it: ASCII letters in upper case, everything else as it is.
+
+    Searching is case-insensitive (a serial typed in lower case finds it) while the device keeps its
+    exact serial, which is case-sensitive at Google. Only ASCII is folded, as SQLite's and
+    PostgreSQL's ``upper()`` under the "C" collation do when the keys are written.
+    """
+    return text.translate(_ASCII_UPPER)
+
+
 def looks_like_scientific_notation(value: str) -> bool:
     return _SCIENTIFIC.match(value.strip()) is not None
 

@@ -38,15 +38,24 @@ class SectionType(models.TextChoices):
     SIM_LOCK = "SECTION_TYPE_SIM_LOCK", "SIM lock"
 
 
-class DeviceQuerySet(models.QuerySet):
-    def claimed(self) -> "DeviceQuerySet":
-        return self.filter(owner__isnull=False)
+class FailureKind(models.TextChoices):
+    """Why a change to a device failed, in groups a person acts on alike. Mapped from the API's error
+    (its reason, or its status) and from a batch operation's per-device status, in devices.failures;
+    results files and reports group by it."""
 
-    def unclaimed(self) -> "DeviceQuerySet":
-        return self.filter(owner__isnull=True)
-
-    def claimed_for(self, customer: Customer) -> "DeviceQuerySet":
-        return self.filter(owner=customer)
+    INVALID_IDENTIFIER = "invalid_identifier", "Invalid device identifier"
+    CLAIMED_BY_ANOTHER_CUSTOMER = "other_customer", "Claimed by another customer"
+    CLAIMED_BY_ANOTHER_RESELLER = "other_reseller", "Claimed by another reseller"
+    VENDOR_CUSTOMER = "vendor_customer", "Customer belongs to a vendor"
+    NOT_CLAIMED = "not_claimed", "Not claimed"
+    NOT_OURS = "not_ours", "Not this reseller's to change"
+    NOT_FOUND = "not_found", "Unknown to zero-touch"
+    SECTION_TYPE = "section_type", "Wrong section type"
+    INVALID_TOKEN = "invalid_token", "Invalid or revoked pre-provisioning token"
+    LIMIT_EXCEEDED = "limit_exceeded", "Device limit exceeded"
+    TEMPORARY = "temporary", "Temporary problem at zero-touch"
+    OUTCOME_UNKNOWN = "outcome_unknown", "Outcome unknown"
+    OTHER = "other", "Other error"
 
 
 class Device(models.Model):
@@ -98,8 +107,11 @@ class Device(models.Model):
     seen_in_sync = models.BigIntegerField(
         null=True, blank=True, help_text="The last sync run that returned it."
     )
-
-    objects = DeviceQuerySet.as_manager()
+    changed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the portal last changed it: a sync page read before then is older news.",
+    )
 
     class Meta:
         ordering = ["device_id"]
@@ -128,9 +140,6 @@ class Device(models.Model):
     @property
     def is_claimed(self) -> bool:
         return self.owner_id is not None
-
-    def is_claimed_by(self, customer: Customer) -> bool:
-        return self.owner_id == customer.company_id
 
     @property
     def owner_name(self) -> str:
@@ -241,8 +250,12 @@ class DeviceEvent(models.Model):
         FIRST_SEEN = "first_seen", "First seen"
         DRIFT_UNCLAIMED = "drift_unclaimed", "Found unclaimed outside the portal"
         DRIFT_CLAIMED = "drift_claimed", "Found claimed outside the portal"
-        CLAIM_FAILED = "claim_failed", "Claim failed"
-        UNCLAIM_FAILED = "unclaim_failed", "Unclaim failed"
+
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        UNKNOWN = "unknown", "Outcome unknown"
+        NO_OP = "noop", "Nothing to change"
 
     class Source(models.TextChoices):
         UI = "ui", "Portal"
@@ -252,6 +265,8 @@ class DeviceEvent(models.Model):
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events")
     created_at = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=24, choices=Kind)
+    outcome = models.CharField(max_length=12, choices=Outcome, default=Outcome.SUCCEEDED)
+    failure_kind = models.CharField(max_length=20, choices=FailureKind, blank=True)
     source = models.CharField(max_length=8, choices=Source)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -272,9 +287,25 @@ class DeviceEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} ({self.get_source_display()})"
+        return f"{self.title} ({self.get_source_display()})"
 
     def save(self, *args, **kwargs) -> None:
         if not self._state.adding:
             raise ValueError("Device history is append-only and cannot be changed.")
         super().save(*args, **kwargs)
+
+    @property
+    def title(self) -> str:
+        """What happened, in words: "Claimed", "Claim failed", "Unclaim: nothing to change"."""
+        action = {
+            self.Kind.CLAIMED: "Claim",
+            self.Kind.UNCLAIMED: "Unclaim",
+            self.Kind.METADATA_CHANGED: "Metadata change",
+        }.get(self.kind)
+        if action is None or self.outcome == self.Outcome.SUCCEEDED:
+            return self.get_kind_display()
+        if self.outcome == self.Outcome.FAILED:
+            return f"{action} failed"
+        if self.outcome == self.Outcome.UNKNOWN:
+            return f"{action}: outcome unknown"
+        return f"{action}: nothing to change"

@@ -7,16 +7,21 @@ key), never OFFSET, so page 1,000 costs what page 1 costs; nothing here counts t
 import base64
 import binascii
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
 from django.db.models import Q, QuerySet
 
-from devices.identifiers import IdentifierGuess, detect_identifier
-from devices.models import Device, SearchKey
+from customers.models import Customer
+from devices.claims import METADATA_LABELS
+from devices.identifiers import IdentifierGuess, detect_identifier, fold_search_text
+from devices.models import Device, DeviceEvent, SearchKey
+from portal.converters import MAX_ID
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+COUNT_CAP = 1000  # results are counted exactly up to here, then shown as "1,000+"
 # The highest code point: every string that starts with a prefix sorts below prefix + this.
 _PREFIX_END = "\U0010ffff"
 
@@ -43,6 +48,8 @@ class DevicePage:
     next_cursor: str | None
     matched: dict[int, str] = field(default_factory=dict)  # device id -> the search key kind that matched
     guess: IdentifierGuess | None = None
+    count: int | None = None  # devices matching, counted exactly up to a cap (COUNT_CAP)
+    count_capped: bool = False  # more than the cap match
 
 
 SORTS = {
@@ -57,13 +64,30 @@ def encode_cursor(*values) -> str:
     return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode()
 
 
-def decode_cursor(cursor: str) -> list:
+_STALE_CURSOR = "This page link is not valid any more; start the search again."
+
+
+def decode_cursor(cursor: str, first: type) -> list:
+    """The [sort value, device id] a cursor carries; ``first`` is the sort value's type (int or str).
+
+    A cursor comes back from the browser, so anything else (edited by hand, from another sort, out of
+    range) is refused with ``InvalidCursor`` rather than reaching the query.
+    """
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidCursor("This page link is not valid any more; start the search again.") from exc
-    if not isinstance(values, list) or len(values) != 2 or not isinstance(values[1], int):
-        raise InvalidCursor("This page link is not valid any more; start the search again.")
+        raise InvalidCursor(_STALE_CURSOR) from exc
+    if not isinstance(values, list) or len(values) != 2:
+        raise InvalidCursor(_STALE_CURSOR)
+    value, device_id = values
+    if type(device_id) is not int or not 0 <= device_id <= MAX_ID:
+        raise InvalidCursor(_STALE_CURSOR)
+    if type(value) is not first:
+        raise InvalidCursor(_STALE_CURSOR)
+    if first is int and not 0 <= value <= MAX_ID:
+        raise InvalidCursor(_STALE_CURSOR)
+    if first is str and (len(value) > 256 or "\x00" in value):
+        raise InvalidCursor(_STALE_CURSOR)
     return values
 
 
@@ -86,14 +110,15 @@ def _device_filter_q(filters: DeviceFilters, prefix: str = "") -> Q:
 
 
 def search_values(text: str) -> tuple[list[str], IdentifierGuess | None]:
-    """The values to look up for typed text: as typed, and as the identifier rules normalize it."""
+    """The values to look up for typed text, as the search keys hold them (``fold_search_text``): as
+    typed, and as the identifier rules normalize it."""
     stripped = text.strip()
     if not stripped:
         return [], None
     guess = detect_identifier(stripped)
-    values = [stripped]
-    if guess.value and guess.value != stripped:
-        values.append(guess.value)
+    values = [fold_search_text(stripped)]
+    if guess.value and fold_search_text(guess.value) not in values:
+        values.append(fold_search_text(guess.value))
     return values, guess
 
 
@@ -103,6 +128,7 @@ def device_search(
     sort: str = "device_id",
     cursor: str | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
+    count_cap: int = COUNT_CAP,
 ) -> DevicePage:
     """One page of devices matching ``filters``.
 
@@ -112,13 +138,15 @@ def device_search(
     """
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     if filters.text.strip():
-        return _search_by_key(filters, cursor=cursor, page_size=page_size)
-    return _browse(filters, sort=sort, cursor=cursor, page_size=page_size)
+        return _search_by_key(filters, cursor=cursor, page_size=page_size, count_cap=count_cap)
+    return _browse(filters, sort=sort, cursor=cursor, page_size=page_size, count_cap=count_cap)
 
 
-def _search_by_key(filters: DeviceFilters, *, cursor: str | None, page_size: int) -> DevicePage:
+def _search_by_key(
+    filters: DeviceFilters, *, cursor: str | None, page_size: int, count_cap: int
+) -> DevicePage:
     values, guess = search_values(filters.text)
-    after = decode_cursor(cursor) if cursor else None
+    after = decode_cursor(cursor, str) if cursor else None
     matches = Q()
     for value in values:
         lower = value
@@ -128,6 +156,7 @@ def _search_by_key(filters: DeviceFilters, *, cursor: str | None, page_size: int
     keys: QuerySet[SearchKey] = SearchKey.objects.filter(matches).filter(
         _device_filter_q(filters, "device__")
     )
+    count, capped = _count_devices_by_key(values, filters, count_cap)
     if after is not None:
         keys = keys.filter(Q(value__gt=after[0]) | Q(value=after[0], device_id__gt=after[1]))
     rows = list(
@@ -142,7 +171,35 @@ def _search_by_key(filters: DeviceFilters, *, cursor: str | None, page_size: int
             matched[key.device_id] = key.kind
             devices.append(key.device)
     next_cursor = encode_cursor(rows[-1].value, rows[-1].device_id) if more else None
-    return DevicePage(devices=devices, next_cursor=next_cursor, matched=matched, guess=guess)
+    return DevicePage(
+        devices=devices,
+        next_cursor=next_cursor,
+        matched=matched,
+        guess=guess,
+        count=count,
+        count_capped=capped,
+    )
+
+
+def _count_devices_by_key(values: list[str], filters: DeviceFilters, cap: int) -> tuple[int, bool]:
+    """How many devices a text search finds, exactly up to ``cap``: (count, more than the cap).
+
+    A device can match through several keys (its IMEI and IMEI2 share their first digits), so devices
+    are counted, not keys: the ids of the first matching keys are read in index order (no sort, no
+    aggregate over the whole range) and told apart here. Four keys per device is more than any device
+    matches one prefix with.
+    """
+    matches = Q()
+    for value in values:
+        matches |= Q(value__gte=value, value__lt=value + _PREFIX_END)
+    limit = 4 * (cap + 1)
+    ids = list(
+        SearchKey.objects.filter(matches, _device_filter_q(filters, "device__"))
+        .order_by("value", "device_id")
+        .values_list("device_id", flat=True)[:limit]
+    )
+    found = len(set(ids))
+    return min(found, cap), found > cap or len(ids) == limit
 
 
 def _pinned_columns(filters: DeviceFilters) -> list[str]:
@@ -163,11 +220,15 @@ def _pinned_columns(filters: DeviceFilters) -> list[str]:
     return []
 
 
-def _browse(filters: DeviceFilters, *, sort: str, cursor: str | None, page_size: int) -> DevicePage:
+def _browse(
+    filters: DeviceFilters, *, sort: str, cursor: str | None, page_size: int, count_cap: int
+) -> DevicePage:
     column, descending = SORTS.get(sort, SORTS["device_id"])
-    devices = Device.objects.filter(_device_filter_q(filters)).select_related("owner")
+    devices = Device.objects.filter(_device_filter_q(filters))
+    count, capped = bounded_count(devices, count_cap)
+    devices = devices.select_related("owner")
     if cursor:
-        last_value, last_id = decode_cursor(cursor)
+        last_value, last_id = decode_cursor(cursor, int if column == "device_id" else str)
         beyond = "lt" if descending else "gt"
         if column == "device_id":
             devices = devices.filter(**{f"device_id__{beyond}": last_id})
@@ -182,10 +243,10 @@ def _browse(filters: DeviceFilters, *, sort: str, cursor: str | None, page_size:
     more = len(rows) > page_size
     rows = rows[:page_size]
     next_cursor = encode_cursor(getattr(rows[-1], column), rows[-1].device_id) if more else None
-    return DevicePage(devices=rows, next_cursor=next_cursor)
+    return DevicePage(devices=rows, next_cursor=next_cursor, count=count, count_capped=capped)
 
 
-def bounded_count(queryset: QuerySet, cap: int = 1000) -> tuple[int, bool]:
+def bounded_count(queryset: QuerySet, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """Count up to ``cap`` rows: (count, more_than_cap). Never scans a whole large table."""
     counted = queryset[: cap + 1].count()
     return min(counted, cap), counted > cap
@@ -214,6 +275,110 @@ def forget_manufacturer_models() -> None:
     cache.delete(_MANUFACTURER_MODELS_KEY)
 
 
-def device_history(device: Device, *, limit: int = 100) -> list:
-    """The device's most recent history, newest first, with who and which sync run."""
-    return list(device.events.select_related("actor", "sync_run")[:limit])
+@dataclass(frozen=True)
+class HistoryEntry:
+    event: DeviceEvent
+    lines: list[str]  # the event's details in words, e.g. "Order number: SO-1 → SO-2"
+
+
+def device_history(device: Device, *, limit: int = 100) -> list[HistoryEntry]:
+    """The device's most recent history, newest first, with who, which sync run, and details in words
+    (customers by name, metadata keys by their labels)."""
+    events = list(device.events.select_related("actor", "sync_run")[:limit])
+    customer_ids = {
+        value
+        for event in events
+        for key, value in event.details.items()
+        if key in _CUSTOMER_KEYS and isinstance(value, int)
+    }
+    names = dict(Customer.objects.filter(pk__in=customer_ids).values_list("pk", "name"))
+    return [HistoryEntry(event=event, lines=_detail_lines(event.details, names)) for event in events]
+
+
+_CUSTOMER_KEYS = {"customer": "Customer", "owner": "Customer", "previous_owner": "Previous customer"}
+
+
+def _customer_words(value, names: dict[int, str]) -> str:
+    if value in (None, ""):
+        return "none"
+    name = names.get(value) if isinstance(value, int) else None
+    return f"{name} ({value})" if name else f"customer {value}"
+
+
+def _metadata_label(key: str) -> str:
+    return METADATA_LABELS.get(key, key)
+
+
+def _detail_lines(details: dict, names: dict[int, str]) -> list[str]:
+    lines = []
+    before, after = details.get("before"), details.get("after")
+    for key, value in details.items():
+        if key in ("before", "after", "failure_kind", "error"):
+            continue
+        if key in _CUSTOMER_KEYS:
+            lines.append(f"{_CUSTOMER_KEYS[key]}: {_customer_words(value, names)}")
+        elif key == "identifier":
+            lines.append(f"Identifier: {value}")
+        elif key == "vacation_mode_days":
+            lines.append(f"Vacation mode: {value} day{'s' if value != 1 else ''}")
+        elif key == "vacation_mode_expire_time":
+            lines.append(f"Vacation mode until {str(value)[:16].replace('T', ' ')}")
+        else:
+            lines.append(f"{_metadata_label(key)}: {value}")
+    if isinstance(after, dict):
+        for key, value in after.items():
+            was = (before or {}).get(key, "")
+            lines.append(f"{_metadata_label(key)}: {was or '(none)'} → {value or '(removed)'}")
+    if details.get("error"):
+        lines.append(str(details["error"]))
+    return lines
+
+
+# --- Devices a batch names, looked up in bulk ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CachedDevice:
+    """What a batch's pre-flight needs to know of a cached device."""
+
+    device_id: int
+    owner_id: int | None
+    serial_number: str
+    manufacturer: str
+    model: str
+    device_type: str
+    metadata: dict
+
+
+_LOOKUP_BATCH = 1000
+_KIND_GROUPS = {"imei": ("imei", "imei2"), "meid": ("meid", "meid2"), "serial": ("serial",)}
+
+
+def cached_devices_by_identifier(kind: str, values: Iterable[str]) -> dict[str, list[CachedDevice]]:
+    """Cached devices by identifier, for many identifiers at once: ``kind`` is "imei" (either SIM
+    slot), "meid" or "serial"; the result is keyed by the value as given. One indexed look-up per
+    thousand values, through the search keys."""
+    by_folded: dict[str, list[str]] = {}
+    for value in values:
+        by_folded.setdefault(fold_search_text(value), []).append(value)
+    found: dict[str, list[CachedDevice]] = {}
+    folded = list(by_folded)
+    for start in range(0, len(folded), _LOOKUP_BATCH):
+        rows = SearchKey.objects.filter(
+            value__in=folded[start : start + _LOOKUP_BATCH], kind__in=_KIND_GROUPS[kind]
+        ).values_list(
+            "value",
+            "device_id",
+            "device__owner_id",
+            "device__serial_number",
+            "device__manufacturer",
+            "device__model",
+            "device__device_type",
+            "device__metadata",
+        )
+        for value, *device in rows:
+            cached = CachedDevice(*device)
+            for given in by_folded[value]:
+                if kind != "serial" or cached.serial_number == given:  # serials are case-sensitive
+                    found.setdefault(given, []).append(cached)
+    return found

@@ -1,23 +1,42 @@
 """Changing one device through the API: claim, unclaim, metadata, and looking a device up live.
 
-Each action calls the API with the interactive client (a few seconds' budget and priority over batch
-traffic), reads the device back so the cache shows exactly what the API holds, and writes a device
-history event and an audit event, also when the API refuses. Failures come back as
-``DeviceActionFailed`` carrying a sentence a salesperson can act on; when the API may have acted
-before the connection failed, the sentence says the outcome is unknown and to check the device.
+Each change calls the API with the interactive client (a few seconds' budget, priority over batch
+traffic). An answer without error means the API made the change, so the cache is updated from what
+the request and the answer tell, without reading the device again; the device history and the audit
+log are written in the same transaction, which holds the device's row: of two identical requests
+at once, the second finds the change already made and is recorded as "nothing to change".
+
+A failure comes back as ``DeviceActionFailed`` carrying a sentence a salesperson can act on. When a
+change may have reached the API before the connection failed (``OutcomeUnknown``), the device's
+state is read first: a change found made is a success, one found not made failed, and only when the
+state cannot be read does the sentence say the outcome is unknown.
 """
 
-from dataclasses import dataclass, field
-from datetime import datetime
-from functools import partial
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
 
 import zerotouch
 from customers.models import Customer
-from devices.cache import cache_store_devices
+from devices.cache import (
+    DeviceRow,
+    cache_store_changed,
+    cache_store_devices,
+    cached_rows,
+    new_device_row,
+    row_claimed,
+    row_unclaimed,
+    row_with_metadata,
+    vendor_customer_ids,
+)
+from devices.claims import ClaimRequest
+from devices.failures import change_failed_sentence, kind_of_error, lookup_failed_sentence
 from devices.identifiers import IdentifierGuess, IdentifierKind
-from devices.models import Device, DeviceEvent, SectionType
+from devices.models import Device, DeviceEvent, FailureKind, SectionType
 from portal.api import zerotouch_client
 from portal.models import AuditEvent
 from portal.services import audit_record
@@ -26,81 +45,136 @@ from portal.services import audit_record
 class DeviceActionFailed(Exception):
     """The API refused the change, or it could not be confirmed. ``str()`` is for the person."""
 
-    def __init__(self, message: str, *, field: str | None = None, outcome_unknown: bool = False):
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        outcome_unknown: bool = False,
+        kind: FailureKind = FailureKind.OTHER,
+    ):
         super().__init__(message)
         self.field = field
         self.outcome_unknown = outcome_unknown
+        self.kind = FailureKind.OUTCOME_UNKNOWN if outcome_unknown else kind
 
 
 @dataclass(frozen=True)
-class ClaimRequest:
-    """A validated request to claim one device (see devices.forms.ClaimForm)."""
+class DeviceChange:
+    """What a change did: the device as the cache now holds it, and whether anything changed."""
 
-    customer: Customer
-    imei: str = ""
-    meid: str = ""
-    serial_number: str = ""
-    manufacturer: str = ""
-    model: str = ""
-    chrome_os: bool = False
-    chrome_os_attested_device_id: str = ""
-    google_workspace_customer_id: str = ""
-    pre_provisioning_token: str = ""
-    section_type: str = SectionType.ZERO_TOUCH
-    metadata: dict[str, str] = field(default_factory=dict)
+    device: Device
+    changed: bool = True
+    note: str = ""  # said to the person besides the result, e.g. that details will refresh
 
-    def identifier(self) -> zerotouch.DeviceIdentifier:
-        return zerotouch.DeviceIdentifier(
-            imei=self.imei or None,
-            meid=self.meid or None,
-            serial_number=self.serial_number or None,
-            manufacturer=self.manufacturer or None,
-            model=self.model or None,
-            device_type="DEVICE_TYPE_CHROME_OS" if self.chrome_os else None,
-            chrome_os_attested_device_id=self.chrome_os_attested_device_id or None,
+
+# --- History and audit ---------------------------------------------------------------------------
+
+_AUDIT_OUTCOMES = {
+    DeviceEvent.Outcome.SUCCEEDED: AuditEvent.Outcome.SUCCESS,
+    DeviceEvent.Outcome.FAILED: AuditEvent.Outcome.FAILURE,
+    DeviceEvent.Outcome.UNKNOWN: AuditEvent.Outcome.UNKNOWN,
+    DeviceEvent.Outcome.NO_OP: AuditEvent.Outcome.NO_OP,
+}
+
+
+def _record(
+    *,
+    actor: AbstractBaseUser,
+    kind: str,
+    outcome: str,
+    device_id: int | None,
+    label: str,
+    customer_id: int | None,
+    details: dict,
+    failure_kind: str = "",
+) -> None:
+    """One audit row, and one history event when the cache holds the device."""
+    action = {
+        DeviceEvent.Kind.CLAIMED: "device.claim",
+        DeviceEvent.Kind.UNCLAIMED: "device.unclaim",
+        DeviceEvent.Kind.METADATA_CHANGED: "device.metadata",
+    }[kind]
+    audit_record(
+        actor=actor,
+        action=action,
+        target_type="device",
+        target_id=str(device_id or ""),
+        target_label=label,
+        outcome=_AUDIT_OUTCOMES[outcome],
+        details=details if not failure_kind else {**details, "failure_kind": failure_kind},
+    )
+    if device_id is not None and Device.objects.filter(device_id=device_id).exists():
+        DeviceEvent.objects.create(
+            device_id=device_id,
+            kind=kind,
+            outcome=outcome,
+            failure_kind=failure_kind,
+            source=DeviceEvent.Source.UI,
+            actor=actor,
+            customer_id=customer_id,
+            details=details,
         )
 
-    @property
-    def label(self) -> str:
-        return self.imei or self.meid or self.serial_number
+
+def _record_failure(failure: "DeviceActionFailed", **record) -> None:
+    outcome = DeviceEvent.Outcome.UNKNOWN if failure.outcome_unknown else DeviceEvent.Outcome.FAILED
+    record["details"] = {**record["details"], "error": str(failure)}
+    _record(outcome=outcome, failure_kind=failure.kind, **record)
 
 
-# --- Turning API failures into sentences ---------------------------------------------------------
+def _apply_known_change(
+    device_id: int,
+    change: Callable[[DeviceRow, datetime], DeviceRow | None],
+    *,
+    record: dict,
+) -> DeviceChange:
+    """Apply a change the API confirmed to the cached device, under its row lock, and record it.
+
+    ``change(row, now)`` gives the changed row, or None when the row already shows the change (a
+    repeat): that is recorded as "nothing to change".
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        row = cached_rows([device_id], lock=True)[device_id]
+        changed = change(row, now)
+        if changed is not None:
+            cache_store_changed([changed])
+        outcome = DeviceEvent.Outcome.SUCCEEDED if changed is not None else DeviceEvent.Outcome.NO_OP
+        _record(device_id=device_id, outcome=outcome, **record)
+    return DeviceChange(device=_cached(device_id), changed=changed is not None)
 
 
-def _transport_sentence(exc: zerotouch.ZeroTouchError, doing: str) -> DeviceActionFailed:
-    if isinstance(exc, zerotouch.OutcomeUnknown):
-        return DeviceActionFailed(
-            f"Zero-touch did not confirm {doing}: the connection failed after the request was sent, "
-            "so it may or may not have been done. Check the device's state before trying again.",
-            outcome_unknown=True,
-        )
-    if isinstance(exc, zerotouch.ConnectionFailed):
-        return DeviceActionFailed(
-            f"Zero-touch could not be reached, so nothing was changed ({doing}). Try again in a minute."
-        )
-    if isinstance(exc, zerotouch.Timeout):
-        return DeviceActionFailed(
-            f"Zero-touch did not answer in time ({doing}); the change may or may not have been made. "
-            "Check the device's state before trying again.",
-            outcome_unknown=True,
-        )
-    if isinstance(exc, zerotouch.RateLimited):
-        return DeviceActionFailed(
-            "Zero-touch is busy (the request quota is used up for now); nothing was changed. "
-            "Try again in a minute."
-        )
-    if isinstance(exc, zerotouch.Unavailable | zerotouch.InternalError):
-        return DeviceActionFailed(
-            f"Zero-touch had a temporary problem ({doing}); nothing was changed. Try again shortly."
-        )
-    if isinstance(exc, zerotouch.Unauthenticated | zerotouch.CredentialsError):
-        return DeviceActionFailed("The portal's zero-touch credentials were refused. Tell an administrator.")
-    if isinstance(exc, zerotouch.PermissionDenied):
-        return DeviceActionFailed("Zero-touch says this reseller may not change this device.")
-    if isinstance(exc, zerotouch.ApiError):
-        return DeviceActionFailed(f"Zero-touch refused it: {exc.message}")
-    return DeviceActionFailed(f"Zero-touch could not be used ({doing}): {exc}")
+def _cached(device_id: int) -> Device:
+    return Device.objects.select_related("owner", "owner__vendor").get(device_id=device_id)
+
+
+def _read_device(client: zerotouch.Client, device_id: int) -> zerotouch.Device | None:
+    """The device as the API holds it now, or None when it cannot be read."""
+    try:
+        return client.devices_get(device_id=device_id)
+    except zerotouch.ZeroTouchError:
+        return None
+
+
+def _not_confirmed(exc: zerotouch.ZeroTouchError, doing: str, *, state_read: bool) -> DeviceActionFailed:
+    """The failure of a change the API did not confirm and that, if ``state_read``, the device's state
+    shows was not made."""
+    cause = exc.cause if isinstance(exc, zerotouch.OutcomeUnknown) else exc
+    lost_after_sending = isinstance(cause, zerotouch.TransportError) and cause.request_sent
+    if isinstance(exc, zerotouch.OutcomeUnknown) and (lost_after_sending or not state_read):
+        return DeviceActionFailed(change_failed_sentence(exc, doing), outcome_unknown=True)
+    return DeviceActionFailed(change_failed_sentence(cause, doing), kind=kind_of_error(cause))
+
+
+# --- Claim ---------------------------------------------------------------------------------------
+
+
+def _customer_label(company_id: int | None) -> str:
+    if company_id is None:
+        return "another customer"
+    customer = Customer.objects.filter(pk=company_id).first()
+    return f"{customer.name} (id {company_id})" if customer else f"customer id {company_id}"
 
 
 _FIELD_WORDS = (
@@ -118,153 +192,146 @@ def _field_of(message: str) -> str | None:
     return next((name for word, name in _FIELD_WORDS if word in lowered), None)
 
 
-def _customer_label(company_id: int | None) -> str:
-    if company_id is None:
-        return "another customer"
-    customer = Customer.objects.filter(pk=company_id).first()
-    return f"{customer.name} (id {company_id})" if customer else f"customer id {company_id}"
+class _Unreadable(Exception):
+    """The device's state could not be read from the API."""
+
+
+def _found(client: zerotouch.Client, request: ClaimRequest) -> zerotouch.Device | None:
+    """The device a claim names, as the API holds it now (None: the API does not know it)."""
+    try:
+        return next(
+            iter(client.devices_find_by_identifier(identifier=request.identifier(), page_size=1)), None
+        )
+    except zerotouch.ZeroTouchError as exc:
+        raise _Unreadable from exc
+
+
+def _claimed_for(device: zerotouch.Device | None, request: ClaimRequest) -> bool:
+    claim = device.claim_for(request.section_type) if device else None
+    return bool(claim and claim.owner_company_id and int(claim.owner_company_id) == request.customer_id)
 
 
 def _explain_claim_refusal(
     client: zerotouch.Client, request: ClaimRequest, exc: zerotouch.ApiError
 ) -> DeviceActionFailed:
     """Why a claim was refused, read from the device's current state rather than the error's wording."""
+    kind = kind_of_error(exc)
     if isinstance(exc, zerotouch.InvalidArgument):
         return DeviceActionFailed(
-            f"Zero-touch refused the device details: {exc.message}", field=_field_of(exc.message)
+            f"Zero-touch refused the device details: {exc.message}", field=_field_of(exc.message), kind=kind
         )
     if isinstance(exc, zerotouch.FailedPrecondition | zerotouch.Conflict | zerotouch.PermissionDenied):
-        try:
-            found = next(
-                iter(client.devices_find_by_identifier(identifier=request.identifier(), page_size=1)), None
+        if kind == FailureKind.VENDOR_CUSTOMER:
+            return DeviceActionFailed(
+                "This customer belongs to a vendor: only that vendor can claim devices for it.",
+                field="customer",
+                kind=kind,
             )
-        except zerotouch.ZeroTouchError:
+        try:
+            found = _found(client, request)
+        except _Unreadable:
             found = None
         claim = found.claim_for(request.section_type) if found else None
         if claim is not None and claim.reseller_id and claim.reseller_id != client.partner_id:
             return DeviceActionFailed(
-                "This device is claimed by another reseller. Only that reseller can unclaim it."
+                "This device is claimed by another reseller. Only that reseller can unclaim it.",
+                kind=FailureKind.CLAIMED_BY_ANOTHER_RESELLER,
             )
         if (
             claim is not None
             and claim.owner_company_id
-            and int(claim.owner_company_id) != request.customer.company_id
+            and int(claim.owner_company_id) != request.customer_id
         ):
-            if found is not None:
-                cache_store_devices([found])
+            cache_store_devices([found])  # a read of the API's state: drift, if the cache thought otherwise
             return DeviceActionFailed(
                 "This device is claimed by another customer, "
-                f"{_customer_label(int(claim.owner_company_id))}. Unclaim it there first."
+                f"{_customer_label(int(claim.owner_company_id))}. Unclaim it there first.",
+                kind=FailureKind.CLAIMED_BY_ANOTHER_CUSTOMER,
             )
-        return DeviceActionFailed(f"Zero-touch refused the claim: {exc.message}")
-    return _transport_sentence(exc, "the claim")
+        return DeviceActionFailed(f"Zero-touch refused the claim: {exc.message}", kind=kind)
+    return DeviceActionFailed(change_failed_sentence(exc, "the claim"), kind=kind)
 
 
-# --- History and audit ---------------------------------------------------------------------------
+def device_claim(
+    *, actor: AbstractBaseUser, request: ClaimRequest, client: zerotouch.Client | None = None
+) -> DeviceChange:
+    """Claim one device for a customer (``devices.claim``) and record it.
 
-
-def _record(
-    *,
-    actor: AbstractBaseUser,
-    action: str,
-    device_id: int | None,
-    label: str,
-    outcome: str,
-    details: dict,
-    kind: str | None = None,
-    customer_id: int | None = None,
-) -> None:
-    audit_record(
-        actor=actor,
-        action=action,
-        target_type="device",
-        target_id=str(device_id or ""),
-        target_label=label,
-        outcome=outcome,
-        details=details,
-    )
-    if kind and device_id is not None and Device.objects.filter(device_id=device_id).exists():
-        DeviceEvent.objects.create(
-            device_id=device_id,
-            kind=kind,
-            source=DeviceEvent.Source.UI,
-            actor=actor,
-            customer_id=customer_id,
-            details=details,
-        )
-
-
-def _failure_outcome(failure: DeviceActionFailed) -> str:
-    return AuditEvent.Outcome.UNKNOWN if failure.outcome_unknown else AuditEvent.Outcome.FAILURE
-
-
-def _read_back(client: zerotouch.Client, device_id: int | str) -> Device:
-    cache_store_devices([client.devices_get(device_id=device_id)])
-    return Device.objects.select_related("owner").get(device_id=int(device_id))
-
-
-# --- Actions -------------------------------------------------------------------------------------
-
-
-def device_claim(*, actor: AbstractBaseUser, request: ClaimRequest) -> Device:
-    """Claim one device for a customer (``devices.claim``), then cache what the API holds.
-
-    Claiming a device already claimed for the same customer succeeds and changes nothing. A device
-    claimed for another customer is refused, and the message names that customer.
+    Claiming a device already claimed for the same customer succeeds at the API and changes nothing:
+    it is recorded as "nothing to change" (unless new metadata came with it). A device claimed for
+    another customer is refused, and the message names that customer.
     """
-    client = zerotouch_client(interactive=True)
-    details = {"customer": request.customer.company_id, "identifier": request.label, **request.metadata}
+    client = client or zerotouch_client(interactive=True)
+    details = {"customer": request.customer_id, "identifier": request.label, **request.metadata}
     cached = Device.objects.filter(imei=request.imei).first() if request.imei else None
-    record = partial(
-        _record,
-        actor=actor,
-        action="device.claim",
-        label=request.label,
-        customer_id=request.customer.company_id,
-    )
+    record = {
+        "actor": actor,
+        "kind": DeviceEvent.Kind.CLAIMED,
+        "label": request.label,
+        "customer_id": request.customer_id,
+        "details": details,
+    }
     try:
-        if request.chrome_os:
-            result = client.devices_claim(
-                identifier=request.identifier(),
-                google_workspace_customer_id=request.google_workspace_customer_id,
-                pre_provisioning_token=request.pre_provisioning_token or None,
-                section_type=request.section_type,
-                metadata=request.metadata or None,
-            )
-        else:
-            result = client.devices_claim(
-                identifier=request.identifier(),
-                customer_id=request.customer.company_id,
-                section_type=request.section_type,
-                metadata=request.metadata or None,
-            )
+        device_id = int(client.devices_claim(**request.claim_arguments()).device_id)
     except zerotouch.ZeroTouchError as exc:
-        if isinstance(exc, zerotouch.ApiError):
+        if isinstance(exc, zerotouch.OutcomeUnknown):
+            try:
+                found, state_read = _found(client, request), True
+            except _Unreadable:
+                found, state_read = None, False
+            if _claimed_for(found, request):
+                return _claimed(client, request, int(found.device_id), record)
+            failure = _not_confirmed(exc, "the claim", state_read=state_read)
+        elif isinstance(exc, zerotouch.ApiError):
             failure = _explain_claim_refusal(client, request, exc)
         else:
-            failure = _transport_sentence(exc, "the claim")
-        record(
-            device_id=cached.device_id if cached else None,
-            outcome=_failure_outcome(failure),
-            kind=DeviceEvent.Kind.CLAIM_FAILED,
-            details={**details, "error": str(failure)},
-        )
+            failure = DeviceActionFailed(change_failed_sentence(exc, "the claim"), kind=kind_of_error(exc))
+        _record_failure(failure, device_id=cached.device_id if cached else None, **record)
         raise failure from exc
-    try:
-        device = _read_back(client, result.device_id)
-    except zerotouch.ZeroTouchError:
-        device = None  # claimed; the next sync or a refresh brings the cache up to date
-    record(
-        device_id=int(result.device_id),
-        outcome=AuditEvent.Outcome.SUCCESS,
-        kind=DeviceEvent.Kind.CLAIMED,
-        details=details,
-    )
-    if device is None:
-        raise DeviceActionFailed(
-            "The device was claimed, but reading it back from zero-touch failed; refresh it in a moment."
+    return _claimed(client, request, device_id, record)
+
+
+def _claimed(client: zerotouch.Client, request: ClaimRequest, device_id: int, record: dict) -> DeviceChange:
+    """Bring the cache in line with a claim the API made, and record it."""
+    vendor_customers = vendor_customer_ids()
+
+    def claim(row: DeviceRow, now: datetime) -> DeviceRow | None:
+        changed = row_claimed(
+            row,
+            customer_id=request.customer_id,
+            reseller_id=int(client.partner_id),
+            section_type=request.section_type,
+            google_workspace_customer_id=request.google_workspace_customer_id if request.chrome_os else "",
+            metadata=request.metadata,
+            vendor_customers=vendor_customers,
+            now=now,
         )
-    return device
+        same = all(changed[column] == row[column] for column in ("owner_id", "metadata", "claims"))
+        return None if same else changed
+
+    if Device.objects.filter(device_id=device_id).exists():
+        return _apply_known_change(device_id, claim, record=record)
+    # New to the cache: read it once for its full identifiers, else keep what the claim named.
+    read = _read_device(client, device_id)
+    note = ""
+    if read is not None:
+        cache_store_devices([read])
+    else:
+        now = timezone.now()
+        row = claim(new_device_row(device_id, request.identifier(), now=now), now)
+        cache_store_changed([row])
+        note = "Zero-touch could not be read back just now; the device's other details will refresh."
+    _record(device_id=device_id, outcome=DeviceEvent.Outcome.SUCCEEDED, **record)
+    return DeviceChange(device=_cached(device_id), note=note)
+
+
+# --- Unclaim -------------------------------------------------------------------------------------
+
+
+def _vacation_until(days: int | None, until: datetime | None, now: datetime) -> datetime | None:
+    if days:
+        return now + timedelta(days=days)
+    return until
 
 
 def device_unclaim(
@@ -273,73 +340,137 @@ def device_unclaim(
     device: Device,
     vacation_mode_days: int | None = None,
     vacation_mode_expire_time: datetime | None = None,
-) -> Device:
-    """Unclaim a device (``devices.unclaim``, by device id), optionally with vacation mode."""
-    client = zerotouch_client(interactive=True)
-    details = {"previous_owner": device.owner_id}
+    client: zerotouch.Client | None = None,
+) -> DeviceChange:
+    """Unclaim a device (``devices.unclaim``, by device id), optionally with vacation mode.
+
+    A device zero-touch already shows as unclaimed is recorded as "nothing to change", and the cache
+    is corrected from the API.
+    """
+    client = client or zerotouch_client(interactive=True)
+    section = device.section_type or SectionType.ZERO_TOUCH
+    details: dict = {"previous_owner": device.owner_id}
     if vacation_mode_days:
         details["vacation_mode_days"] = vacation_mode_days
     if vacation_mode_expire_time:
         details["vacation_mode_expire_time"] = vacation_mode_expire_time.isoformat()
-    record = partial(
-        _record,
-        actor=actor,
-        action="device.unclaim",
-        device_id=device.device_id,
-        label=str(device),
-        customer_id=device.owner_id,
-    )
+    record = {
+        "actor": actor,
+        "kind": DeviceEvent.Kind.UNCLAIMED,
+        "label": str(device),
+        "customer_id": device.owner_id,
+        "details": details,
+    }
+    vacation = bool(vacation_mode_days or vacation_mode_expire_time)
     try:
         client.devices_unclaim(
             device_id=device.device_id,
-            section_type=device.section_type or SectionType.ZERO_TOUCH,
+            section_type=section,
             vacation_mode_days=vacation_mode_days,
             vacation_mode_expire_time=vacation_mode_expire_time.isoformat()
             if vacation_mode_expire_time
             else None,
         )
     except zerotouch.ZeroTouchError as exc:
+        read = _read_device(client, device.device_id) if _worth_reading(exc) else None
+        claim = read.claim_for(section) if read else None
+        if read is not None and claim is None:
+            # Not claimed at zero-touch: already done (a repeat, or outside the portal).
+            cache_store_devices([read])
+            outcome = DeviceEvent.Outcome.NO_OP
+            if isinstance(exc, zerotouch.OutcomeUnknown) and not vacation:
+                outcome = DeviceEvent.Outcome.SUCCEEDED  # our own request did it before the answer was lost
+            _record(device_id=device.device_id, outcome=outcome, **record)
+            return DeviceChange(
+                device=_cached(device.device_id), changed=outcome != DeviceEvent.Outcome.NO_OP
+            )
+        if (
+            isinstance(exc, zerotouch.OutcomeUnknown)
+            and vacation
+            and claim
+            and claim.vacation_mode_expire_time
+        ):
+            cache_store_devices([read])
+            _record(device_id=device.device_id, outcome=DeviceEvent.Outcome.SUCCEEDED, **record)
+            return DeviceChange(device=_cached(device.device_id))
         if isinstance(exc, zerotouch.FailedPrecondition):
             failure = DeviceActionFailed(
-                "Zero-touch says this device is not claimed (any more). Refresh it to see its state."
+                "Zero-touch says this device is not claimed (any more). Refresh it to see its state.",
+                kind=FailureKind.NOT_CLAIMED,
             )
         else:
-            failure = _transport_sentence(exc, "the unclaim")
-        record(
-            outcome=_failure_outcome(failure),
-            kind=DeviceEvent.Kind.UNCLAIM_FAILED,
-            details={**details, "error": str(failure)},
-        )
+            failure = _not_confirmed(exc, "the unclaim", state_read=read is not None)
+        _record_failure(failure, device_id=device.device_id, **record)
         raise failure from exc
-    refreshed = _read_back(client, device.device_id)
-    record(outcome=AuditEvent.Outcome.SUCCESS, kind=DeviceEvent.Kind.UNCLAIMED, details=details)
-    return refreshed
+
+    vendor_customers = vendor_customer_ids()
+
+    def unclaim(row: DeviceRow, now: datetime) -> DeviceRow | None:
+        if not any(c.get("sectionType") == section for c in row["claims"]):
+            return None
+        return row_unclaimed(
+            row,
+            section_type=section,
+            vacation_mode_until=_vacation_until(vacation_mode_days, vacation_mode_expire_time, now),
+            vendor_customers=vendor_customers,
+            now=now,
+        )
+
+    return _apply_known_change(device.device_id, unclaim, record=record)
 
 
-def device_update_metadata(*, actor: AbstractBaseUser, device: Device, entries: dict[str, str]) -> Device:
+def _worth_reading(exc: zerotouch.ZeroTouchError) -> bool:
+    """Whether the device's state can tell what became of an unclaim that failed: it was not claimed
+    (FAILED_PRECONDITION), or the outcome is open."""
+    return isinstance(exc, zerotouch.OutcomeUnknown | zerotouch.FailedPrecondition)
+
+
+# --- Metadata ------------------------------------------------------------------------------------
+
+
+def device_update_metadata(
+    *,
+    actor: AbstractBaseUser,
+    device: Device,
+    entries: dict[str, str],
+    client: zerotouch.Client | None = None,
+) -> DeviceChange:
     """Set metadata keys on a device (``devices.metadata``); an empty value removes its key."""
-    client = zerotouch_client(interactive=True)
-    before = {key: device.metadata.get(key, "") for key in entries}
-    details = {"before": before, "after": entries}
-    record = partial(
-        _record,
-        actor=actor,
-        action="device.metadata",
-        device_id=device.device_id,
-        label=str(device),
-        customer_id=device.owner_id,
-    )
+    client = client or zerotouch_client(interactive=True)
+    record = {
+        "actor": actor,
+        "kind": DeviceEvent.Kind.METADATA_CHANGED,
+        "label": str(device),
+        "customer_id": device.owner_id,
+        "details": {"before": {key: device.metadata.get(key, "") for key in entries}, "after": entries},
+    }
     try:
         client.devices_metadata(device_id=device.device_id, entries=entries)
     except zerotouch.ZeroTouchError as exc:
-        failure = _transport_sentence(exc, "the metadata change")
+        read = _read_device(client, device.device_id) if isinstance(exc, zerotouch.OutcomeUnknown) else None
+        if read is not None and all(
+            read.metadata.entries.get(key, "") == value for key, value in entries.items()
+        ):
+            cache_store_devices([read])
+            _record(device_id=device.device_id, outcome=DeviceEvent.Outcome.SUCCEEDED, **record)
+            return DeviceChange(device=_cached(device.device_id))
         if isinstance(exc, zerotouch.InvalidArgument):
-            failure = DeviceActionFailed(f"Zero-touch refused the metadata: {exc.message}")
-        record(outcome=_failure_outcome(failure), details={**details, "error": str(failure)})
+            failure = DeviceActionFailed(
+                f"Zero-touch refused the metadata: {exc.message}", kind=FailureKind.OTHER
+            )
+        else:
+            failure = _not_confirmed(exc, "the metadata change", state_read=read is not None)
+        _record_failure(failure, device_id=device.device_id, **record)
         raise failure from exc
-    refreshed = _read_back(client, device.device_id)
-    record(outcome=AuditEvent.Outcome.SUCCESS, kind=DeviceEvent.Kind.METADATA_CHANGED, details=details)
-    return refreshed
+
+    def set_metadata(row: DeviceRow, now: datetime) -> DeviceRow | None:
+        changed = row_with_metadata(row, entries, now=now)
+        return None if changed["metadata"] == row["metadata"] else changed
+
+    return _apply_known_change(device.device_id, set_metadata, record=record)
+
+
+# --- Reading devices from the API ----------------------------------------------------------------
 
 
 def lookup_identifier(
@@ -360,15 +491,13 @@ def device_lookup(*, identifier: zerotouch.DeviceIdentifier) -> list[Device]:
     """Find devices in zero-touch itself (``findByIdentifier``), not in the cache, and cache them.
 
     For a device the cache does not know: never claimed, or claimed outside the portal since the
-    last sync.
+    last sync (which the cache records as drift).
     """
     client = zerotouch_client(interactive=True)
     try:
         found = list(client.devices_find_by_identifier(identifier=identifier, page_size=20))
     except zerotouch.ZeroTouchError as exc:
-        if isinstance(exc, zerotouch.InvalidArgument):
-            raise DeviceActionFailed(f"Zero-touch refused the search: {exc.message}") from exc
-        raise _transport_sentence(exc, "the look-up") from exc
+        raise DeviceActionFailed(lookup_failed_sentence(exc, "the look-up"), kind=kind_of_error(exc)) from exc
     cache_store_devices(found)
     return list(
         Device.objects.select_related("owner").filter(device_id__in=[int(d.device_id) for d in found])
@@ -379,8 +508,11 @@ def device_refresh(*, device: Device) -> Device:
     """Read one device again from zero-touch (``devices.get``) into the cache."""
     client = zerotouch_client(interactive=True)
     try:
-        return _read_back(client, device.device_id)
+        cache_store_devices([client.devices_get(device_id=device.device_id)])
     except zerotouch.ZeroTouchError as exc:
         if isinstance(exc, zerotouch.NotFound):
-            raise DeviceActionFailed("Zero-touch does not know this device any more.") from exc
-        raise _transport_sentence(exc, "the refresh") from exc
+            raise DeviceActionFailed(
+                "Zero-touch does not know this device any more.", kind=FailureKind.NOT_FOUND
+            ) from exc
+        raise DeviceActionFailed(lookup_failed_sentence(exc, "the refresh"), kind=kind_of_error(exc)) from exc
+    return _cached(device.device_id)

@@ -20,14 +20,6 @@ def sync_full() -> None:
         return
 
 
-@shared_task(ignore_result=True)
-def sync_customer_devices(customer_id: int) -> None:
-    try:
-        sync.sync_customer_devices(customer_id=customer_id, trigger="task")
-    except sync.SyncAlreadyRunning:
-        return
-
-
 @worker_ready.connect
 def sync_when_never_synced(sender, **kwargs) -> None:
     """A new installation fills its cache as soon as a worker is up, not at beat's first interval."""

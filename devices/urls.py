@@ -1,5 +1,6 @@
 from django.urls import path
 
+import portal.converters  # noqa: F401 - registers the "id" path converter
 from devices import views
 
 app_name = "devices"
@@ -8,8 +9,8 @@ urlpatterns = [
     path("", views.device_list, name="list"),
     path("lookup/", views.device_lookup_view, name="lookup"),
     path("claim/", views.device_claim_view, name="claim"),
-    path("<int:device_id>/", views.device_detail, name="detail"),
-    path("<int:device_id>/refresh/", views.device_refresh_view, name="refresh"),
-    path("<int:device_id>/unclaim/", views.device_unclaim_view, name="unclaim"),
-    path("<int:device_id>/metadata/", views.device_metadata_view, name="metadata"),
+    path("<id:device_id>/", views.device_detail, name="detail"),
+    path("<id:device_id>/refresh/", views.device_refresh_view, name="refresh"),
+    path("<id:device_id>/unclaim/", views.device_unclaim_view, name="unclaim"),
+    path("<id:device_id>/metadata/", views.device_metadata_view, name="metadata"),
 ]

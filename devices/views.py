@@ -1,14 +1,15 @@
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django.views.decorators.vary import vary_on_headers
 
 from customers.models import Customer
-from devices.forms import ClaimForm, DeviceSearchForm, MetadataForm, UnclaimForm
-from devices.identifiers import detect_identifier
+from customers.selectors import customer_search
+from devices.forms import ClaimForm, DeviceChoiceForm, DeviceSearchForm, MetadataForm, UnclaimForm
+from devices.identifiers import IdentifierKind, detect_identifier
 from devices.models import Device
 from devices.selectors import (
     DevicePage,
@@ -20,6 +21,7 @@ from devices.selectors import (
 )
 from devices.services import (
     DeviceActionFailed,
+    DeviceChange,
     device_claim,
     device_lookup,
     device_refresh,
@@ -31,14 +33,25 @@ from portal.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
 from portal.views import HtmxHttpRequest
 
 
+def _form_problems(form) -> str:
+    return "Some search fields are not valid: " + "; ".join(
+        f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
+    )
+
+
 def _search_context(request: HtmxHttpRequest, form: DeviceSearchForm) -> dict:
     valid = form.is_valid()
     sort = form.cleaned_data.get("sort") if valid else ""
     customer_id = form.cleaned_data.get("customer") if valid else None
+    text = form.cleaned_data.get("q", "") if valid else ""
     return {
         "form": form,
         "can_change": has_any_role(request.user, CHANGE_ROLES),
         "customer": Customer.objects.filter(pk=customer_id).first() if customer_id else None,
+        # Typed text that reads like a name rather than an identifier: offer the customers it names.
+        "customer_matches": customer_search(text, limit=5)
+        if len(text) >= 2 and any(c.isalpha() for c in text) and customer_id is None
+        else [],
         # A column header sorts by its column, or reverses the sort when it already sorts by it.
         "next_sort": {
             column: f"-{column}" if sort == column else column for column in ("device_id", "model")
@@ -46,29 +59,29 @@ def _search_context(request: HtmxHttpRequest, form: DeviceSearchForm) -> dict:
     }
 
 
+def _list_response(request: HtmxHttpRequest, context: dict, status: int = 200) -> HttpResponse:
+    if request.htmx and request.htmx.target == "results":
+        return render(request, "devices/list.html#results", context, status=status)
+    context["manufacturer_models"] = manufacturer_models()
+    return render(request, "devices/list.html", context, status=status)
+
+
 @require_GET
 @role_required(ALL_ROLES)
-@vary_on_headers("HX-Request")
 def device_list(request: HtmxHttpRequest) -> HttpResponse:
     form = DeviceSearchForm(request.GET)
     context = _search_context(request, form)
     if not form.is_valid():
-        context["error"] = "Some search fields are not valid: " + "; ".join(
-            f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()
+        context["error"] = _form_problems(form)
+        return _list_response(request, context, status=400)
+    try:
+        context["page"] = device_search(
+            form.filters(), sort=form.cleaned_data["sort"] or "device_id", cursor=form.cleaned_data["cursor"]
         )
-    else:
-        try:
-            context["page"] = device_search(
-                form.filters(),
-                sort=form.cleaned_data["sort"] or "device_id",
-                cursor=form.cleaned_data["cursor"] or None,
-            )
-        except InvalidCursor as exc:
-            context["error"] = str(exc)
-    if request.htmx and request.htmx.target == "results":
-        return render(request, "devices/list.html#results", context)
-    context["manufacturer_models"] = manufacturer_models()
-    return render(request, "devices/list.html", context)
+    except InvalidCursor as exc:
+        context["error"] = str(exc)
+        return _list_response(request, context, status=400)
+    return _list_response(request, context)
 
 
 @require_GET
@@ -77,8 +90,20 @@ def device_lookup_view(request: HtmxHttpRequest) -> HttpResponse:
     """Ask zero-touch itself for a device the cache does not have (``findByIdentifier``)."""
     form = DeviceSearchForm(request.GET)
     context = _search_context(request, form)
-    if form.is_valid() and form.cleaned_data["q"]:
-        guess = detect_identifier(form.cleaned_data["q"])
+    status = 200
+    guess = detect_identifier(form.cleaned_data["q"]) if form.is_valid() and form.cleaned_data["q"] else None
+    if guess is None:
+        context["error"] = (
+            _form_problems(form)
+            if form.errors
+            else "Type an IMEI, MEID or serial number to look up in zero-touch."
+        )
+        status = 400
+    elif guess.suggested_value or (guess.kind is IdentifierKind.IMEI and not guess.complete):
+        # A wrong check digit or part of an IMEI: zero-touch would only refuse it, so say why instead.
+        context["page"] = DevicePage(devices=[], next_cursor=None, guess=guess)
+        context["not_looked_up"] = True
+    else:
         identifier = lookup_identifier(
             guess, manufacturer=form.cleaned_data["manufacturer"], model=form.cleaned_data["model"]
         )
@@ -89,12 +114,10 @@ def device_lookup_view(request: HtmxHttpRequest) -> HttpResponse:
             context["looked_up"] = True
         except DeviceActionFailed as exc:
             context["error"] = str(exc)
-    else:
-        context["error"] = "Type an IMEI, MEID or serial number to look up in zero-touch."
     if request.htmx:
-        return render(request, "devices/list.html#results", context)
+        return render(request, "devices/list.html#results", context, status=status)
     context["manufacturer_models"] = manufacturer_models()
-    return render(request, "devices/list.html", context)
+    return render(request, "devices/list.html", context, status=status)
 
 
 def _device_or_404(device_id: int) -> Device:
@@ -107,7 +130,7 @@ def _device_or_404(device_id: int) -> Device:
 def _detail_context(request: HtmxHttpRequest, device: Device, **extra) -> dict:
     return {
         "device": device,
-        "events": device_history(device),
+        "history": device_history(device),
         "can_change": has_any_role(request.user, CHANGE_ROLES),
         **extra,
     }
@@ -131,7 +154,7 @@ def device_detail(request: HtmxHttpRequest, device_id: int) -> HttpResponse:
 
 
 @require_POST
-@role_required(ALL_ROLES)
+@role_required(CHANGE_ROLES)
 def device_refresh_view(request: HtmxHttpRequest, device_id: int) -> HttpResponse:
     device = _device_or_404(device_id)
     try:
@@ -145,6 +168,10 @@ def device_refresh_view(request: HtmxHttpRequest, device_id: int) -> HttpRespons
     return redirect("devices:detail", device_id=device.device_id)
 
 
+def _change_message(change: DeviceChange, done: str, nothing: str) -> str:
+    return " ".join(filter(None, [done if change.changed else nothing, change.note]))
+
+
 @require_http_methods(["GET", "POST"])
 @role_required(CHANGE_ROLES)
 def device_unclaim_view(request: HtmxHttpRequest, device_id: int) -> HttpResponse:
@@ -153,13 +180,21 @@ def device_unclaim_view(request: HtmxHttpRequest, device_id: int) -> HttpRespons
     result: dict = {"unclaim_form": form}
     if request.method == "POST" and form.is_valid():
         try:
-            device = device_unclaim(
+            change = device_unclaim(
                 actor=request.user,
                 device=device,
                 vacation_mode_days=form.cleaned_data["vacation_mode_days"],
                 vacation_mode_expire_time=form.cleaned_data["vacation_mode_until"],
             )
-            result = {"changed": True, "claim_message": _unclaim_message(device)}
+            device = change.device
+            result = {
+                "changed": True,
+                "claim_message": _change_message(
+                    change,
+                    _unclaim_message(device),
+                    "Zero-touch shows it unclaimed already: nothing to change.",
+                ),
+            }
         except DeviceActionFailed as exc:
             result["claim_error"], result["outcome_unknown"] = str(exc), exc.outcome_unknown
     if request.htmx:
@@ -180,11 +215,17 @@ def device_metadata_view(request: HtmxHttpRequest, device_id: int) -> HttpRespon
     if request.method == "POST" and form.is_valid():
         entries = form.entries(device.metadata)
         try:
-            if entries:
-                device = device_update_metadata(actor=request.user, device=device, entries=entries)
+            change = (
+                device_update_metadata(actor=request.user, device=device, entries=entries)
+                if entries
+                else None
+            )
+            device = change.device if change else device
             result = {
-                "changed": bool(entries),
-                "metadata_message": "Metadata saved." if entries else "Nothing changed.",
+                "changed": change is not None,
+                "metadata_message": _change_message(change, "Metadata saved.", "Nothing changed.")
+                if change
+                else "Nothing changed.",
             }
         except DeviceActionFailed as exc:
             result["metadata_error"], result["outcome_unknown"] = str(exc), exc.outcome_unknown
@@ -200,18 +241,15 @@ def device_metadata_view(request: HtmxHttpRequest, device_id: int) -> HttpRespon
 @role_required(CHANGE_ROLES)
 def device_claim_view(request: HtmxHttpRequest) -> HttpResponse:
     """Claim one device: the form, prefilled from a cached device (``?device=``) when given."""
+    status = 200
     if request.method == "POST":
         form = ClaimForm(request.POST)
     else:
-        device = device_get(int(request.GET["device"])) if request.GET.get("device", "").isdigit() else None
-        form = ClaimForm(initial=_claim_initial(device))
-    chosen = form["customer"].value()
-    context: dict = {
-        "form": form,
-        "customer_name": Customer.objects.filter(pk=chosen).values_list("name", flat=True).first()
-        if str(chosen or "").isdigit()
-        else "",
-    }
+        choice = DeviceChoiceForm(request.GET)
+        device_id = choice.cleaned_data["device"] if choice.is_valid() else None
+        form = ClaimForm(initial=_claim_initial(device_get(device_id) if device_id else None))
+        status = 200 if choice.is_valid() else 400
+    context: dict = {"form": form, "customer_name": _chosen_customer_name(form)}
     if request.method == "POST" and form.is_valid():
         try:
             context["claimed"] = device_claim(actor=request.user, request=form.claim_request())
@@ -221,15 +259,34 @@ def device_claim_view(request: HtmxHttpRequest) -> HttpResponse:
             else:
                 context["claim_error"], context["outcome_unknown"] = str(exc), exc.outcome_unknown
     if context.get("claimed") and not request.htmx:
-        messages.success(request, f"Claimed for {context['claimed'].owner_name}.")
-        return redirect("devices:detail", device_id=context["claimed"].device_id)
-    if request.htmx:
-        return render(request, "devices/claim.html#claim-form", context)
-    return render(request, "devices/claim.html", context)
+        change = context["claimed"]
+        messages.success(request, _claim_message(change))
+        return redirect("devices:detail", device_id=change.device.device_id)
+    if context.get("claimed"):
+        context["claim_message"] = _claim_message(context["claimed"])
+    template = "devices/claim.html#claim-form" if request.htmx else "devices/claim.html"
+    return render(request, template, context, status=status)
+
+
+def _chosen_customer_name(form: ClaimForm) -> str:
+    """The name the picker shows for the customer the form carries (none when it is not a valid id)."""
+    field = form.fields["customer"]
+    try:
+        customer_id = field.clean(form["customer"].value())
+    except ValidationError:
+        return ""
+    return Customer.objects.filter(pk=customer_id).values_list("name", flat=True).first() or ""
+
+
+def _claim_message(change: DeviceChange) -> str:
+    device = change.device
+    owner = device.owner_name or "the Google Workspace customer"
+    done = f"Claimed for {owner}." if change.changed else f"Already claimed for {owner}: nothing to change."
+    return " ".join(filter(None, [done, change.note]))
 
 
 def _unclaim_message(device: Device) -> str:
-    """What the API did, read from the device afterwards: gone, or held in vacation mode."""
+    """What the API did: gone, or held in vacation mode."""
     if device.is_claimed and device.vacation_mode_expire_time:
         until = timezone.localtime(device.vacation_mode_expire_time)
         return f"Vacation mode until {until:%Y-%m-%d %H:%M}: the claim ends then."
@@ -252,6 +309,7 @@ def _claim_initial(device: Device | None) -> dict:
         "order_number": device.order_number,
         "phone_number": device.phone_number,
     }
+
 
 
 @require_GET

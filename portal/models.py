@@ -19,6 +19,7 @@ class AuditEvent(models.Model):
         SUCCESS = "success", "Success"
         FAILURE = "failure", "Failure"
         UNKNOWN = "unknown", "Outcome unknown"
+        NO_OP = "noop", "Nothing to change"
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
     actor = models.ForeignKey(

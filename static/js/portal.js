@@ -1,24 +1,120 @@
-// Customer pickers: a search box lists customers (via htmx); choosing one fills the hidden id input
-// and tells the form it changed, so a search form re-runs and a claim form knows its customer.
+// The portal's own behaviour beyond htmx. No inline scripts anywhere: the Content-Security-Policy
+// allows scripts from the portal's own origin only.
+
+// --- Customer pickers -----------------------------------------------------------------------------
+// A search box lists customers as the person types (htmx GET /customers/picker/?q=...); choosing one
+// fills the hidden id input and tells the form it changed, so a search form re-runs and a claim form
+// knows its customer.
+
+function pickerOf(element) {
+  return element.closest("[data-picker]");
+}
+
+function closePicker(picker) {
+  picker.querySelector(".picker-results").replaceChildren();
+  picker.querySelector("[data-picker-name]").setAttribute("aria-expanded", "false");
+}
+
+function choose(option) {
+  const picker = pickerOf(option);
+  const name = picker.querySelector("[data-picker-name]");
+  const id = picker.querySelector("[data-picker-id]");
+  name.value = option.dataset.name;
+  id.value = option.dataset.id;
+  closePicker(picker);
+  name.focus();
+  id.dispatchEvent(new Event("change", { bubbles: true }));
+}
+
+// The picker's box has no name (it must not be submitted with its form): send what is typed as q.
+document.addEventListener("htmx:configRequest", (event) => {
+  const box = event.detail.elt;
+  if (box.matches && box.matches("[data-picker-name]")) {
+    event.detail.parameters = { q: box.value };
+  }
+});
+
+document.addEventListener("htmx:afterSwap", (event) => {
+  if (event.target.matches(".picker-results")) {
+    const picker = pickerOf(event.target);
+    picker.querySelector("[data-picker-name]").setAttribute("aria-expanded", "true");
+  }
+});
+
 document.addEventListener("click", (event) => {
   const option = event.target.closest(".picker-option");
-  if (!option) return;
-  const picker = option.closest("[data-picker]");
-  picker.querySelector("[data-picker-name]").value = option.dataset.name;
-  const id = picker.querySelector("[data-picker-id]");
-  id.value = option.dataset.id;
-  picker.querySelector(".picker-results").replaceChildren();
-  id.dispatchEvent(new Event("change", { bubbles: true }));
+  if (option) {
+    choose(option);
+    return;
+  }
+  // A click anywhere else closes every open list.
+  document.querySelectorAll("[data-picker]").forEach((picker) => {
+    if (!picker.contains(event.target)) closePicker(picker);
+  });
 });
 
 document.addEventListener("input", (event) => {
   const name = event.target.closest("[data-picker-name]");
   if (!name || name.value.trim() !== "") return;
-  const picker = name.closest("[data-picker]");
+  const picker = pickerOf(name);
   const id = picker.querySelector("[data-picker-id]");
-  picker.querySelector(".picker-results").replaceChildren();
+  closePicker(picker);
   if (id.value !== "") {
     id.value = "";
     id.dispatchEvent(new Event("change", { bubbles: true }));
   }
 });
+
+// Keyboard: Down moves into the list, Up and Down move within it, Escape closes it, and Enter in the
+// box picks the first customer listed rather than submitting the form around it.
+document.addEventListener("keydown", (event) => {
+  const picker = event.target.closest && event.target.closest("[data-picker]");
+  if (!picker) return;
+  const options = Array.from(picker.querySelectorAll(".picker-option"));
+  const index = options.indexOf(event.target);
+  if (event.key === "Escape") {
+    closePicker(picker);
+    picker.querySelector("[data-picker-name]").focus();
+  } else if (event.key === "ArrowDown" && options.length) {
+    event.preventDefault();
+    options[Math.min(index + 1, options.length - 1)].focus();
+  } else if (event.key === "ArrowUp" && index >= 0) {
+    event.preventDefault();
+    if (index === 0) picker.querySelector("[data-picker-name]").focus();
+    else options[index - 1].focus();
+  } else if (event.key === "Enter" && event.target.matches("[data-picker-name]")) {
+    event.preventDefault();
+    if (options.length) choose(options[0]);
+  }
+});
+
+// --- Claim form: ChromeOS fields only for ChromeOS, metadata only for Android -----------------------
+// Hidden groups are disabled too, so a value typed before switching is not sent.
+
+function showDeviceTypeFields(form) {
+  const checked = form.querySelector("input[name=device_type]:checked");
+  const chromeOs = checked && checked.value === "chrome_os";
+  const toggle = (selector, show) => {
+    form.querySelectorAll(selector).forEach((group) => {
+      group.hidden = !show;
+      group.querySelectorAll("input, select, textarea").forEach((input) => {
+        input.disabled = !show;
+      });
+    });
+  };
+  toggle("[data-chrome-only]", chromeOs);
+  toggle("[data-android-only]", !chromeOs);
+}
+
+function setUpClaimForms(root) {
+  root.querySelectorAll("[data-claim-form]").forEach(showDeviceTypeFields);
+}
+
+document.addEventListener("change", (event) => {
+  if (event.target.name === "device_type") {
+    const form = event.target.closest("[data-claim-form]");
+    if (form) showDeviceTypeFields(form);
+  }
+});
+document.addEventListener("DOMContentLoaded", () => setUpClaimForms(document));
+document.addEventListener("htmx:load", (event) => setUpClaimForms(event.detail.elt.parentElement || document));

@@ -1,6 +1,7 @@
 """Claim, unclaim, metadata and look-up of one device, through the views, against a real emulator."""
 
 import pytest
+from django.utils import timezone
 
 from customers.models import Customer
 from devices.models import Device, DeviceEvent
@@ -65,7 +66,12 @@ def test_a_device_of_another_customer_is_refused_with_that_customers_name(portal
     ) in response.text
     assert emulator_device(portal["emulator"], imei)["claims"][0]["ownerCompanyId"] == str(other.company_id)
     assert AuditEvent.objects.filter(action="device.claim", outcome="failure").count() == 1
-    assert DeviceEvent.objects.filter(kind=DeviceEvent.Kind.CLAIM_FAILED).count() == 1
+    failed = DeviceEvent.objects.get(outcome=DeviceEvent.Outcome.FAILED)
+    assert (failed.kind, failed.failure_kind, failed.title) == (
+        DeviceEvent.Kind.CLAIMED,
+        "other_customer",
+        "Claim failed",
+    )
 
 
 def test_claiming_again_for_the_same_customer_is_harmless(portal):
@@ -178,7 +184,7 @@ def test_unclaim_with_vacation_mode_keeps_the_claim_until_it_ends(portal):
     assert device.vacation_mode_expire_time is not None
 
 
-def test_unclaiming_a_device_that_is_no_longer_claimed_says_so(portal):
+def test_unclaiming_a_device_unclaimed_outside_the_portal_is_nothing_to_change(portal):
     imei = make_imei(70013)
     claim(portal["client"], portal["customer"], imei)
     device = Device.objects.get(imei=imei)
@@ -191,8 +197,11 @@ def test_unclaiming_a_device_that_is_no_longer_claimed_says_so(portal):
 
     response = portal["client"].post(f"/devices/{device.device_id}/unclaim/", {}, headers=HTMX)
 
-    assert "not claimed (any more)" in response.text
-    assert AuditEvent.objects.get(action="device.unclaim").outcome == "failure"
+    assert "Zero-touch shows it unclaimed already: nothing to change." in response.text
+    assert AuditEvent.objects.get(action="device.unclaim").outcome == "noop"
+    device.refresh_from_db()
+    assert device.owner_id is None  # the cache now shows what zero-touch holds
+    assert device.events.first().title == "Unclaim: nothing to change"
 
 
 def test_editing_metadata_sets_and_removes_keys(portal):
@@ -312,3 +321,187 @@ def test_a_chromeos_claim_without_a_token_is_refused_before_the_api(portal):
 
     assert "needs its pre-provisioning token" in response.text
     assert portal["emulator"].requests_log(method="partners.devices.claim") == []
+
+
+# --- What the portal records: its own changes are never drift, repeats are "nothing to change" ----
+
+
+def test_claiming_a_device_the_cache_holds_unclaimed_records_no_drift(portal):
+    imei = make_imei(70020)
+    claim(portal["client"], portal["customer"], imei)
+    device = Device.objects.get(imei=imei)
+    portal["client"].post(f"/devices/{device.device_id}/unclaim/", {}, headers=HTMX)
+    assert Device.objects.get(imei=imei).owner_id is None
+
+    response = claim(portal["client"], portal["customer"], imei)
+
+    assert f"Claimed for {portal['customer'].name}." in response.text
+    kinds = list(device.events.order_by("id").values_list("kind", "outcome"))
+    assert kinds == [("claimed", "succeeded"), ("unclaimed", "succeeded"), ("claimed", "succeeded")]
+    assert not DeviceEvent.objects.filter(kind__startswith="drift").exists()
+
+
+def test_a_repeated_claim_is_recorded_as_nothing_to_change(portal):
+    imei = make_imei(70021)
+    claim(portal["client"], portal["customer"], imei)
+
+    response = claim(portal["client"], portal["customer"], imei)
+
+    assert f"Already claimed for {portal['customer'].name}: nothing to change." in response.text
+    device = Device.objects.get(imei=imei)
+    assert [e.title for e in device.events.order_by("id")] == ["Claimed", "Claim: nothing to change"]
+    assert list(
+        AuditEvent.objects.filter(action="device.claim").order_by("id").values_list("outcome", flat=True)
+    ) == [
+        "success",
+        "noop",
+    ]
+
+
+# --- A change zero-touch made is a success, even when the device cannot be read back --------------
+
+
+def test_an_unclaim_done_while_reads_fail_is_a_success(portal):
+    imei = make_imei(70022)
+    claim(portal["client"], portal["customer"], imei)
+    device = Device.objects.get(imei=imei)
+    portal["emulator"].set_faults(error_rate=1.0, error_codes=[500], methods=["partners.devices.get"])
+
+    response = portal["client"].post(f"/devices/{device.device_id}/unclaim/", {}, headers=HTMX)
+
+    assert response.status_code == 200
+    assert "Unclaimed." in response.text
+    assert not emulator_device(portal["emulator"], imei).get("claims")
+    device.refresh_from_db()
+    assert device.owner_id is None and device.changed_at is not None
+    assert AuditEvent.objects.get(action="device.unclaim").outcome == "success"
+    assert device.events.first().title == "Unclaimed"
+
+
+def test_metadata_saved_while_reads_fail_is_a_success(portal):
+    imei = make_imei(70023)
+    claim(portal["client"], portal["customer"], imei, order_number="SO-1")
+    device = Device.objects.get(imei=imei)
+    portal["emulator"].set_faults(error_rate=1.0, error_codes=[500], methods=["partners.devices.get"])
+
+    response = portal["client"].post(
+        f"/devices/{device.device_id}/metadata/", {"order_number": "SO-2", "phone_number": ""}, headers=HTMX
+    )
+
+    assert "Metadata saved." in response.text
+    device.refresh_from_db()
+    assert device.metadata == {"ordernumber": "SO-2"}
+    assert portal["client"].get("/devices/", {"q": "so-2"}).text.count(f"/devices/{device.device_id}/") == 1
+    assert AuditEvent.objects.get(action="device.metadata").outcome == "success"
+
+
+def test_a_new_device_claimed_while_reads_fail_is_cached_from_the_claim(portal):
+    imei = make_imei(70024)
+    portal["emulator"].set_faults(error_rate=1.0, error_codes=[500], methods=["partners.devices.get"])
+
+    response = claim(portal["client"], portal["customer"], imei, order_number="SO-77")
+
+    assert f"Claimed for {portal['customer'].name}." in response.text
+    assert "other details will refresh" in response.text
+    device = Device.objects.get(imei=imei)
+    assert (device.owner_id, device.order_number) == (portal["customer"].company_id, "SO-77")
+    assert device.device_id == int(emulator_device(portal["emulator"], imei)["deviceId"])
+    assert AuditEvent.objects.get(action="device.claim").outcome == "success"
+
+
+def test_a_sync_page_read_before_a_portal_change_does_not_undo_it(portal):
+    from devices.cache import cache_store_rows, device_row
+
+    imei = make_imei(70025)
+    claim(portal["client"], portal["customer"], imei)
+    device = Device.objects.get(imei=imei)
+    before = emulator_device(portal["emulator"], imei)
+    read_at = timezone.now()
+    portal["client"].post(f"/devices/{device.device_id}/unclaim/", {}, headers=HTMX)
+
+    # A sync that read the device while it was still claimed writes only now.
+    cache_store_rows([device_row(before, now=read_at, vendor_customers=set())])
+
+    device.refresh_from_db()
+    assert device.owner_id is None
+    assert not DeviceEvent.objects.filter(kind__startswith="drift").exists()
+
+
+# --- Messages say what happened ----------------------------------------------------------------
+
+
+def test_a_claim_answered_with_server_errors_says_nothing_was_changed(portal, settings):
+    settings.ZT_INTERACTIVE_DEADLINE = 1.0
+    portal["emulator"].set_faults(error_rate=1.0, error_codes=[503], methods=["partners.devices.claim"])
+
+    response = claim(portal["client"], portal["customer"], make_imei(70026))
+
+    assert "Zero-touch had a temporary problem (the claim); nothing was changed." in response.text
+    assert "may or may not" not in response.text
+    audit = AuditEvent.objects.get(action="device.claim")
+    assert (audit.outcome, audit.details["failure_kind"]) == ("failure", "temporary")
+
+
+def test_a_look_up_that_times_out_speaks_of_no_change(portal, settings):
+    from portal.api import reset_zerotouch_client
+
+    settings.ZT_INTERACTIVE_DEADLINE = 1.0
+    reset_zerotouch_client()
+    portal["emulator"].set_faults(latency_ms=2500, methods=["partners.devices.findByIdentifier"])
+
+    response = portal["client"].get("/devices/lookup/", {"q": make_imei(70027)}, headers=HTMX)
+
+    assert "did not answer in time (the look-up)" in response.text
+    assert "change" not in response.text.lower()
+
+
+def test_only_roles_that_change_devices_may_refresh_them(portal, client_as):
+    imei = make_imei(70028)
+    claim(portal["client"], portal["customer"], imei)
+    device = Device.objects.get(imei=imei)
+    portal["emulator"].clear_requests_log()
+    portal["emulator"].clear_stats()
+
+    manager = client_as(Role.MANAGERS)
+    refused = manager.post(f"/devices/{device.device_id}/refresh/", headers=HTMX)
+    page = manager.get(f"/devices/{device.device_id}/")
+
+    assert refused.status_code == 403
+    assert "Refresh from zero-touch" not in page.text
+    assert "partners.devices.get" not in portal["emulator"].stats().get("requests", {})
+    assert portal["client"].post(f"/devices/{device.device_id}/refresh/", headers=HTMX).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_five_identical_claims_at_once_record_one_claim(emulator, client_as):
+    """A double (or fivefold) submit reaches the API five times; the portal records one claim and four
+    repeats, whatever order the requests end in."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    emulator.seed(customers=2, vendors=0, devices=10, random_seed=22)
+    sync_full()
+    customer = Customer.objects.order_by("name").first()
+    imei = make_imei(70031)
+    claim(client_as(Role.SALES), customer, imei)  # then unclaimed: the cache holds it, unclaimed
+    device = Device.objects.get(imei=imei)
+    client_as(Role.SALES).post(f"/devices/{device.device_id}/unclaim/", {}, headers=HTMX)
+
+    def submit(_):
+        try:
+            return claim(client_as(Role.SALES), customer, imei).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(5) as pool:
+        statuses = list(pool.map(submit, range(5)))
+
+    assert statuses == [200] * 5
+    assert len(emulator.requests_log(method="partners.devices.claim")) == 6  # 1 before + 5 at once
+    outcomes = list(
+        device.events.filter(kind=DeviceEvent.Kind.CLAIMED).order_by("id").values_list("outcome", flat=True)
+    )
+    assert outcomes == ["succeeded", "succeeded", "noop", "noop", "noop", "noop"]
+    audits = AuditEvent.objects.filter(action="device.claim").values_list("outcome", flat=True)
+    assert sorted(audits) == ["noop"] * 4 + ["success"] * 2

@@ -63,10 +63,12 @@ def test_a_meid_typed_in_lower_case(fleet):
     assert ids(device_search(DeviceFilters(text="a0000012345678"))) == [4]
 
 
-def test_a_serial_prefix_is_case_sensitive_like_the_api(fleet):
+def test_a_serial_prefix_is_found_whatever_the_case_it_is_typed_in(fleet):
     assert ids(device_search(DeviceFilters(text="R58N"))) == [1, 2, 5]
-    assert ids(device_search(DeviceFilters(text="r58n"))) == []
+    assert ids(device_search(DeviceFilters(text="r58n"))) == [1, 2, 5]
     assert ids(device_search(DeviceFilters(text="ab-"))) == [3]
+    assert ids(device_search(DeviceFilters(text="AB-"))) == [3]
+    assert Device.objects.get(device_id=3).serial_number.startswith("ab-")  # the device keeps its case
 
 
 def test_order_and_phone_numbers(fleet):
@@ -124,7 +126,7 @@ def test_a_tampered_cursor_is_a_clear_error(fleet):
         device_search(DeviceFilters(), cursor="not-a-cursor")
 
 
-def test_a_search_is_one_query_whatever_the_page(fleet):
+def test_a_search_is_a_page_and_a_bounded_count_whatever_the_page(fleet):
     with CaptureQueriesContext(connection) as text_queries:
         page = device_search(DeviceFilters(text="R58N"), page_size=2)
         [d.owner.name for d in page.devices if d.owner_id]
@@ -132,9 +134,21 @@ def test_a_search_is_one_query_whatever_the_page(fleet):
         page = device_search(DeviceFilters(customer_id=501), page_size=1)
         device_search(DeviceFilters(customer_id=501), cursor=page.next_cursor, page_size=1)
 
-    assert len(text_queries) == 1
-    assert len(browse_queries) == 2
-    assert not any("COUNT(" in q["sql"].upper() for q in [*text_queries, *browse_queries])
+    assert len(text_queries) == 2  # the page, and its count
+    assert len(browse_queries) == 4
+    # Nothing counts a whole table: every query stops at a LIMIT.
+    assert all("LIMIT" in q["sql"].upper() for q in [*text_queries, *browse_queries])
+
+
+def test_results_are_counted_exactly_up_to_the_cap(fleet):
+    assert (device_search(DeviceFilters(text="R58N")).count, device_search(DeviceFilters()).count) == (3, 5)
+    # A device matching twice (its IMEI and IMEI2 share a prefix) counts once.
+    page = device_search(DeviceFilters(text=make_imei(1)[:10]))
+    assert (page.count, page.count_capped) == (4, False)
+    capped = device_search(DeviceFilters(), count_cap=2)
+    assert (capped.count, capped.count_capped) == (2, True)
+    capped = device_search(DeviceFilters(text="R58N"), count_cap=2)
+    assert (capped.count, capped.count_capped) == (2, True)
 
 
 def test_bounded_count_stops_at_the_cap(fleet):

@@ -13,6 +13,7 @@ PUBLIC_PATHS = {"/accounts/login/", "/healthz"}
 
 SAMPLE_ARGUMENTS = {
     "int": "1",
+    "id": "1",  # portal.converters.IdConverter
     "str": "sample",
     "slug": "sample",
     "path": "sample",

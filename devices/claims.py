@@ -1,0 +1,194 @@
+"""The rules a claim must pass before it is sent, shared by the claim form and every row of a batch.
+
+``claim_request`` checks one device and its customer and returns either a ``ClaimRequest`` (a
+customer id, not a model instance, so a batch can hold thousands) or the errors by field name. The
+request becomes the API's ``PartnerClaim`` for a batch and the arguments of ``devices.claim`` for
+one device, in one place each.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+import zerotouch
+from customers.models import Customer
+from devices.identifiers import identifier_errors, normalize_imei, normalize_meid
+from devices.models import SectionType
+
+# Metadata the portal offers: the keys resellers use, with the longest value it accepts. The API
+# documents no limit; these keep a typo (a pasted paragraph) from becoming a customer's metadata.
+METADATA_LIMITS = {"ordernumber": 128, "phonenumber": 64}
+METADATA_VALUE_LIMIT = 256
+METADATA_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+METADATA_LABELS = {"ordernumber": "Order number", "phonenumber": "Phone number"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class ClaimRequest:
+    """A claim that passed the rules: what to send, for which customer id."""
+
+    customer_id: int
+    imei: str = ""
+    meid: str = ""
+    serial_number: str = ""
+    manufacturer: str = ""
+    model: str = ""
+    chrome_os: bool = False
+    chrome_os_attested_device_id: str = ""
+    google_workspace_customer_id: str = ""
+    pre_provisioning_token: str = ""
+    section_type: str = SectionType.ZERO_TOUCH
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def identifier(self) -> zerotouch.DeviceIdentifier:
+        return zerotouch.DeviceIdentifier(
+            imei=self.imei or None,
+            meid=self.meid or None,
+            serial_number=self.serial_number or None,
+            manufacturer=self.manufacturer or None,
+            model=self.model or None,
+            device_type="DEVICE_TYPE_CHROME_OS" if self.chrome_os else None,
+            chrome_os_attested_device_id=self.chrome_os_attested_device_id or None,
+        )
+
+    def partner_claim(self) -> zerotouch.PartnerClaim:
+        """The item of a ``claimAsync`` request. A ChromeOS device is claimed for the customer's
+        Google Workspace id with its token, an Android device for the customer id."""
+        return zerotouch.PartnerClaim(
+            identifier=self.identifier(),
+            customer_id=None if self.chrome_os else str(self.customer_id),
+            google_workspace_customer_id=self.google_workspace_customer_id if self.chrome_os else None,
+            pre_provisioning_token=self.pre_provisioning_token or None,
+            section_type=self.section_type,
+            metadata=zerotouch.DeviceMetadata(entries=dict(self.metadata)) if self.metadata else None,
+        )
+
+    def claim_arguments(self) -> dict:
+        """The keyword arguments of ``Client.devices_claim`` for this one device."""
+        claim = self.partner_claim()
+        return {
+            "identifier": claim.identifier,
+            "customer_id": claim.customer_id,
+            "google_workspace_customer_id": claim.google_workspace_customer_id,
+            "pre_provisioning_token": claim.pre_provisioning_token,
+            "section_type": claim.section_type,
+            "metadata": dict(self.metadata) or None,
+        }
+
+    @property
+    def label(self) -> str:
+        return self.imei or self.meid or self.serial_number
+
+
+def customer_errors(customer: Customer | None, *, given: bool) -> str:
+    """Why devices cannot be claimed for this customer (empty: they can)."""
+    if not given:
+        return "Choose a customer."
+    if customer is None:
+        return "This customer is not known to the portal; pick one from the list."
+    if customer.vendor_id is not None:
+        vendor = customer.vendor.name if customer.vendor else f"vendor {customer.vendor_id}"
+        return (
+            f"{customer.name} is a customer of {vendor}: only that vendor can claim devices for it "
+            "in zero-touch."
+        )
+    return ""
+
+
+def metadata_key_error(key: str) -> str:
+    """What is wrong with a metadata key (empty: fine)."""
+    if not METADATA_KEY.match(key):
+        return "Keys are lower-case letters, digits and underscores, e.g. assetowner."
+    return ""
+
+
+def metadata_value_error(key: str, value: str) -> str:
+    """What is wrong with a metadata value (empty: fine). An empty value removes its key."""
+    label = METADATA_LABELS.get(key, f"The value of {key}")
+    limit = METADATA_LIMITS.get(key, METADATA_VALUE_LIMIT)
+    if len(value) > limit:
+        return f"{label} can be at most {limit} characters; this is {len(value)}."
+    if _CONTROL.search(value):
+        return f"{label} contains a control character (a tab, line break or NUL); remove it."
+    return ""
+
+
+def metadata_errors(entries: dict[str, str]) -> dict[str, str]:
+    """What is wrong with metadata entries, by key (empty: fine)."""
+    errors = {}
+    for key, value in entries.items():
+        if problem := metadata_key_error(key) or metadata_value_error(key, value):
+            errors[key] = problem
+    return errors
+
+
+def claim_request(
+    *,
+    customer: Customer | None,
+    customer_given: bool = True,
+    chrome_os: bool = False,
+    imei: str = "",
+    meid: str = "",
+    serial_number: str = "",
+    manufacturer: str = "",
+    model: str = "",
+    chrome_os_attested_device_id: str = "",
+    google_workspace_customer_id: str = "",
+    pre_provisioning_token: str = "",
+    metadata: dict[str, str] | None = None,
+) -> tuple[ClaimRequest | None, dict[str, str]]:
+    """Check one claim: (the request, {}) when it may be sent, else (None, errors by field name).
+
+    Field names are the claim form's: imei, meid, serial_number, manufacturer, model,
+    chrome_os_attested_device_id, customer, google_workspace_customer_id, pre_provisioning_token,
+    and the metadata keys (ordernumber, phonenumber).
+    """
+    imei, meid = normalize_imei(imei), normalize_meid(meid)
+    serial_number, manufacturer, model = serial_number.strip(), manufacturer.strip(), model.strip()
+    metadata = {key: value.strip() for key, value in (metadata or {}).items() if value.strip()}
+    errors = identifier_errors(
+        imei=imei,
+        meid=meid,
+        serial_number=serial_number,
+        manufacturer=manufacturer,
+        model=model,
+        chrome_os=chrome_os,
+        chrome_os_attested_device_id=chrome_os_attested_device_id,
+    )
+    if problem := customer_errors(customer, given=customer_given):
+        errors["customer"] = problem
+    if chrome_os:
+        if not google_workspace_customer_id and customer is not None:
+            google_workspace_customer_id = customer.google_workspace_customer_id
+        if not google_workspace_customer_id and "customer" not in errors:
+            errors["google_workspace_customer_id"] = (
+                "A ChromeOS device is claimed for a Google Workspace customer id; "
+                "this customer has none on record."
+            )
+        if not pre_provisioning_token:
+            errors["pre_provisioning_token"] = "A ChromeOS device needs its pre-provisioning token."  # noqa: S105
+        if metadata:
+            errors[next(iter(metadata))] = (
+                "Order and phone numbers are for Android devices; zero-touch keeps other metadata "
+                "for ChromeOS."
+            )
+    errors.update(metadata_errors(metadata))
+    if errors:
+        return None, errors
+    assert customer is not None  # customer_errors refused the other cases
+    return (
+        ClaimRequest(
+            customer_id=customer.company_id,
+            imei=imei,
+            meid=meid,
+            serial_number=serial_number,
+            manufacturer=manufacturer,
+            model=model,
+            chrome_os=chrome_os,
+            chrome_os_attested_device_id=chrome_os_attested_device_id.strip(),
+            google_workspace_customer_id=google_workspace_customer_id,
+            pre_provisioning_token=pre_provisioning_token,
+            metadata=metadata,
+        ),
+        {},
+    )
