@@ -57,10 +57,32 @@ def emulator(emulator_server, settings):
     reset_zerotouch_client()
 
 
-@pytest.fixture(autouse=True)
-def empty_django_cache():
-    """Django's cache lives as long as the test process: each test starts with it empty."""
-    from django.core.cache import cache
+# Fixtures that give a test the database (directly or through a fixture of its own).
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
 
-    cache.clear()
+
+@pytest.fixture(autouse=True)
+def empty_django_cache(request, django_db_blocker):
+    """Django's cache outlives a test (a Redis database, or a table of the test database that
+    transactional tests do not roll back): each test starts with it empty.
+
+    The database cache is a table of the test database, so it is emptied only for tests that use
+    the database (the others cannot reach it), and before their own database fixtures have run.
+    """
+    from django.core.cache import caches
+    from django.core.cache.backends.db import DatabaseCache
+
+    cache = caches["default"]
+    if not isinstance(cache, DatabaseCache):
+        cache.clear()
+    elif request.node.get_closest_marker("django_db") or DATABASE_FIXTURES & set(request.fixturenames):
+        request.getfixturevalue("django_db_setup")
+        with django_db_blocker.unblock():
+            cache.clear()
     yield

@@ -31,6 +31,9 @@ SETTINGS_VARIABLES = [
     "ZT_CREDENTIALS_FILE",
     "DJANGO_SETTINGS_MODULE",
     "DJANGO_ALLOW_ASYNC_UNSAFE",
+    "SECURE_COOKIES",
+    "SECURE_SSL_REDIRECT",
+    "TRUST_X_FORWARDED_PROTO",
 ]
 
 
@@ -47,7 +50,10 @@ def read_settings(env: dict[str, str], tmp_path: Path) -> dict:
         "import json; from django.conf import settings as s; print(json.dumps({"
         "'debug': s.DEBUG, 'db': s.DATABASES['default'], 'broker': s.CELERY_BROKER_URL,"
         "'backend': s.CELERY_RESULT_BACKEND, 'api': s.ZT_API_URL, 'partner': s.ZT_PARTNER_ID,"
-        "'credentials': s.ZT_CREDENTIALS_FILE, 'secure_cookie': s.SESSION_COOKIE_SECURE}, default=str))"
+        "'credentials': s.ZT_CREDENTIALS_FILE, 'secure_cookie': s.SESSION_COOKIE_SECURE,"
+        "'secure_csrf_cookie': s.CSRF_COOKIE_SECURE, 'redirect': s.SECURE_SSL_REDIRECT,"
+        "'hsts': s.SECURE_HSTS_SECONDS, 'proxy_header': s.SECURE_PROXY_SSL_HEADER,"
+        "'cache': s.CACHES['default']}, default=str))"
     )
     result = run_manage(["shell", "-c", code], env, tmp_path)
     assert result.returncode == 0, result.stderr
@@ -67,6 +73,8 @@ def test_development_defaults_need_no_server(tmp_path):
     assert (tmp_path / "var" / "broker" / "queue").is_dir()
     assert loaded["api"] == "http://127.0.0.1:8800"
     assert loaded["credentials"] == ""
+    assert loaded["cache"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
+    assert (loaded["secure_cookie"], loaded["redirect"]) == (False, False)
 
 
 def test_production_settings_come_from_the_environment(tmp_path):
@@ -80,14 +88,53 @@ def test_production_settings_come_from_the_environment(tmp_path):
     assert loaded["api"] == "https://androiddeviceprovisioning.googleapis.com"
     assert loaded["partner"] == "987654321"
     assert loaded["credentials"] == "/run/secrets/zero-touch-key.json"
-    assert loaded["secure_cookie"] is True
+    assert loaded["cache"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert loaded["cache"]["LOCATION"] == "redis://redis:6379/0"
 
 
-def test_production_settings_pass_the_deployment_checklist(tmp_path):
-    result = run_manage(["check", "--deploy", "--fail-level", "WARNING"], PRODUCTION_ENV, tmp_path)
+def test_production_is_secure_by_default_and_trusts_no_forwarded_header(tmp_path):
+    loaded = read_settings(PRODUCTION_ENV, tmp_path)
+
+    assert (loaded["secure_cookie"], loaded["secure_csrf_cookie"]) == (True, True)
+    assert loaded["redirect"] is True
+    assert loaded["hsts"] == 31536000
+    assert loaded["proxy_header"] is None  # a client could send X-Forwarded-Proto itself
+
+
+def test_behind_a_tls_proxy_the_forwarded_scheme_is_believed(tmp_path):
+    loaded = read_settings({**PRODUCTION_ENV, "TRUST_X_FORWARDED_PROTO": "1"}, tmp_path)
+
+    assert loaded["proxy_header"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+def test_production_over_plain_http_drops_secure_cookies_the_redirect_and_hsts(tmp_path):
+    env = {**PRODUCTION_ENV, "SECURE_COOKIES": "0", "SECURE_SSL_REDIRECT": "0"}
+
+    loaded = read_settings(env, tmp_path)
+
+    assert (loaded["secure_cookie"], loaded["secure_csrf_cookie"]) == (False, False)
+    assert loaded["redirect"] is False
+    assert loaded["hsts"] == 0  # HSTS would pin browsers to an HTTPS the portal does not serve
+
+
+@pytest.mark.parametrize("proxy", ["0", "1"])
+def test_production_settings_pass_the_deployment_checklist(tmp_path, proxy):
+    env = {**PRODUCTION_ENV, "TRUST_X_FORWARDED_PROTO": proxy}
+
+    result = run_manage(["check", "--deploy", "--fail-level", "WARNING"], env, tmp_path)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "no issues" in result.stdout
+    assert "System check identified no issues" in result.stdout
+    assert "WARNINGS" not in result.stdout + result.stderr
+
+
+def test_the_deployment_checklist_says_why_plain_http_is_not_production(tmp_path):
+    env = {**PRODUCTION_ENV, "SECURE_COOKIES": "0", "SECURE_SSL_REDIRECT": "0"}
+
+    result = run_manage(["check", "--deploy"], env, tmp_path)
+
+    for warning in ["security.W008", "security.W012", "security.W016"]:  # redirect, session and CSRF cookies
+        assert warning in result.stderr
 
 
 @pytest.mark.parametrize("debug", ["0", ""])
