@@ -8,6 +8,7 @@ COPY pyproject.toml README.md ./
 COPY portal ./portal
 COPY devices ./devices
 COPY customers ./customers
+COPY batches ./batches
 COPY reports ./reports
 COPY zerotouch ./zerotouch
 COPY emulator ./emulator

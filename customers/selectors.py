@@ -17,3 +17,12 @@ def customer_search(text: str, *, limit: int = 10) -> list[Customer]:
             match |= Q(company_id=int(text))
         customers = customers.filter(match)
     return list(customers[:limit])
+
+
+def customer_for_value(value: object) -> Customer | None:
+    """The cached customer a submitted form value names (None for anything but a known id): for
+    pickers that show the chosen customer again when a form comes back with errors."""
+    text = str(value or "").strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))) or int(text) > MAX_ID:
+        return None
+    return Customer.objects.filter(pk=int(text)).first()

@@ -36,6 +36,15 @@ _BY_STATUS = {
 
 # Failures that may go away on their own: a retry of the same request can succeed.
 RETRYABLE = frozenset({FailureKind.TEMPORARY, FailureKind.OUTCOME_UNKNOWN})
+# Failures the same request meets again whatever changes meanwhile: the row itself must be fixed.
+PERMANENT = frozenset(
+    {
+        FailureKind.INVALID_IDENTIFIER,
+        FailureKind.SECTION_TYPE,
+        FailureKind.INVALID_TOKEN,
+        FailureKind.VENDOR_CUSTOMER,
+    }
+)
 
 # What each kind means for the person holding the device, one sentence each.
 EXPLANATIONS = {

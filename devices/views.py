@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -7,7 +6,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from customers.models import Customer
-from customers.selectors import customer_search
+from customers.selectors import customer_for_value, customer_search
 from devices.forms import ClaimForm, DeviceChoiceForm, DeviceSearchForm, MetadataForm, UnclaimForm
 from devices.identifiers import IdentifierKind, detect_identifier
 from devices.models import Device
@@ -249,7 +248,8 @@ def device_claim_view(request: HtmxHttpRequest) -> HttpResponse:
         device_id = choice.cleaned_data["device"] if choice.is_valid() else None
         form = ClaimForm(initial=_claim_initial(device_get(device_id) if device_id else None))
         status = 200 if choice.is_valid() else 400
-    context: dict = {"form": form, "customer_name": _chosen_customer_name(form)}
+    chosen = customer_for_value(form["customer"].value())
+    context: dict = {"form": form, "customer_name": chosen.name if chosen else ""}
     if request.method == "POST" and form.is_valid():
         try:
             context["claimed"] = device_claim(actor=request.user, request=form.claim_request())
@@ -266,16 +266,6 @@ def device_claim_view(request: HtmxHttpRequest) -> HttpResponse:
         context["claim_message"] = _claim_message(context["claimed"])
     template = "devices/claim.html#claim-form" if request.htmx else "devices/claim.html"
     return render(request, template, context, status=status)
-
-
-def _chosen_customer_name(form: ClaimForm) -> str:
-    """The name the picker shows for the customer the form carries (none when it is not a valid id)."""
-    field = form.fields["customer"]
-    try:
-        customer_id = field.clean(form["customer"].value())
-    except ValidationError:
-        return ""
-    return Customer.objects.filter(pk=customer_id).values_list("name", flat=True).first() or ""
 
 
 def _claim_message(change: DeviceChange) -> str:
@@ -309,10 +299,3 @@ def _claim_initial(device: Device | None) -> dict:
         "order_number": device.order_number,
         "phone_number": device.phone_number,
     }
-
-
-
-@require_GET
-@role_required(CHANGE_ROLES)
-def batch_list(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "devices/batch_list.html")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from portal.roles import ALL_ROLES, CHANGE_ROLES, REPORT_ROLES, Role, user_roles
+from portal.roles import ALL_ROLES, REPORT_ROLES, Role, user_roles
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Section:
 SECTIONS = [
     Section("Devices", "devices:list", "devices", ALL_ROLES),
     Section("Customers", "customers:list", "customers", ALL_ROLES),
-    Section("Batches", "batches:list", "batches", CHANGE_ROLES),
+    Section("Batches", "batches:list", "batches", ALL_ROLES),  # managers read jobs; sales and admins run them
     Section("Reports", "reports:index", "reports", REPORT_ROLES),
     Section("Admin", "admin:index", "admin", frozenset({Role.ADMINS})),
 ]

@@ -29,8 +29,8 @@ _VIEW_ALL = [
     "customers.view_vendor",
     "devices.view_device",
     "devices.view_deviceevent",
-    "devices.view_batchjob",
-    "devices.view_batchitem",
+    "batches.view_batchjob",
+    "batches.view_batchitem",
     "devices.view_syncrun",
 ]
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
@@ -39,8 +39,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "customers.add_customer",
         "customers.change_customer",
         "devices.change_device",
-        "devices.add_batchjob",
-        "devices.change_batchjob",
+        "batches.add_batchjob",
+        "batches.change_batchjob",
     ],
     Role.MANAGERS: [*_VIEW_ALL, "portal.view_auditevent"],
     Role.ADMINS: [],  # every permission; see grant_role_permissions

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "portal",
     "customers",
     "devices",
+    "batches",
     "reports",
 ]
 
@@ -202,6 +203,19 @@ ZT_SYNC_STALE_SECONDS = float(os.environ.get("ZT_SYNC_STALE_SECONDS", "300"))
 ZT_SYNC_ON_WORKER_START = env_bool("ZT_SYNC_ON_WORKER_START", True)  # when no sync has finished yet
 # Customer groups a full sync fetches and writes at once (PostgreSQL only; SQLite has one writer).
 ZT_SYNC_WORKERS = int(os.environ.get("ZT_SYNC_WORKERS", "2"))
+# Batches: devices per async request (the API takes up to 100,000), the input limits, how often an
+# operation is polled (by its progress, between the two), and how long an operation whose answer was
+# lost may still be changing devices (a base plus a time per device) before they are read back.
+ZT_BATCH_CHUNK_SIZE = max(1, min(100_000, int(os.environ.get("ZT_BATCH_CHUNK_SIZE", "1000"))))
+ZT_BATCH_MAX_ROWS = int(os.environ.get("ZT_BATCH_MAX_ROWS", "100000"))
+ZT_BATCH_MAX_BYTES = int(os.environ.get("ZT_BATCH_MAX_BYTES", str(20 * 1024 * 1024)))
+ZT_BATCH_POLL_MIN_SECONDS = float(os.environ.get("ZT_BATCH_POLL_MIN_SECONDS", "2"))
+ZT_BATCH_POLL_MAX_SECONDS = float(os.environ.get("ZT_BATCH_POLL_MAX_SECONDS", "10"))
+ZT_BATCH_SETTLE_SECONDS = float(os.environ.get("ZT_BATCH_SETTLE_SECONDS", "30"))
+ZT_BATCH_SETTLE_SECONDS_PER_DEVICE = float(os.environ.get("ZT_BATCH_SETTLE_SECONDS_PER_DEVICE", "0.02"))
+ZT_BATCH_SWEEP_SECONDS = float(os.environ.get("ZT_BATCH_SWEEP_SECONDS", "10"))
+# Pasted and scanned devices arrive in the request body: room for the row limit's worth of lines.
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(8 * 1024 * 1024)))
 
 # --- Celery ---------------------------------------------------------------------------------
 # Default broker: kombu's filesystem transport, so `make run` needs no server. Production: redis://.
@@ -221,6 +235,7 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
     CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
 CELERY_RESULT_EXPIRES = 60 * 60 * 24
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -234,6 +249,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "portal.tasks.heartbeat", "schedule": 300.0},
     "full-sync": {"task": "devices.tasks.sync_full", "schedule": ZT_SYNC_INTERVAL_SECONDS},
+    "batches-sweep": {"task": "batches.tasks.sweep", "schedule": ZT_BATCH_SWEEP_SECONDS},
 }
 
 # --- Cache ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("devices/", include("devices.urls")),
-    path("batches/", include("devices.batch_urls")),
+    path("batches/", include("batches.urls")),
     path("customers/", include("customers.urls")),
     path("reports/", include("reports.urls")),
     path("admin/", admin.site.urls),

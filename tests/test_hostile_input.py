@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from batches.models import BatchItem, BatchJob
 from customers.models import Customer
 from devices.cache import cache_store_devices
 from portal.roles import Role
@@ -32,6 +33,9 @@ CLAIM_FIELDS = {
     "phone_number": "",
 }
 DEVICE = 4242
+JOB = 7
+BATCH_FIELDS = {"action": "claim", "customer": "501", "mode": "paste", "pasted": "", "scanned": ""}
+SCAN_FIELDS = {"code": "", "action": "claim", "customer": "501"}
 
 # (method, URL, parameter, the other parameters sent with it). Pages that answer a fragment or a whole
 # page from one URL are tried both ways; forms are posted as htmx posts them.
@@ -49,6 +53,12 @@ CASES = [
         ("POST", f"/devices/{DEVICE}/unclaim/", name, {})
         for name in ("vacation_mode_days", "vacation_mode_until")
     ],
+    *[("GET", "/batches/", name, {}) for name in ("user", "mine", "before")],
+    *[("GET", f"/batches/{JOB}/", name, {}) for name in ("state", "kind", "after")],
+    ("GET", f"/batches/{JOB}/results.csv", "rows", {}),
+    ("GET", "/batches/new/", "customer", {}),
+    *[("POST", "/batches/new/", name, BATCH_FIELDS) for name in BATCH_FIELDS],
+    *[("POST", "/batches/scan/", name, SCAN_FIELDS) for name in SCAN_FIELDS],
 ]
 
 
@@ -56,6 +66,10 @@ CASES = [
 def sales(emulator, client_as, db):
     make_customer(501, "Acme Ltd")
     cache_store_devices([api_device(DEVICE, owner=501, metadata={"ordernumber": "SO-1"})])
+    job = BatchJob.objects.create(pk=JOB, action="claim")
+    BatchItem.objects.create(
+        job=job, row_number=2, state="invalid", imei="1", message="An IMEI is 15 digits."
+    )
     return client_as(Role.SALES)
 
 
@@ -79,8 +93,14 @@ def test_no_hostile_value_gets_a_server_error(sales, emulator, method, url, name
         if method == "POST":
             responses.append((value, sales.post(url, data, headers=HTMX)))
             continue
-        for headers in ({}, {**HTMX, "HX-Target": "results"}) if url.startswith("/devices/") else (HTMX,):
-            responses.append((value, sales.get(url, data, headers=headers)))
+        page_or_fragment = url.startswith(("/devices/", "/batches/")) and not url.endswith(".csv")
+        for headers in ({}, {**HTMX, "HX-Target": "results"}) if page_or_fragment else (HTMX,):
+            response = sales.get(url, data, headers=headers)
+            if response.streaming:
+                response = type(
+                    "Read", (), {"status_code": response.status_code, "text": b"".join(response).decode()}
+                )
+            responses.append((value, response))
     assert _failures(responses) == []
     assert Customer.objects.filter(pk=501).exists()
 

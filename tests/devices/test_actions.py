@@ -468,7 +468,7 @@ def test_only_roles_that_change_devices_may_refresh_them(portal, client_as):
 
     assert refused.status_code == 403
     assert "Refresh from zero-touch" not in page.text
-    assert "partners.devices.get" not in portal["emulator"].stats().get("requests", {})
+    assert "partners.devices.get" not in portal["emulator"].stats()["methods"]
     assert portal["client"].post(f"/devices/{device.device_id}/refresh/", headers=HTMX).status_code == 200
 
 

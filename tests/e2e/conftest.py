@@ -56,11 +56,24 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
+    """A browser tab on the live server. Whatever the page's scripts break on, or the
+    Content-Security-Policy refuses, fails the test: the portal runs no inline code and no eval."""
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(10_000)
     page = context.new_page()
+    broken: list[str] = []
+    page.on("pageerror", lambda error: broken.append(f"{page.url}: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            broken.append(f"{page.url}: {message.text}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert broken == [], "The browser reported script errors or refused content:\n" + "\n".join(broken)
 
 
 @pytest.fixture

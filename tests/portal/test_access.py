@@ -67,7 +67,8 @@ ROLE_MATRIX = {
     "/": {Role.SALES: 200, Role.MANAGERS: 200, Role.ADMINS: 200},
     "/devices/": {Role.SALES: 200, Role.MANAGERS: 200, Role.ADMINS: 200},
     "/customers/": {Role.SALES: 200, Role.MANAGERS: 200, Role.ADMINS: 200},
-    "/batches/": {Role.SALES: 200, Role.MANAGERS: 403, Role.ADMINS: 200},
+    "/batches/": {Role.SALES: 200, Role.MANAGERS: 200, Role.ADMINS: 200},  # managers read only
+    "/batches/new/": {Role.SALES: 200, Role.MANAGERS: 403, Role.ADMINS: 200},
     "/reports/": {Role.SALES: 403, Role.MANAGERS: 200, Role.ADMINS: 200},
     "/admin/": {Role.SALES: 403, Role.MANAGERS: 403, Role.ADMINS: 200},
     "/admin/portal/auditevent/": {Role.SALES: 403, Role.MANAGERS: 403, Role.ADMINS: 200},
@@ -101,7 +102,7 @@ def test_a_user_without_a_role_gets_403_everywhere_but_home(client_as):
     ("role", "visible"),
     [
         (Role.SALES, ["Devices", "Customers", "Batches"]),
-        (Role.MANAGERS, ["Devices", "Customers", "Reports"]),
+        (Role.MANAGERS, ["Devices", "Customers", "Batches", "Reports"]),
         (Role.ADMINS, ["Devices", "Customers", "Batches", "Reports", "Admin"]),
     ],
 )

@@ -1,0 +1,132 @@
+"""Run a batch from the command line, through the same checks and the same workers as the pages.
+
+    python manage.py zt_batch claim devices.csv --customer 1234 --user sam --yes --wait --json
+
+Without --yes it only prints the pre-flight (the job stays checked, to be sent from its page).
+Exit status: 0 once the job is sent (and, with --wait, has ended, whatever its rows' outcomes);
+1 when the file is refused, nothing is ready to send, or --wait gives up.
+"""
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from batches.models import BatchItem, BatchJob
+from batches.parsing import FileRefused
+from batches.services import BatchRefused, job_confirm, job_from_input
+from customers.models import Customer
+
+
+class Command(BaseCommand):
+    help = "Check a CSV file of devices and (with --yes) claim, unclaim or set their metadata in zero-touch."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("action", choices=BatchJob.Action.values)
+        parser.add_argument(
+            "file", type=Path, help="A CSV file: Google's reseller format or the portal's own."
+        )
+        parser.add_argument("--customer", type=int, help="The customer to claim for (unless rows name one).")
+        parser.add_argument("--user", help="The portal user the job is recorded for.")
+        parser.add_argument("--yes", action="store_true", help="Send the ready rows (otherwise only check).")
+        parser.add_argument("--wait", action="store_true", help="Wait until the job has ended.")
+        parser.add_argument("--timeout", type=float, default=3600.0, help="How long --wait waits (seconds).")
+        parser.add_argument("--json", action="store_true", help="Print one JSON object, nothing else.")
+
+    def handle(self, *args, **options) -> None:
+        actor = self._user(options["user"])
+        customer = None
+        if options["customer"] is not None:
+            customer = Customer.objects.filter(pk=options["customer"]).first()
+            if customer is None:
+                raise CommandError(
+                    f"No customer {options['customer']} in the portal's cache (has it synced?)."
+                )
+        path: Path = options["file"]
+        if not path.is_file():
+            raise CommandError(f"No file at {path}.")
+        try:
+            with path.open("rb") as stream:
+                job = job_from_input(
+                    action=options["action"],
+                    mode="file",
+                    customer=customer,
+                    actor=actor,
+                    upload=stream,
+                    upload_name=path.name,
+                )
+        except FileRefused as exc:
+            raise CommandError(f"{path.name}: {exc}") from exc
+        if not options["json"]:
+            self._print_preflight(job)
+        if not options["yes"]:
+            self._finish(job, options, sent=False)
+            return
+        try:
+            job = job_confirm(job=job, actor=actor)
+        except BatchRefused as exc:
+            self._finish(job, options, sent=False)
+            raise CommandError(str(exc)) from exc
+        if not options["json"]:
+            self.stdout.write(f"Sent: batch {job.pk}.")
+        if options["wait"]:
+            job = self._wait(job, options)
+        self._finish(job, options, sent=True)
+
+    def _user(self, username: str | None):
+        if not username:
+            return None
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise CommandError(f"No portal user named {username!r}.")
+        return user
+
+    def _print_preflight(self, job: BatchJob) -> None:
+        self.stdout.write(
+            f"Batch {job.pk} ({job.get_action_display().lower()}): {job.rows} rows, {job.ready} ready, "
+            f"{job.invalid} with errors, {job.skipped} with nothing to do."
+        )
+        for item in job.items.filter(state=BatchItem.State.INVALID).order_by("row_number").iterator():
+            self.stdout.write(f"  row {item.row_number} {item.label}: {item.message}")
+
+    def _wait(self, job: BatchJob, options: dict) -> BatchJob:
+        deadline = time.monotonic() + options["timeout"]
+        last = None
+        while not job.finished:
+            if time.monotonic() > deadline:
+                self._finish(job, options, sent=True)
+                raise CommandError(
+                    f"Batch {job.pk} has not ended after {options['timeout']:.0f} s; it goes on."
+                )
+            time.sleep(1.0)
+            job.refresh_from_db()
+            if not options["json"] and job.percent_done != last:
+                last = job.percent_done
+                self.stdout.write(
+                    f"  {last}% ({job.succeeded} done, {job.failed} failed, {job.pending} waiting)"
+                )
+        return job
+
+    def _finish(self, job: BatchJob, options: dict, *, sent: bool) -> None:
+        job.refresh_from_db()
+        summary = {
+            "job": job.pk,
+            "state": job.state,
+            "rows": job.rows,
+            "ready": job.ready,
+            "invalid": job.invalid,
+            "succeeded": job.succeeded,
+            "failed": job.failed,
+            "skipped": job.skipped,
+        }
+        if options["json"]:
+            self.stdout.write(json.dumps(summary))
+        elif job.finished:
+            state = job.get_state_display().lower()
+            self.stdout.write(f"Batch {job.pk} {state}: {job.succeeded} done, {job.failed} failed.")
+        elif not sent:
+            self.stdout.write("Checked only: nothing was sent (add --yes to send the ready rows).")
+        sys.stdout.flush()

@@ -1,0 +1,200 @@
+"""Batch jobs: thousands of devices claimed, unclaimed or given metadata from one file.
+
+A job is made from a file (or pasted text, or scans) by the pre-flight, which checks every row and
+stores one item per row: ready, invalid (with the reason) or skipped (nothing to do). Once a person
+confirms, the ready items are cut into chunks, one API request each (``claimAsync`` and its
+siblings). A chunk's state says exactly what the portal knows about its request:
+
+    pending ──► submitting ──► submitted ──► done
+       ▲   │         │  (answer lost)      ▲
+       │   ▼         └──────► unknown ─────┘ (reconciled from the devices' state)
+       │ cancelled          │
+       └────────────────────┘ (devices not changed: sent again, once)
+
+``submitting`` is committed before the request leaves, and the operation's name is stored in the same
+transaction that marks the chunk ``submitted``, so a crash at any moment leaves a chunk whose state
+tells what to do next and no request is ever sent twice blindly.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from customers.models import Customer
+from devices.models import FailureKind
+
+
+class BatchJob(models.Model):
+    class Action(models.TextChoices):
+        CLAIM = "claim", "Claim"
+        UNCLAIM = "unclaim", "Unclaim"
+        METADATA = "metadata", "Set metadata"
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Checked, awaiting confirmation"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Finished"
+        CANCELLED = "cancelled", "Cancelled"
+        DISCARDED = "discarded", "Discarded before sending"
+
+    class Source(models.TextChoices):
+        FILE = "file", "CSV file"
+        PASTE = "paste", "Pasted lines"
+        SCAN = "scan", "Scanned"
+        COMMAND = "command", "Command line"
+        RETRY = "retry", "Retry of failed items"
+
+    action = models.CharField(max_length=12, choices=Action)
+    state = models.CharField(max_length=12, choices=State, default=State.DRAFT)
+    source = models.CharField(max_length=12, choices=Source, default=Source.FILE)
+    source_name = models.CharField(max_length=255, blank=True, help_text="The uploaded file's name.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by_name = models.CharField(max_length=150, blank=True, help_text="Kept when the user is gone.")
+    customer = models.ForeignKey(
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        help_text="The customer chosen on the form (rows of Google's format name their own).",
+    )
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    chunk_size = models.PositiveIntegerField(default=1000)
+    # Counts, kept in step with the items in the same transactions, so that a progress poll reads
+    # one row instead of counting a hundred thousand.
+    rows = models.PositiveIntegerField(default=0)
+    ready = models.PositiveIntegerField(default=0, help_text="Rows to send.")
+    invalid = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0, help_text="Rows with nothing to do.")
+    succeeded = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    cancelled = models.PositiveIntegerField(default=0)
+    note = models.TextField(blank=True, help_text="Why the job stopped, when it did not finish normally.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["created_by", "-created_at"], name="batchjob_user_idx"),
+            models.Index(fields=["state"], name="batchjob_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} job {self.pk} ({self.get_state_display()})"
+
+    @property
+    def pending(self) -> int:
+        """Items confirmed but without an outcome yet."""
+        if self.state in (self.State.DRAFT, self.State.DISCARDED):
+            return 0
+        return max(0, self.ready - self.succeeded - self.failed - self.cancelled)
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.CANCELLED, self.State.DISCARDED)
+
+    @property
+    def percent_done(self) -> int:
+        if not self.ready:
+            return 100 if self.finished else 0
+        return int(100 * (self.ready - self.pending) / self.ready)
+
+
+class BatchChunk(models.Model):
+    """One API request of a job: up to ``chunk_size`` items, and the operation that processes them."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SUBMITTING = "submitting", "Being sent"
+        SUBMITTED = "submitted", "Sent, being processed"
+        UNKNOWN = "unknown", "Answer lost, checking the devices"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="chunks")
+    number = models.PositiveIntegerField()
+    state = models.CharField(max_length=12, choices=State, default=State.PENDING)
+    size = models.PositiveIntegerField(default=0)
+    operation_name = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Requests sent for it (a resubmission is a second)."
+    )
+    attempted_at = models.DateTimeField(null=True, blank=True, help_text="When the last request was sent.")
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    due_at = models.DateTimeField(
+        null=True, blank=True, help_text="When to act on it next: send, poll, or check the devices."
+    )
+    progress = models.PositiveSmallIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    observed = models.JSONField(
+        default=dict, blank=True, help_text="The devices' state read while reconciling a lost answer."
+    )
+
+    class Meta:
+        ordering = ["job", "number"]
+        constraints = [models.UniqueConstraint(fields=["job", "number"], name="batchchunk_job_number")]
+        indexes = [models.Index(fields=["state", "due_at"], name="batchchunk_due_idx")]
+
+    def __str__(self) -> str:
+        return f"Chunk {self.number} of job {self.job_id} ({self.get_state_display()})"
+
+
+class BatchItem(models.Model):
+    """One row of a job's input: one device, what to do with it, and what happened."""
+
+    class State(models.TextChoices):
+        INVALID = "invalid", "Not sent: invalid"
+        SKIPPED = "skipped", "Nothing to do"
+        PENDING = "pending", "Waiting to be sent"
+        SUBMITTING = "submitting", "Being sent"
+        SUBMITTED = "submitted", "Sent, being processed"
+        SUCCEEDED = "succeeded", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    TERMINAL = frozenset({State.INVALID, State.SKIPPED, State.SUCCEEDED, State.FAILED, State.CANCELLED})
+
+    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="items")
+    row_number = models.PositiveIntegerField(help_text="The row's line in the file (the header is line 1).")
+    state = models.CharField(max_length=12, choices=State)
+    chunk = models.ForeignKey(
+        BatchChunk, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
+    )
+    # The device as the row names it (normalised), and what to do.
+    imei = models.CharField(max_length=32, blank=True)
+    meid = models.CharField(max_length=32, blank=True)
+    serial_number = models.CharField(max_length=128, blank=True)
+    manufacturer = models.CharField(max_length=128, blank=True)
+    model = models.CharField(max_length=128, blank=True)
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    device_id = models.BigIntegerField(null=True, blank=True, help_text="Zero-touch's id, once known.")
+    # The outcome.
+    failure_kind = models.CharField(max_length=20, choices=FailureKind, blank=True)
+    status = models.CharField(max_length=64, blank=True, help_text="Zero-touch's status for this device.")
+    message = models.TextField(blank=True, help_text="Why, in words (pre-flight or zero-touch).")
+    suggestion = models.CharField(max_length=128, blank=True, help_text="The likely intended value.")
+    raw = models.JSONField(default=dict, blank=True, help_text="The row as it was given.")
+
+    class Meta:
+        ordering = ["job", "row_number", "id"]
+        indexes = [
+            models.Index(fields=["job", "state", "row_number"], name="batchitem_job_state_idx"),
+            models.Index(fields=["job", "row_number"], name="batchitem_job_row_idx"),
+            # A chunk's request lists its items in row order, and its results come back in that order.
+            models.Index(fields=["chunk", "row_number"], name="batchitem_chunk_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Row {self.row_number} of job {self.job_id}: {self.label}"
+
+    @property
+    def label(self) -> str:
+        return self.imei or self.meid or self.serial_number or "(no identifier)"

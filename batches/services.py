@@ -1,0 +1,727 @@
+"""Batch jobs from the first upload to the last result: pre-flight, confirmation, submission, polling,
+reconciliation after a lost answer, cancellation and retry.
+
+Pages, the ``zt_batch`` command and the Celery tasks all call these functions; only they call the API.
+Every step that sends a request first commits what it is about to do (a chunk ``submitting``), and
+every answer is stored in the transaction that records what it means, so that a worker killed at any
+moment leaves a state the sweeper (``batches_sweep``) can carry on from without sending anything twice
+blindly.
+"""
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import BinaryIO
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+import zerotouch
+from batches.models import BatchChunk, BatchItem, BatchJob
+from batches.parsing import FileRefused, Limits, ParsedRow, parse_csv, parse_pasted
+from batches.preflight import checked_items
+from customers.models import Customer
+from devices.bulk import DeviceOutcome, devices_record_batch
+from devices.failures import EXPLANATIONS, PERMANENT, change_failed_sentence, kind_of_error, kind_of_result
+from devices.models import FailureKind, SectionType
+from portal.api import zerotouch_client
+from portal.db import insert_rows
+from portal.services import audit_record
+
+logger = logging.getLogger(__name__)
+
+ACTIVE_CHUNKS = (
+    BatchChunk.State.PENDING,
+    BatchChunk.State.SUBMITTING,
+    BatchChunk.State.SUBMITTED,
+    BatchChunk.State.UNKNOWN,
+)
+
+
+class BatchRefused(Exception):
+    """The job cannot do what was asked (confirm a finished job, retry with nothing to retry...)."""
+
+
+# --- Pre-flight and confirmation (the person's side) --------------------------------------------------
+
+
+def job_create(
+    *,
+    action: str,
+    rows: Iterable[ParsedRow],
+    actor: AbstractBaseUser | None,
+    customer: Customer | None = None,
+    source: str = BatchJob.Source.FILE,
+    source_name: str = "",
+    retry_of: BatchJob | None = None,
+) -> BatchJob:
+    """Check every row and keep the job as a draft with one item per row, awaiting confirmation.
+
+    Nothing is sent. ``rows`` may raise ``batches.parsing.FileRefused`` part way through: then nothing
+    is kept and the refusal goes to the caller.
+    """
+    with transaction.atomic():
+        job = BatchJob.objects.create(
+            action=action,
+            source=source,
+            source_name=source_name[:255],
+            created_by=actor if actor is not None and actor.is_authenticated else None,
+            created_by_name=actor.get_username() if actor is not None and actor.is_authenticated else "",
+            customer=customer,
+            retry_of=retry_of,
+            chunk_size=settings.ZT_BATCH_CHUNK_SIZE,
+        )
+        counts = {state: 0 for state in BatchItem.State}
+        for block in checked_items(rows, job_id=job.pk, action=action, customer=customer):
+            insert_rows(BatchItem, block)
+            for item in block:
+                counts[item["state"]] += 1
+        job.rows = sum(counts.values())
+        job.ready = counts[BatchItem.State.PENDING]
+        job.invalid = counts[BatchItem.State.INVALID]
+        job.skipped = counts[BatchItem.State.SKIPPED]
+        job.save(update_fields=["rows", "ready", "invalid", "skipped"])
+    return job
+
+
+def job_from_input(
+    *,
+    action: str,
+    mode: str,
+    customer: Customer | None,
+    actor: AbstractBaseUser | None,
+    upload: BinaryIO | None = None,
+    upload_name: str = "",
+    text: str = "",
+) -> BatchJob:
+    """A checked job from what a person gave: a CSV file (``mode`` "file"), pasted lines ("paste") or
+    scanned codes ("scan", one per line). Raises ``FileRefused`` for input that cannot be read."""
+    limits = Limits(max_bytes=settings.ZT_BATCH_MAX_BYTES, max_rows=settings.ZT_BATCH_MAX_ROWS)
+    if mode == "file":
+        if upload is None:
+            raise FileRefused("Choose a CSV file.")
+        rows, source = parse_csv(upload, limits=limits, name=upload_name), BatchJob.Source.FILE
+    else:
+        rows = parse_pasted(text, limits=limits)
+        source = BatchJob.Source.SCAN if mode == "scan" else BatchJob.Source.PASTE
+    return job_create(
+        action=action, rows=rows, actor=actor, customer=customer, source=source, source_name=upload_name
+    )
+
+
+@dataclass(frozen=True)
+class ScanCheck:
+    """One scanned code, checked: "ready", "skip" (nothing to do) or "error", and why."""
+
+    status: str
+    message: str
+    suggestion: str = ""
+
+
+def scan_check(*, code: str, action: str, customer: Customer | None) -> ScanCheck:
+    """Check one scanned code at once, with the rules and against the cache, as a job's row would be."""
+    row = ParsedRow(number=1, fields={"identifier": code}, raw={"identifier": code})
+    [item] = next(checked_items([row], job_id=0, action=action, customer=customer))
+    if item["state"] == BatchItem.State.INVALID:
+        return ScanCheck("error", item["message"], item["suggestion"])
+    if item["state"] == BatchItem.State.SKIPPED:
+        return ScanCheck("skip", item["message"])
+    return ScanCheck("ready", "Ready.")
+
+
+def job_confirm(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJob:
+    """Send a checked job: its ready items are cut into chunks and the submission is queued."""
+    from batches import tasks  # the tasks module imports this one
+
+    with transaction.atomic():
+        job = BatchJob.objects.select_for_update().get(pk=job.pk)
+        if job.state != BatchJob.State.DRAFT:
+            raise BatchRefused(f"This job is {job.get_state_display().lower()}; it cannot be sent again.")
+        if not job.ready:
+            raise BatchRefused("No row of this job is ready to send.")
+        _cut_into_chunks(job)
+        job.state = BatchJob.State.QUEUED
+        job.submitted_at = timezone.now()
+        job.save(update_fields=["state", "submitted_at"])
+        audit_record(
+            actor=actor,
+            action=f"batch.{job.action}",
+            target=job,
+            details={"rows": job.rows, "ready": job.ready, "invalid": job.invalid, "skipped": job.skipped},
+        )
+        tasks.submit_job.delay_on_commit(job.pk)
+    return job
+
+
+def _cut_into_chunks(job: BatchJob, *, item_ids: list[int] | None = None) -> list[BatchChunk]:
+    """Put the job's waiting items (or ``item_ids``) into new chunks of ``chunk_size``, in row order."""
+    if item_ids is None:
+        item_ids = list(
+            job.items.filter(state=BatchItem.State.PENDING, chunk__isnull=True)
+            .order_by("row_number", "id")
+            .values_list("id", flat=True)
+        )
+    last = job.chunks.order_by("-number").values_list("number", flat=True).first() or 0
+    chunks = []
+    for offset in range(0, len(item_ids), job.chunk_size):
+        ids = item_ids[offset : offset + job.chunk_size]
+        chunk = BatchChunk.objects.create(job=job, number=last + 1 + len(chunks), size=len(ids))
+        BatchItem.objects.filter(id__in=ids).update(chunk=chunk, state=BatchItem.State.PENDING)
+        chunks.append(chunk)
+    return chunks
+
+
+def job_discard(*, job: BatchJob, actor: AbstractBaseUser | None) -> None:
+    """Drop a checked job that will not be sent."""
+    updated = BatchJob.objects.filter(pk=job.pk, state=BatchJob.State.DRAFT).update(
+        state=BatchJob.State.DISCARDED, finished_at=timezone.now()
+    )
+    if not updated:
+        raise BatchRefused("Only a job that was not sent can be discarded.")
+
+
+def job_cancel(*, job: BatchJob, actor: AbstractBaseUser | None) -> int:
+    """Cancel the job's chunks not sent yet; chunks already sent run to their end. Returns how many
+    items were cancelled."""
+    with transaction.atomic():
+        job = BatchJob.objects.select_for_update().get(pk=job.pk)
+        if job.state not in (BatchJob.State.QUEUED, BatchJob.State.RUNNING):
+            raise BatchRefused("Only a job that is queued or running can be cancelled.")
+        chunks = list(
+            job.chunks.select_for_update().filter(state=BatchChunk.State.PENDING).values_list("id", flat=True)
+        )
+        BatchChunk.objects.filter(id__in=chunks).update(
+            state=BatchChunk.State.CANCELLED, finished_at=timezone.now()
+        )
+        cancelled = BatchItem.objects.filter(chunk_id__in=chunks).update(
+            state=BatchItem.State.CANCELLED, message="Cancelled before it was sent."
+        )
+        BatchJob.objects.filter(pk=job.pk).update(cancelled=F("cancelled") + cancelled)
+        audit_record(actor=actor, action="batch.cancel", target=job, details={"items_cancelled": cancelled})
+        _finish_if_done(job.pk)
+    return cancelled
+
+
+def job_retry_failed(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJob:
+    """A new checked job from the items that failed for a reason that may have passed (a temporary
+    problem, a device since unclaimed elsewhere): checked again against today's cache, awaiting
+    confirmation. Rows zero-touch refused for what they say (an invalid identifier) must be fixed
+    in the file instead."""
+    failed = (
+        job.items.filter(state=BatchItem.State.FAILED)
+        .exclude(failure_kind__in=PERMANENT)
+        .order_by("row_number")
+    )
+    if not failed.exists():
+        raise BatchRefused("No row of this job failed for a reason that a retry could change.")
+    rows = (
+        ParsedRow(
+            number=item.row_number,
+            fields={
+                "imei": item.imei,
+                "meid": item.meid,
+                "serial_number": item.serial_number,
+                "manufacturer": item.manufacturer,
+                "model": item.model,
+                "customer_id": str(item.customer_id or ""),
+                **item.metadata,
+            },
+            raw=item.raw,
+        )
+        for item in failed.iterator(chunk_size=2000)
+    )
+    retry = job_create(
+        action=job.action,
+        rows=rows,
+        actor=actor,
+        customer=job.customer,
+        source=BatchJob.Source.RETRY,
+        source_name=job.source_name,
+        retry_of=job,
+    )
+    audit_record(
+        actor=actor, action="batch.retry", target=job, details={"new_job": retry.pk, "rows": retry.rows}
+    )
+    return retry
+
+
+# --- Submission (the worker's side) -----------------------------------------------------------------
+
+
+def _client() -> zerotouch.Client:
+    return zerotouch_client()  # the batch lane: long deadline, below people in priority
+
+
+def _identifier(item: BatchItem) -> zerotouch.DeviceIdentifier:
+    return zerotouch.DeviceIdentifier(
+        imei=item.imei or None,
+        meid=item.meid or None,
+        serial_number=item.serial_number or None,
+        manufacturer=item.manufacturer or None,
+        model=item.model or None,
+    )
+
+
+def _send(client: zerotouch.Client, action: str, items: list[BatchItem]) -> zerotouch.Operation:
+    """One async request for the items, in their order (the results come back in the same order)."""
+    if action == BatchJob.Action.CLAIM:
+        return client.devices_claim_async(
+            claims=[
+                zerotouch.PartnerClaim(
+                    identifier=_identifier(item),
+                    customer_id=str(item.customer_id),
+                    section_type=SectionType.ZERO_TOUCH,
+                    metadata=zerotouch.DeviceMetadata(entries=item.metadata) if item.metadata else None,
+                )
+                for item in items
+            ]
+        )
+    if action == BatchJob.Action.UNCLAIM:
+        return client.devices_unclaim_async(
+            unclaims=[
+                zerotouch.PartnerUnclaim(device_id=str(item.device_id), section_type=SectionType.ZERO_TOUCH)
+                if item.device_id
+                else zerotouch.PartnerUnclaim(
+                    identifier=_identifier(item), section_type=SectionType.ZERO_TOUCH
+                )
+                for item in items
+            ]
+        )
+    return client.devices_update_metadata_async(
+        updates=[
+            zerotouch.MetadataUpdate(
+                metadata=zerotouch.DeviceMetadata(entries=item.metadata),
+                device_id=str(item.device_id) if item.device_id else None,
+                identifier=None if item.device_id else _identifier(item),
+            )
+            for item in items
+        ]
+    )
+
+
+def _chunk_items(chunk: BatchChunk) -> list[BatchItem]:
+    return list(chunk.items.order_by("row_number", "id"))
+
+
+def settle_seconds(size: int) -> float:
+    """How long an operation of ``size`` devices may still be changing devices after it was sent."""
+    return settings.ZT_BATCH_SETTLE_SECONDS + size * settings.ZT_BATCH_SETTLE_SECONDS_PER_DEVICE
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(300, 2 ** min(attempts, 9)))
+
+
+def chunk_submit_next(job_id: int, *, client: zerotouch.Client | None = None) -> BatchChunk | None:
+    """Send the job's next chunk that is due, if any; returns it (submitted, back to waiting, or with
+    its answer lost), or None when nothing is due.
+
+    The chunk is marked ``submitting`` and committed before the request leaves; the operation's name
+    is stored in the same transaction that marks it ``submitted``.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        chunk = (
+            BatchChunk.objects.select_for_update(skip_locked=True)
+            .filter(job_id=job_id, state=BatchChunk.State.PENDING)
+            .exclude(due_at__gt=now)
+            .order_by("number")
+            .first()
+        )
+        if chunk is None:
+            return None
+        chunk.state, chunk.attempted_at, chunk.attempts = BatchChunk.State.SUBMITTING, now, chunk.attempts + 1
+        chunk.save(update_fields=["state", "attempted_at", "attempts"])
+        chunk.items.update(state=BatchItem.State.SUBMITTING)
+        BatchJob.objects.filter(pk=job_id, state=BatchJob.State.QUEUED).update(state=BatchJob.State.RUNNING)
+        action = BatchJob.objects.values_list("action", flat=True).get(pk=job_id)
+    items = _chunk_items(chunk)
+    client = client or _client()
+    try:
+        operation = _send(client, action, items)
+    except zerotouch.OutcomeUnknown as exc:
+        # The request may have started an operation the portal cannot name: find out from the devices
+        # once whatever it did has settled.
+        logger.warning("batch %s chunk %s: answer lost (%s); reconciling later", job_id, chunk.number, exc)
+        _update_chunk(
+            chunk,
+            state=BatchChunk.State.UNKNOWN,
+            due_at=timezone.now() + timedelta(seconds=settle_seconds(len(items))),
+            last_error=str(exc),
+        )
+        return chunk
+    except zerotouch.InvalidArgument as exc:
+        # The request as a whole was refused (nothing started): its items fail with the reason.
+        _fail_chunk(chunk, items, action, exc)
+        return chunk
+    except zerotouch.ZeroTouchError as exc:
+        # Provably not acted on (a ONCE method is only failed this way when nothing started): wait.
+        logger.warning("batch %s chunk %s not sent: %s", job_id, chunk.number, exc)
+        with transaction.atomic():
+            _update_chunk(
+                chunk,
+                state=BatchChunk.State.PENDING,
+                due_at=timezone.now() + _backoff(chunk.attempts),
+                last_error=change_failed_sentence(exc, "sending the batch"),
+            )
+            chunk.items.update(state=BatchItem.State.PENDING)
+        return chunk
+    with transaction.atomic():
+        _update_chunk(
+            chunk,
+            state=BatchChunk.State.SUBMITTED,
+            operation_name=operation.name,
+            submitted_at=timezone.now(),
+            due_at=timezone.now() + timedelta(seconds=settings.ZT_BATCH_POLL_MIN_SECONDS),
+            last_error="",
+        )
+        chunk.items.update(state=BatchItem.State.SUBMITTED)
+    return chunk
+
+
+def _update_chunk(chunk: BatchChunk, **changes) -> None:
+    for name, value in changes.items():
+        setattr(chunk, name, value)
+    chunk.save(update_fields=list(changes))
+
+
+def _fail_chunk(
+    chunk: BatchChunk, items: list[BatchItem], action: str, exc: zerotouch.ZeroTouchError
+) -> None:
+    message = change_failed_sentence(exc, "the batch request")
+    outcomes = [
+        _outcome(item, action, succeeded=False, kind=kind_of_error(exc), message=message) for item in items
+    ]
+    _record_outcomes(chunk, items, outcomes, action)
+
+
+# --- Results --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PollResult:
+    done: bool
+    next_poll_in: float | None  # seconds; None when there is nothing more to poll
+
+
+def chunk_poll(chunk_id: int, *, client: zerotouch.Client | None = None) -> PollResult:
+    """Ask for a submitted chunk's operation; once done, record every item's result at once.
+
+    The next poll comes sooner when the operation is nearly done: the time it still needs, by its
+    progress so far, between ``ZT_BATCH_POLL_MIN_SECONDS`` and ``ZT_BATCH_POLL_MAX_SECONDS``.
+    """
+    chunk = BatchChunk.objects.select_related("job").filter(pk=chunk_id).first()
+    if chunk is None or chunk.state != BatchChunk.State.SUBMITTED:
+        return PollResult(done=True, next_poll_in=None)
+    client = client or _client()
+    try:
+        operation = client.operations_get(name=chunk.operation_name)
+    except zerotouch.ZeroTouchError as exc:
+        delay = settings.ZT_BATCH_POLL_MAX_SECONDS
+        logger.warning("batch %s chunk %s: poll failed (%s)", chunk.job_id, chunk.number, exc)
+        _update_chunk(chunk, due_at=timezone.now() + timedelta(seconds=delay), last_error=str(exc))
+        return PollResult(done=False, next_poll_in=delay)
+    if not operation.done:
+        progress = operation.metadata.progress if operation.metadata and operation.metadata.progress else 0
+        delay = _next_poll(chunk, progress)
+        _update_chunk(
+            chunk, progress=progress, due_at=timezone.now() + timedelta(seconds=delay), last_error=""
+        )
+        return PollResult(done=False, next_poll_in=delay)
+    _apply_operation(chunk, operation)
+    return PollResult(done=True, next_poll_in=None)
+
+
+def _next_poll(chunk: BatchChunk, progress: int) -> float:
+    low, high = settings.ZT_BATCH_POLL_MIN_SECONDS, settings.ZT_BATCH_POLL_MAX_SECONDS
+    if progress <= 0 or chunk.submitted_at is None:
+        return low
+    elapsed = (timezone.now() - chunk.submitted_at).total_seconds()
+    remaining = elapsed * (100 - progress) / progress
+    return max(low, min(high, remaining))
+
+
+def _outcome(
+    item: BatchItem,
+    action: str,
+    *,
+    succeeded: bool,
+    device_id: int | None = None,
+    kind: str = "",
+    message: str = "",
+    status: str = "",
+) -> tuple[DeviceOutcome, dict]:
+    """The device's outcome (for the cache and history) and the item's new fields."""
+    device_id = device_id or item.device_id
+    outcome = DeviceOutcome(
+        identifier=_identifier(item),
+        device_id=device_id,
+        succeeded=succeeded,
+        customer_id=item.customer_id,
+        metadata=item.metadata,
+        failure_kind="" if succeeded else kind,
+        message=message,
+    )
+    fields = {
+        "state": BatchItem.State.SUCCEEDED if succeeded else BatchItem.State.FAILED,
+        "device_id": device_id,
+        "failure_kind": "" if succeeded else kind,
+        "status": status,
+        "message": message,
+    }
+    return outcome, fields
+
+
+def _apply_operation(chunk: BatchChunk, operation: zerotouch.Operation) -> None:
+    items = _chunk_items(chunk)
+    action = chunk.job.action
+    results = list(operation.results)
+    outcomes = []
+    for index, item in enumerate(items):
+        result = results[index] if index < len(results) else None
+        if result is None:
+            outcomes.append(
+                _outcome(
+                    item,
+                    action,
+                    succeeded=False,
+                    kind=FailureKind.OTHER,
+                    message="Zero-touch returned no result for this device.",
+                )
+            )
+        elif result.succeeded:
+            outcomes.append(
+                _outcome(
+                    item,
+                    action,
+                    succeeded=True,
+                    device_id=int(result.device_id) if result.device_id else None,
+                    status=result.status or "",
+                )
+            )
+        else:
+            kind = kind_of_result(result)
+            outcomes.append(
+                _outcome(
+                    item,
+                    action,
+                    succeeded=False,
+                    kind=kind,
+                    message=_result_sentence(kind, result),
+                    status=result.status or "",
+                )
+            )
+    _record_outcomes(chunk, items, outcomes, action, expect=BatchChunk.State.SUBMITTED)
+
+
+def _result_sentence(kind: str, result: zerotouch.PerDeviceResult) -> str:
+    said = (result.error_message or "").strip()
+    explanation = EXPLANATIONS.get(FailureKind(kind), "")
+    return f"{explanation} (Zero-touch: {said})" if said else explanation
+
+
+def _record_outcomes(
+    chunk: BatchChunk,
+    items: list[BatchItem],
+    outcomes: list[tuple[DeviceOutcome, dict]],
+    action: str,
+    *,
+    expect: str | None = None,
+    resend: list[BatchItem] = (),
+) -> bool:
+    """Store a chunk's outcomes: items, the devices' cache and history, the job's counts, in one
+    transaction that holds the chunk, so that outcomes are recorded once however often they arrive.
+    Items in ``resend`` go back to waiting in a new chunk."""
+    job = chunk.job
+    with transaction.atomic():
+        locked = BatchChunk.objects.select_for_update().get(pk=chunk.pk)
+        if expect is not None and locked.state != expect:
+            return False
+        if locked.state in (BatchChunk.State.DONE, BatchChunk.State.CANCELLED):
+            return False
+        for item, (_, fields) in zip(items, outcomes, strict=True):
+            for name, value in fields.items():
+                setattr(item, name, value)
+        BatchItem.objects.bulk_update(
+            items, ["state", "device_id", "failure_kind", "status", "message"], batch_size=500
+        )
+        devices_record_batch(
+            action=action,
+            outcomes=[outcome for outcome, _ in outcomes],
+            actor=job.created_by,
+            batch_id=job.pk,
+            reseller_id=int(settings.ZT_PARTNER_ID),
+        )
+        succeeded = sum(1 for outcome, _ in outcomes if outcome.succeeded)
+        BatchJob.objects.filter(pk=job.pk).update(
+            succeeded=F("succeeded") + succeeded, failed=F("failed") + len(outcomes) - succeeded
+        )
+        if resend:
+            BatchItem.objects.filter(id__in=[item.id for item in resend]).update(chunk=None)
+            _cut_into_chunks(job, item_ids=[item.id for item in resend])
+        _update_chunk(
+            locked, state=BatchChunk.State.DONE, progress=100, finished_at=timezone.now(), due_at=None
+        )
+        _finish_if_done(job.pk)
+    return True
+
+
+def _finish_if_done(job_id: int) -> None:
+    """A job whose chunks have all ended is finished (cancelled, if any were cancelled)."""
+    if BatchChunk.objects.filter(job_id=job_id, state__in=ACTIVE_CHUNKS).exists():
+        return
+    job = BatchJob.objects.get(pk=job_id)
+    if job.state in (BatchJob.State.QUEUED, BatchJob.State.RUNNING):
+        job.state = BatchJob.State.CANCELLED if job.cancelled else BatchJob.State.DONE
+        job.finished_at = timezone.now()
+        job.save(update_fields=["state", "finished_at"])
+
+
+# --- A lost answer: reading the devices instead ---------------------------------------------------
+
+
+def _wanted(action: str, item: BatchItem, device: zerotouch.Device | None) -> bool:
+    """Whether the device shows what the item asked for."""
+    if device is None:
+        return False
+    claim = device.claim_for(SectionType.ZERO_TOUCH)
+    if action == BatchJob.Action.CLAIM:
+        return bool(claim and claim.owner_company_id and int(claim.owner_company_id) == item.customer_id)
+    if action == BatchJob.Action.UNCLAIM:
+        return claim is None
+    return all(device.metadata.entries.get(key, "") == value for key, value in item.metadata.items())
+
+
+def _explained_failure(
+    action: str, item: BatchItem, device: zerotouch.Device | None, partner_id: str
+) -> str | None:
+    """The failure a device's state explains without sending anything again (None: none)."""
+    if device is None:
+        # Unknown to zero-touch: nothing the lost request did. A claim registers a new device, so it is
+        # worth sending again; an unclaim or a metadata change would only be refused.
+        return None if action == BatchJob.Action.CLAIM else FailureKind.NOT_FOUND
+    claim = device.claim_for(SectionType.ZERO_TOUCH)
+    if action == BatchJob.Action.CLAIM and claim is not None:
+        if claim.reseller_id and str(claim.reseller_id) != str(partner_id):
+            return FailureKind.CLAIMED_BY_ANOTHER_RESELLER
+        return FailureKind.CLAIMED_BY_ANOTHER_CUSTOMER
+    if action == BatchJob.Action.METADATA and claim is None:
+        return FailureKind.NOT_OURS
+    return None
+
+
+def _read_devices(client: zerotouch.Client, items: list[BatchItem]) -> dict[int, dict | None]:
+    """Each item's device as the API holds it now, as JSON (None: unknown to the API)."""
+    observed = {}
+    for item in items:
+        if item.device_id:
+            try:
+                observed[item.id] = client.devices_get(device_id=item.device_id).to_json()
+            except zerotouch.NotFound:
+                observed[item.id] = None
+            continue
+        try:
+            found = next(
+                iter(client.devices_find_by_identifier(identifier=_identifier(item), page_size=1)), None
+            )
+        except zerotouch.InvalidArgument:
+            found = None  # an identifier zero-touch does not accept names no device
+        observed[item.id] = found.to_json() if found else None
+    return observed
+
+
+def chunk_reconcile(chunk_id: int, *, client: zerotouch.Client | None = None) -> bool:
+    """Settle a chunk whose answer was lost, from the devices' state; True once it is settled.
+
+    The lost request may have started an operation still changing devices, so the devices are read
+    twice, an operation's length apart; only when nothing moved in between is the state final. Then a
+    device in the wanted state succeeded, one whose state explains a refusal (claimed by another
+    customer) failed, and only the others are sent again, in a new chunk.
+    """
+    chunk = BatchChunk.objects.select_related("job").filter(pk=chunk_id).first()
+    if chunk is None or chunk.state != BatchChunk.State.UNKNOWN:
+        return True
+    items = _chunk_items(chunk)
+    client = client or _client()
+    try:
+        observed = {str(key): value for key, value in _read_devices(client, items).items()}
+    except zerotouch.ZeroTouchError as exc:
+        _update_chunk(chunk, due_at=timezone.now() + _backoff(3), last_error=str(exc))
+        return False
+    if observed != chunk.observed:
+        _update_chunk(
+            chunk,
+            observed=observed,
+            due_at=timezone.now() + timedelta(seconds=settle_seconds(len(items))),
+        )
+        return False
+    action = chunk.job.action
+    outcomes, resend = [], []
+    for item in items:
+        device = zerotouch.Device.from_json(observed[str(item.id)]) if observed[str(item.id)] else None
+        if _wanted(action, item, device):
+            outcomes.append(_outcome(item, action, succeeded=True, device_id=int(device.device_id)))
+        elif kind := _explained_failure(action, item, device, str(client.partner_id)):
+            device_id = int(device.device_id) if device else None
+            outcomes.append(
+                _outcome(
+                    item, action, succeeded=False, device_id=device_id, kind=kind, message=EXPLANATIONS[kind]
+                )
+            )
+        else:
+            resend.append(item)
+    done_items = [item for item in items if item not in resend]
+    return _record_outcomes(
+        chunk, done_items, outcomes, action, expect=BatchChunk.State.UNKNOWN, resend=resend
+    )
+
+
+# --- The sweeper: carrying on after crashes and lost messages ----------------------------------------
+
+
+@dataclass
+class Sweep:
+    submit: list[int]  # job ids with chunks due to be sent
+    poll: list[int]  # chunk ids whose poll is overdue
+    reconcile: list[int]  # chunk ids due to be reconciled
+    marked_unknown: int = 0
+
+
+def batches_sweep(*, now: datetime | None = None) -> Sweep:
+    """What needs doing that no task is on its way to do: chunks left ``submitting`` by a killed
+    worker become ``unknown`` (to be reconciled); due sends, overdue polls and due reconciliations are
+    listed for the caller to enqueue."""
+    now = now or timezone.now()
+    stuck_before = now - timedelta(seconds=settings.ZT_BATCH_DEADLINE + settings.ZT_BATCH_SETTLE_SECONDS)
+    stuck = BatchChunk.objects.filter(state=BatchChunk.State.SUBMITTING, attempted_at__lt=stuck_before)
+    marked = 0
+    for chunk in stuck:
+        marked += BatchChunk.objects.filter(pk=chunk.pk, state=BatchChunk.State.SUBMITTING).update(
+            state=BatchChunk.State.UNKNOWN,
+            due_at=chunk.attempted_at + timedelta(seconds=settle_seconds(chunk.size)),
+            last_error="The worker stopped while sending this chunk.",
+        )
+    overdue = now - timedelta(seconds=settings.ZT_BATCH_POLL_MAX_SECONDS)
+    return Sweep(
+        submit=list(
+            BatchChunk.objects.filter(state=BatchChunk.State.PENDING, job__state__in=["queued", "running"])
+            .exclude(due_at__gt=now)
+            .values_list("job_id", flat=True)
+            .distinct()
+        ),
+        poll=list(
+            BatchChunk.objects.filter(state=BatchChunk.State.SUBMITTED, due_at__lt=overdue).values_list(
+                "id", flat=True
+            )
+        ),
+        reconcile=list(
+            BatchChunk.objects.filter(state=BatchChunk.State.UNKNOWN, due_at__lte=now).values_list(
+                "id", flat=True
+            )
+        ),
+        marked_unknown=marked,
+    )

@@ -1,0 +1,226 @@
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRefresh
+
+from batches.forms import BatchForm, JobFilterForm, JobListForm, ScanForm
+from batches.models import BatchItem, BatchJob
+from batches.parsing import GOOGLE_TEMPLATE, TEMPLATES, FileRefused
+from batches.results import results_csv
+from batches.selectors import failure_kinds, job_items_page, job_users, jobs_page, time_left
+from batches.services import (
+    BatchRefused,
+    job_cancel,
+    job_confirm,
+    job_discard,
+    job_from_input,
+    job_retry_failed,
+    scan_check,
+)
+from customers.models import Customer
+from customers.selectors import customer_for_value
+from portal.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
+from portal.views import HtmxHttpRequest
+
+
+@require_GET
+@role_required(ALL_ROLES)
+def batch_list(request: HtmxHttpRequest) -> HttpResponse:
+    form = JobListForm(request.GET)
+    valid = form.is_valid()
+    user_name = ""
+    if valid:
+        user_name = request.user.get_username() if form.cleaned_data["mine"] else form.cleaned_data["user"]
+    context = {
+        "form": form,
+        "page": jobs_page(user_name=user_name, before=form.cleaned_data["before"] if valid else None),
+        "users": job_users(),
+        "user_name": user_name,
+        "can_change": has_any_role(request.user, CHANGE_ROLES),
+    }
+    return render(request, "batches/list.html", context, status=200 if valid else 400)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(CHANGE_ROLES)
+def batch_new(request: HtmxHttpRequest) -> HttpResponse:
+    max_bytes = settings.ZT_BATCH_MAX_BYTES
+    if request.method == "POST":
+        form = BatchForm(request.POST, request.FILES, max_bytes=max_bytes)
+    else:
+        form = BatchForm(initial=_preset(request), max_bytes=max_bytes)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = job_from_input(actor=request.user, **_input(form))
+        except FileRefused as exc:
+            form.add_error(
+                {"file": "file", "paste": "pasted", "scan": "scanned"}[form.cleaned_data["mode"]], str(exc)
+            )
+        else:
+            return redirect("batches:detail", job_id=job.pk)
+    context = {
+        "form": form,
+        "customer": customer_for_value(form["customer"].value()),
+        "max_rows": settings.ZT_BATCH_MAX_ROWS,
+        "max_megabytes": max_bytes // 1_048_576,
+    }
+    return render(request, "batches/new.html", context, status=400 if form.errors else 200)
+
+
+def _preset(request: HtmxHttpRequest) -> dict:
+    """A new job may start from a customer's page (``?customer=``) or an action (``?action=``)."""
+    initial = {}
+    if request.GET.get("action") in BatchJob.Action.values:
+        initial["action"] = request.GET["action"]
+    customer = request.GET.get("customer", "")
+    if customer.isascii() and customer.isdigit() and len(customer) < 19:
+        initial["customer"] = int(customer)
+    return initial
+
+
+def _input(form: BatchForm) -> dict:
+    data = form.cleaned_data
+    customer = Customer.objects.filter(pk=data["customer"]).first() if data["customer"] else None
+    upload = data.get("file")
+    return {
+        "action": data["action"],
+        "mode": data["mode"],
+        "customer": customer,
+        "upload": upload.file if upload is not None and data["mode"] == BatchForm.Mode.FILE else None,
+        "upload_name": upload.name if upload is not None else "",
+        "text": data["pasted"] if data["mode"] == BatchForm.Mode.PASTE else data["scanned"],
+    }
+
+
+@require_POST
+@role_required(CHANGE_ROLES)
+def batch_scan(request: HtmxHttpRequest) -> HttpResponse:
+    """Check one scanned code at once: a row for the scan list, with its status."""
+    form = ScanForm(request.POST)
+    if not form.is_valid():
+        problems = " ".join(error for errors in form.errors.values() for error in errors)
+        return render(
+            request,
+            "batches/_scan_row.html",
+            {"code": request.POST.get("code", "")[:128], "problem": problems},
+        )
+    data = form.cleaned_data
+    customer = Customer.objects.filter(pk=data["customer"]).first() if data["customer"] else None
+    check = scan_check(code=data["code"], action=data["action"], customer=customer)
+    return render(request, "batches/_scan_row.html", {"code": data["code"], "check": check})
+
+
+def _job_or_404(job_id: int) -> BatchJob:
+    return get_object_or_404(BatchJob.objects.select_related("customer", "retry_of"), pk=job_id)
+
+
+@require_GET
+@role_required(ALL_ROLES)
+def batch_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    job = _job_or_404(job_id)
+    if job.state == BatchJob.State.DISCARDED:
+        raise Http404("This job was discarded before it was sent.")
+    target = request.htmx.target if request.htmx else None
+    if target == "progress" and job.finished and request.GET.get("was") == "running":
+        return HttpResponseClientRefresh()  # the results are in: show the finished page
+    filters = JobFilterForm(request.GET)
+    valid = filters.is_valid()
+    state = filters.cleaned_data.get("state", "") if valid else ""
+    if job.state == BatchJob.State.DRAFT and "state" not in request.GET:
+        state = BatchItem.State.INVALID if job.invalid else ""
+    context = {
+        "job": job,
+        "filters": filters,
+        "state": state,
+        "kind": filters.cleaned_data.get("kind", "") if valid else "",
+        "page": job_items_page(
+            job,
+            state=state,
+            kind=filters.cleaned_data.get("kind", "") if valid else "",
+            after=filters.cleaned_data.get("after") if valid else None,
+        ),
+        "kinds": failure_kinds(job) if job.failed else [],
+        "time_left": time_left(job),
+        "took": job.finished_at - job.submitted_at if job.finished_at and job.submitted_at else None,
+        "can_change": has_any_role(request.user, CHANGE_ROLES),
+    }
+    if target in ("progress", "rows"):
+        return render(request, f"batches/job.html#{target}", context)
+    return render(request, "batches/job.html", context, status=200 if valid else 400)
+
+
+def _act(request: HtmxHttpRequest, job_id: int, action, done: str) -> HttpResponse:
+    job = _job_or_404(job_id)
+    try:
+        result = action(job=job, actor=request.user)
+    except BatchRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("batches:detail", job_id=job.pk)
+    if isinstance(result, BatchJob) and result.pk != job.pk:
+        messages.success(request, done)
+        return redirect("batches:detail", job_id=result.pk)
+    messages.success(request, done)
+    return redirect("batches:detail", job_id=job.pk)
+
+
+@require_POST
+@role_required(CHANGE_ROLES)
+def batch_confirm(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    return _act(request, job_id, job_confirm, "Sent to zero-touch. Progress shows below as results come in.")
+
+
+@require_POST
+@role_required(CHANGE_ROLES)
+def batch_discard(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    job = _job_or_404(job_id)
+    try:
+        job_discard(job=job, actor=request.user)
+    except BatchRefused as exc:
+        messages.error(request, str(exc))
+        return redirect("batches:detail", job_id=job.pk)
+    messages.info(request, "Discarded: nothing was sent.")
+    return redirect("batches:new")
+
+
+@require_POST
+@role_required(CHANGE_ROLES)
+def batch_cancel(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    return _act(request, job_id, job_cancel, "Cancelled the rows not sent yet; rows already sent finish.")
+
+
+@require_POST
+@role_required(CHANGE_ROLES)
+def batch_retry(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    return _act(
+        request,
+        job_id,
+        job_retry_failed,
+        "A new job with the failed rows, checked again: confirm to send it.",
+    )
+
+
+@require_GET
+@role_required(ALL_ROLES)
+def batch_results(request: HtmxHttpRequest, job_id: int) -> StreamingHttpResponse:
+    """The job's rows with their outcome as CSV (``?rows=errors`` for the rows to fix and upload again)."""
+    job = _job_or_404(job_id)
+    which = request.GET.get("rows", "")
+    states = {"errors": [BatchItem.State.INVALID], "failed": [BatchItem.State.FAILED]}.get(which)
+    name = f"batch-{job.pk}-{which if states else 'results'}.csv"
+    response = StreamingHttpResponse(results_csv(job, states=states), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@require_GET
+@role_required(ALL_ROLES)
+def batch_template(request: HtmxHttpRequest, name: str) -> HttpResponse:
+    """A CSV template to fill in: one per action, and Google's portal format for claims."""
+    text = GOOGLE_TEMPLATE if name == "google" else TEMPLATES.get(name)
+    if text is None:
+        raise Http404("No such template.")
+    response = HttpResponse("\ufeff" + text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="zero-touch-{name}-template.csv"'
+    return response

@@ -1,0 +1,127 @@
+"""Recording what a batch operation did to its devices: the cache and the history, in bulk.
+
+A batch's results come from the operation's ``perDeviceStatus`` (or, after a lost answer, from the
+devices' state read back), never from re-reading each device: a success means the device is now
+claimed, unclaimed or annotated as asked, so the cache is written from the request itself, a chunk
+at a time, with one history event per device the cache holds.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+import zerotouch
+from devices.cache import (
+    cache_store_changed,
+    cached_rows,
+    new_device_row,
+    row_claimed,
+    row_unclaimed,
+    row_with_metadata,
+    vendor_customer_ids,
+)
+from devices.models import Device, DeviceEvent, SectionType
+
+ACTION_KINDS = {
+    "claim": DeviceEvent.Kind.CLAIMED,
+    "unclaim": DeviceEvent.Kind.UNCLAIMED,
+    "metadata": DeviceEvent.Kind.METADATA_CHANGED,
+}
+
+
+@dataclass(frozen=True)
+class DeviceOutcome:
+    """What became of one device of a batch."""
+
+    identifier: zerotouch.DeviceIdentifier
+    device_id: int | None
+    succeeded: bool
+    customer_id: int | None = None  # claims: the customer claimed for
+    metadata: dict[str, str] = field(default_factory=dict)
+    failure_kind: str = ""
+    message: str = ""
+
+
+def devices_record_batch(
+    *,
+    action: str,
+    outcomes: Sequence[DeviceOutcome],
+    actor: AbstractBaseUser | None,
+    batch_id: int,
+    reseller_id: int,
+    section_type: str = SectionType.ZERO_TOUCH,
+) -> None:
+    """Write one chunk's outcomes into the cache and the device history (in the caller's transaction,
+    or its own). Devices new to the cache that a claim registered are added from their identifier."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = [o.device_id for o in outcomes if o.device_id is not None]
+        rows = cached_rows(ids, lock=True)
+        vendor_customers = vendor_customer_ids()
+        changed = []
+        for outcome in outcomes:
+            if not outcome.succeeded or outcome.device_id is None:
+                continue
+            row = rows.get(outcome.device_id)
+            if row is None:
+                if action != "claim":
+                    continue  # nothing cached to correct; the next sync brings it
+                row = new_device_row(outcome.device_id, outcome.identifier, now=now)
+            if action == "claim":
+                row = row_claimed(
+                    row,
+                    customer_id=outcome.customer_id,
+                    reseller_id=reseller_id,
+                    section_type=section_type,
+                    metadata=outcome.metadata,
+                    vendor_customers=vendor_customers,
+                    now=now,
+                )
+            elif action == "unclaim":
+                row = row_unclaimed(
+                    row, section_type=section_type, vendor_customers=vendor_customers, now=now
+                )
+            else:
+                row = row_with_metadata(row, outcome.metadata, now=now)
+            rows[outcome.device_id] = row
+            changed.append(row)
+        cache_store_changed(changed)
+        cached = set(rows) | set(Device.objects.filter(device_id__in=ids).values_list("device_id", flat=True))
+        DeviceEvent.objects.bulk_create(
+            [
+                DeviceEvent(
+                    device_id=outcome.device_id,
+                    created_at=now,
+                    kind=ACTION_KINDS[action],
+                    outcome=DeviceEvent.Outcome.SUCCEEDED
+                    if outcome.succeeded
+                    else DeviceEvent.Outcome.FAILED,
+                    failure_kind=outcome.failure_kind,
+                    source=DeviceEvent.Source.BATCH,
+                    actor=actor,
+                    batch_id=batch_id,
+                    customer_id=outcome.customer_id,
+                    details=_details(action, outcome),
+                )
+                for outcome in outcomes
+                if outcome.device_id in cached
+            ],
+            batch_size=500,
+        )
+
+
+def _details(action: str, outcome: DeviceOutcome) -> dict:
+    identifier = outcome.identifier
+    details: dict = {"identifier": identifier.imei or identifier.meid or identifier.serial_number}
+    if outcome.customer_id is not None:
+        details["previous_owner" if action == "unclaim" else "customer"] = outcome.customer_id
+    if action == "metadata":
+        details["after"] = dict(outcome.metadata)
+    else:
+        details.update(outcome.metadata)
+    if outcome.message and not outcome.succeeded:
+        details["error"] = outcome.message
+    return details
