@@ -21,7 +21,7 @@ PYTHON ?= $(shell for c in python3.13 python3.12; do \
 	  if [ -x $$d/bin/python3 ]; then echo $$d/bin/python3; exit; fi; \
 	done)
 
-.PHONY: run test venv migrate demo lint e2e clean bench-cache bench-sync
+.PHONY: run test venv migrate demo lint e2e clean bench-cache bench-sync bench-batch
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "No Python 3.12+ found: install python3.13 (or python3.12) and retry." >&2; exit 1; fi
@@ -90,3 +90,19 @@ bench-sync: venv
 		$(PY) manage.py zt_bench sync --devices 200000 --runs 3 --resync
 	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_sync \
 		$(PY) manage.py zt_bench sync --devices 20000 --error-rate 0.2
+
+# Batches on the cache bench-cache built (1,000,000 devices): pre-flight of 100,000 rows, submission
+# overhead, a 10,000-device job end to end and the worker's memory through a 100,000-device job.
+bench-batch: venv
+	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'zt_bench'" | grep -q 1 \
+		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE zt_bench"
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench $(PY) manage.py migrate -v0
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench \
+		$(PY) manage.py zt_bench cache --devices $(BENCH_DEVICES) --repeat 20
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench \
+		$(PY) manage.py zt_bench batch --rows 100000
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-cache.sqlite3 $(PY) manage.py migrate -v0
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-cache.sqlite3 \
+		$(PY) manage.py zt_bench cache --devices $(BENCH_DEVICES) --repeat 20
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-cache.sqlite3 \
+		$(PY) manage.py zt_bench batch --rows 100000

@@ -53,6 +53,7 @@ class Candidate:
     suggestion: str = ""
     skip_reason: str = ""
     device: CachedDevice | None = None
+    identifier_explained: bool = False  # reading the identifier already said what is wrong with it
 
     @property
     def key(self) -> tuple[str, str]:
@@ -108,6 +109,7 @@ class Checker:
 
     def _imei(self, candidate: Candidate, value: str) -> str:
         if looks_like_scientific_notation(value):
+            candidate.identifier_explained = True
             candidate.errors.append(
                 f"{value} is an IMEI a spreadsheet turned into a number in scientific notation: its last "
                 "digits are lost. Format the column as text and copy the IMEIs again."
@@ -116,6 +118,7 @@ class Checker:
         imei = normalize_imei(value)
         if _DIGITS.fullmatch(imei or "x") and len(imei) == IMEI_LENGTH - 1 and is_valid_imei("0" + imei):
             candidate.suggestion = "0" + imei
+            candidate.identifier_explained = True
             candidate.errors.append(
                 f"{imei} has 14 digits: it looks like an IMEI whose leading zero a spreadsheet dropped "
                 f"(0{imei}). Format the column as text and copy it again."
@@ -126,6 +129,7 @@ class Checker:
         meid = normalize_meid(value)
         if len(meid) == MEID_LENGTH - 1 and is_valid_meid("0" + meid):
             candidate.suggestion = "0" + meid
+            candidate.identifier_explained = True
             candidate.errors.append(
                 f"{meid} has 13 characters: it looks like a MEID whose leading zero a spreadsheet "
                 f"dropped (0{meid})."
@@ -196,11 +200,21 @@ class Checker:
             metadata=candidate.metadata,
         )
         if request is None:
-            candidate.errors.extend(message for message in errors.values() if message not in candidate.errors)
+            candidate.errors.extend(self._new(candidate, errors))
             if customer is not None:
                 candidate.customer_id = customer.pk
             return
         candidate.customer_id = request.customer_id
+
+    @staticmethod
+    def _new(candidate: Candidate, errors: dict[str, str]) -> list[str]:
+        """The rules' messages not said yet (an identifier already explained is not explained twice)."""
+        skip = {"imei", "meid"} if candidate.identifier_explained else set()
+        return [
+            message
+            for field, message in errors.items()
+            if field not in skip and message not in candidate.errors
+        ]
 
     def _device_rules(self, candidate: Candidate) -> None:
         errors = identifier_errors(
@@ -210,7 +224,7 @@ class Checker:
             manufacturer=candidate.manufacturer,
             model=candidate.model,
         )
-        candidate.errors.extend(message for message in errors.values() if message not in candidate.errors)
+        candidate.errors.extend(self._new(candidate, errors))
         if self.action == BatchJob.Action.METADATA:
             if not candidate.metadata:
                 candidate.errors.append("Give an order number or a phone number to set.")

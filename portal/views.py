@@ -2,7 +2,8 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_GET
 from django_htmx.middleware import HtmxDetails
 
@@ -28,6 +29,12 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     if Role.ADMINS in roles:
         context["recent_audit"] = AuditEvent.objects.select_related("actor")[:10]
     return render(request, "portal/home.html", context)
+
+
+@login_not_required
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    return redirect(static("favicon.svg"), permanent=True)
 
 
 @login_not_required

@@ -118,3 +118,18 @@ document.addEventListener("change", (event) => {
 });
 document.addEventListener("DOMContentLoaded", () => setUpClaimForms(document));
 document.addEventListener("htmx:load", (event) => setUpClaimForms(event.detail.elt.parentElement || document));
+
+// --- Forms sent once -------------------------------------------------------------------------------
+// A plain (non-htmx) form marked data-submit-once disables its buttons once sent, so a double click
+// does not upload a file twice or confirm a job twice.
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form[data-submit-once]");
+  if (!form) return;
+  if (form.dataset.sent) {
+    event.preventDefault();
+    return;
+  }
+  form.dataset.sent = "yes";
+  // Disabled after the browser has collected the form's fields (a disabled button is not sent).
+  setTimeout(() => form.querySelectorAll("button").forEach((button) => { button.disabled = true; }), 0);
+});

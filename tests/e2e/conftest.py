@@ -56,8 +56,9 @@ def browser():
 
 @pytest.fixture
 def page(browser, live_server):
-    """A browser tab on the live server. Whatever the page's scripts break on, or the
-    Content-Security-Policy refuses, fails the test: the portal runs no inline code and no eval."""
+    """A browser tab on the live server. Whatever the page's scripts break on or log as an error
+    (htmx's complaints, a resource that fails to load), or the Content-Security-Policy refuses,
+    fails the test: the portal runs no inline code and no eval."""
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(10_000)
     page = context.new_page()

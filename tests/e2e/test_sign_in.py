@@ -7,7 +7,7 @@ from portal.roles import Role
 
 NAVIGATION = {
     Role.SALES: ["Devices", "Customers", "Batches"],
-    Role.MANAGERS: ["Devices", "Customers", "Reports"],
+    Role.MANAGERS: ["Devices", "Customers", "Batches", "Reports"],
     Role.ADMINS: ["Devices", "Customers", "Batches", "Reports", "Admin"],
 }
 

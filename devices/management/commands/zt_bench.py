@@ -59,7 +59,8 @@ class Command(BaseCommand):
     help = "Benchmark the device cache (search selectors at scale)."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("suite", choices=["cache", "sync", "page"])
+        parser.add_argument("suite", choices=["cache", "sync", "page", "batch"])
+        parser.add_argument("--rows", type=int, default=100_000, help="batch: rows of the pre-flight file")
         parser.add_argument("--devices", type=int, default=1_000_000)
         parser.add_argument("--customers", type=int, default=300)
         parser.add_argument("--repeat", type=int, default=200, help="timed queries per kind")
@@ -73,6 +74,11 @@ class Command(BaseCommand):
     def handle(
         self, *args, suite: str, devices: int, customers: int, repeat: int, seed: int, **options
     ) -> None:
+        if suite == "batch":
+            from batches.bench import bench_batch  # the batches app's own benchmark
+
+            bench_batch(self.stdout, rows=options["rows"], seed=seed)
+            return
         if suite == "sync":
             self.bench_sync(
                 devices=devices,
@@ -158,6 +164,7 @@ class Command(BaseCommand):
                         "first_seen_at": now,
                         "last_synced_at": now,
                         "seen_in_sync": None,
+                        "changed_at": None,
                     }
                 )
                 made += 1
