@@ -240,12 +240,29 @@ def bench_worker(out, *, emulator, emulator_customer: Customer, devices: int, se
     )
 
 
+def clean_up() -> None:
+    """Leave the scratch database as ``zt_bench cache`` built it: no jobs, and none of the devices the
+    emulator registered for the jobs (its ids start at 100,000,000,000; the cache's at 10,000,001)."""
+    from devices.models import DeviceEvent, SearchKey
+
+    added = Device.objects.filter(device_id__gte=100_000_000_000)
+    with transaction.atomic():
+        DeviceEvent.objects.filter(device__in=added).delete()
+        SearchKey.objects.filter(device_id__gte=100_000_000_000).delete()
+        added.delete()
+        BatchItem.objects.all().delete()
+        BatchChunk.objects.all().delete()
+        BatchJob.objects.all().delete()
+        Customer.objects.filter(company_id__gt=10_000_000).delete()  # the emulator's, synced for the jobs
+
+
 def bench_batch(out, *, rows: int, seed: int) -> None:
     import logging
 
     from emulator.testing import EmulatorProcess
 
     logging.getLogger("zerotouch").setLevel(logging.WARNING)
+    clean_up()
     bench_preflight(out, rows=rows, seed=seed)
     with EmulatorProcess(partner_id=1000001) as emulator:
         emulator.seed(customers=1, vendors=0, devices=0, random_seed=seed)
@@ -273,3 +290,4 @@ def bench_batch(out, *, rows: int, seed: int) -> None:
                 label=f"a {rows:,}-device job (memory target ≤ 250 MB a worker process)",
             )
             reset_zerotouch_client()
+    clean_up()

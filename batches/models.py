@@ -150,22 +150,26 @@ class BatchItem(models.Model):
     """One row of a job's input: one device, what to do with it, and what happened."""
 
     class State(models.TextChoices):
+        """An item's own state. While it waits for an outcome it stays ``pending``: what its request is
+        doing (being sent, sent with an operation name, answer lost) is its chunk's state, changed once
+        for the chunk rather than for each of its thousand items (``progress_label``)."""
+
         INVALID = "invalid", "Not sent: invalid"
         SKIPPED = "skipped", "Nothing to do"
         PENDING = "pending", "Waiting to be sent"
-        SUBMITTING = "submitting", "Being sent"
-        SUBMITTED = "submitted", "Sent, being processed"
         SUCCEEDED = "succeeded", "Done"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
     TERMINAL = frozenset({State.INVALID, State.SKIPPED, State.SUCCEEDED, State.FAILED, State.CANCELLED})
 
-    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="items")
+    # No index of their own: the composite indexes below start with them, and every index is written
+    # for each of a hundred thousand rows.
+    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="items", db_index=False)
     row_number = models.PositiveIntegerField(help_text="The row's line in the file (the header is line 1).")
     state = models.CharField(max_length=12, choices=State)
     chunk = models.ForeignKey(
-        BatchChunk, null=True, blank=True, on_delete=models.SET_NULL, related_name="items"
+        BatchChunk, null=True, blank=True, on_delete=models.SET_NULL, related_name="items", db_index=False
     )
     # The device as the row names it (normalised), and what to do.
     imei = models.CharField(max_length=32, blank=True)
@@ -198,3 +202,10 @@ class BatchItem(models.Model):
     @property
     def label(self) -> str:
         return self.imei or self.meid or self.serial_number or "(no identifier)"
+
+    @property
+    def progress_label(self) -> str:
+        """Where the item stands, in words: its outcome, or while it waits, its chunk's state."""
+        if self.state == self.State.PENDING and self.chunk_id is not None:
+            return self.chunk.get_state_display()
+        return self.get_state_display()

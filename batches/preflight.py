@@ -81,13 +81,14 @@ class Checker:
 
     def read_identifier(self, candidate: Candidate) -> None:
         fields = candidate.row.fields
-        candidate.manufacturer = fields.get("manufacturer", "").strip()
-        candidate.model = fields.get("model", "").strip()
+        # The parser hands over values without surrounding spaces.
+        candidate.manufacturer = fields.get("manufacturer", "")
+        candidate.model = fields.get("model", "")
         candidate.chrome_os = fields.get("device_type", "") == "chrome_os"
-        imei, meid = fields.get("imei", "").strip(), fields.get("meid", "").strip()
-        serial = fields.get("serial_number", "").strip()
-        if not (imei or meid or serial) and fields.get("identifier", "").strip():
-            imei, meid, serial = self._classify(candidate, fields["identifier"].strip())
+        imei, meid = fields.get("imei", ""), fields.get("meid", "")
+        serial = fields.get("serial_number", "")
+        if not (imei or meid or serial) and fields.get("identifier"):
+            imei, meid, serial = self._classify(candidate, fields["identifier"])
         if imei:
             candidate.imei = self._imei(candidate, imei)
         if meid:
@@ -143,11 +144,11 @@ class Checker:
         fields = candidate.row.fields
         candidate.errors.extend(candidate.row.errors)
         candidate.metadata = {
-            key: fields[key].strip() for key in ("ordernumber", "phonenumber") if fields.get(key, "").strip()
+            key: fields[key] for key in ("ordernumber", "phonenumber") if fields.get(key)
         }
         if candidate.imei == EXAMPLE_IMEI:
             candidate.errors.append("This is the template's example row: delete it and list your devices.")
-        profile = fields.get("profiletype", "").strip().upper().replace("-", "_").replace(" ", "_")
+        profile = fields.get("profiletype", "").upper().replace("-", "_").replace(" ", "_")
         if profile and profile not in ("ZERO_TOUCH", "SECTION_TYPE_ZERO_TOUCH"):
             candidate.errors.append(f"Profile type {fields['profiletype']!r}: only ZERO_TOUCH is handled.")
         self._spelling(candidate)
@@ -173,7 +174,7 @@ class Checker:
                 candidate.suggestion = candidate.suggestion or expected
 
     def _customer(self, candidate: Candidate) -> tuple[Customer | None, bool]:
-        owner = candidate.row.fields.get("customer_id", "").strip()
+        owner = candidate.row.fields.get("customer_id", "")
         if not owner:
             return self.customer, self.customer is not None
         if not (owner.isascii() and owner.isdigit() and len(owner) <= 19):

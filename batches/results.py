@@ -8,7 +8,7 @@ import csv
 import io
 from collections.abc import Iterator
 
-from batches.models import BatchItem, BatchJob
+from batches.models import BatchJob
 
 OUTCOME_COLUMNS = ["row", "result", "failure", "message", "device_id", "suggestion"]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -27,19 +27,18 @@ def _line(cells: list) -> str:
 
 def results_csv(job: BatchJob, *, states: list[str] | None = None) -> Iterator[str]:
     """The job's rows (or only those in ``states``) as CSV lines, streamed in file order."""
-    items = job.items.order_by("row_number", "id")
+    items = job.items.select_related("chunk").order_by("row_number", "id")
     if states:
         items = items.filter(state__in=states)
     first = items.values_list("raw", flat=True).first() or {}
     columns = list(first)
     yield "\ufeff" + _line([*columns, *OUTCOME_COLUMNS])  # a BOM: Excel then reads UTF-8
-    labels = dict(BatchItem.State.choices)
     for item in items.iterator(chunk_size=2000):
         yield _line(
             [
                 *(item.raw.get(column, "") for column in columns),
                 item.row_number,
-                labels.get(item.state, item.state),
+                item.progress_label,
                 item.get_failure_kind_display() if item.failure_kind else "",
                 item.message,
                 item.device_id or "",

@@ -33,7 +33,7 @@ def job_items_page(
     job: BatchJob, *, state: str = "", kind: str = "", after: int | None = None, size: int = PAGE_SIZE
 ) -> Page:
     """A job's rows in file order (keyset on the row number), optionally of one state and failure kind."""
-    items = job.items.all()
+    items = job.items.select_related("chunk")
     if state:
         items = items.filter(state=state)
     if kind:

@@ -336,7 +336,6 @@ def chunk_submit_next(job_id: int, *, client: zerotouch.Client | None = None) ->
             return None
         chunk.state, chunk.attempted_at, chunk.attempts = BatchChunk.State.SUBMITTING, now, chunk.attempts + 1
         chunk.save(update_fields=["state", "attempted_at", "attempts"])
-        chunk.items.update(state=BatchItem.State.SUBMITTING)
         BatchJob.objects.filter(pk=job_id, state=BatchJob.State.QUEUED).update(state=BatchJob.State.RUNNING)
         action = BatchJob.objects.values_list("action", flat=True).get(pk=job_id)
     items = _chunk_items(chunk)
@@ -368,7 +367,6 @@ def chunk_submit_next(job_id: int, *, client: zerotouch.Client | None = None) ->
                 due_at=timezone.now() + _backoff(chunk.attempts),
                 last_error=change_failed_sentence(exc, "sending the batch"),
             )
-            chunk.items.update(state=BatchItem.State.PENDING)
         return chunk
     with transaction.atomic():
         _update_chunk(
@@ -379,7 +377,6 @@ def chunk_submit_next(job_id: int, *, client: zerotouch.Client | None = None) ->
             due_at=timezone.now() + timedelta(seconds=settings.ZT_BATCH_POLL_MIN_SECONDS),
             last_error="",
         )
-        chunk.items.update(state=BatchItem.State.SUBMITTED)
     return chunk
 
 

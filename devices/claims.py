@@ -141,11 +141,11 @@ def claim_request(
 
     Field names are the claim form's: imei, meid, serial_number, manufacturer, model,
     chrome_os_attested_device_id, customer, google_workspace_customer_id, pre_provisioning_token,
-    and the metadata keys (ordernumber, phonenumber).
+    and the metadata keys (ordernumber, phonenumber). Values come without surrounding spaces (forms
+    and the batch parser strip them); identifiers are normalised here.
     """
     imei, meid = normalize_imei(imei), normalize_meid(meid)
-    serial_number, manufacturer, model = serial_number.strip(), manufacturer.strip(), model.strip()
-    metadata = {key: value.strip() for key, value in (metadata or {}).items() if value.strip()}
+    metadata = {key: value for key, value in (metadata or {}).items() if value} if metadata else {}
     errors = identifier_errors(
         imei=imei,
         meid=meid,
@@ -185,7 +185,7 @@ def claim_request(
             manufacturer=manufacturer,
             model=model,
             chrome_os=chrome_os,
-            chrome_os_attested_device_id=chrome_os_attested_device_id.strip(),
+            chrome_os_attested_device_id=chrome_os_attested_device_id,
             google_workspace_customer_id=google_workspace_customer_id,
             pre_provisioning_token=pre_provisioning_token,
             metadata=metadata,

@@ -25,17 +25,16 @@ class IdentifierKind(StrEnum):
     SERIAL = "serial"
 
 
+# A digit doubled as the Luhn algorithm doubles it (9 for 18, its digits summed).
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
+
+
 def luhn_check_digit(body: str) -> int:
-    """The Luhn check digit that completes ``body`` (the first 14 digits of an IMEI)."""
-    total = 0
-    for position, char in enumerate(reversed(body)):
-        digit = int(char)
-        if position % 2 == 0:  # doubled: every second digit counting from the right of the body
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return (10 - total % 10) % 10
+    """The Luhn check digit that completes ``body`` (the first 14 digits of an IMEI): counting from
+    the right of the body, every other digit doubled, starting with the last."""
+    doubled = sum(_DOUBLED[ord(char) - 48] for char in body[::-1][::2])
+    plain = sum(ord(char) - 48 for char in body[::-1][1::2])
+    return (10 - (doubled + plain) % 10) % 10
 
 
 def is_valid_imei(value: str) -> bool:
@@ -152,6 +151,8 @@ def identifier_errors(
     always travels with its manufacturer and model. ChromeOS: serial number, model and the attested
     device id. Values are expected normalized (``normalize_imei``/``normalize_meid``).
     """
+    if imei and not (meid or serial_number or chrome_os) and is_valid_imei(imei):
+        return {}  # the common case of a batch row: a valid IMEI and nothing else to check
     errors: dict[str, str] = {}
     if looks_like_scientific_notation(imei):
         errors["imei"] = (

@@ -92,3 +92,18 @@ def test_the_customer_picker_lists_matching_customers(client_as, fleet):
     assert 'data-id="501"' in response.text and "Acme Ltd" in response.text
     assert "Globex" not in response.text
     assert "No customer matches" in client_as(Role.SALES).get("/customers/picker/", {"q": "zzz"}).text
+
+
+def test_every_rejected_field_says_why(client_as, fleet):
+    sales = client_as(Role.SALES)
+    headers = {"HX-Request": "true"}
+
+    too_long = sales.post("/devices/1/metadata/", {"order_number": "x" * 129, "phone_number": ""}, headers=headers)
+    nul = sales.post("/devices/1/metadata/", {"order_number": "SO\x001", "phone_number": ""}, headers=headers)
+    ios = sales.post("/devices/claim/", {"device_type": "ios", "imei": make_imei(5), "customer": 501}, headers=headers)
+
+    assert "Ensure this value has at most 128 characters (it has 129)." in too_long.text
+    assert "Null characters are not allowed." in nul.text
+    assert "Select a valid choice. ios is not one of the available choices." in ios.text
+    for response in (too_long, nul, ios):
+        assert 'class="field-error"' in response.text
