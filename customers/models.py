@@ -57,6 +57,9 @@ class Customer(models.Model):
     )
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_synced_at = models.DateTimeField(default=timezone.now)
+    devices_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a sync last read all of this customer's devices."
+    )
 
     objects = CustomerQuerySet.as_manager()
 

@@ -18,8 +18,7 @@ from django.utils import timezone
 
 import zerotouch
 from customers.models import Customer
-from devices.models import Device, DeviceEvent, SearchKey, SectionType, SyncRun
-from devices.selectors import forget_manufacturer_models
+from devices.models import Device, DeviceEvent, DeviceModel, SearchKey, SectionType, SyncRun
 from portal.db import insert_rows, select_rows, upsert_rows
 
 logger = logging.getLogger(__name__)
@@ -146,7 +145,14 @@ def _search_keys_select() -> str:
     # upper() folds ASCII letters only on SQLite and under PostgreSQL's "C" collation, as
     # fold_search_text does; a locale collation would fold other letters too.
     collation = ' COLLATE "C"' if postgresql else ""
-    sources = [(kind.value, f"upper(d.{quote(column)}{collation})") for kind, column in _KEY_KINDS]
+    # IMEIs are digits and MEIDs are stored in upper case already: only serials need folding.
+    sources = [
+        (
+            kind.value,
+            f"upper(d.{quote(column)}{collation})" if kind == SearchKey.Kind.SERIAL else f"d.{quote(column)}",
+        )
+        for kind, column in _KEY_KINDS
+    ]
     for name in SEARCHABLE_METADATA:
         text = f"d.metadata ->> '{name}'" if postgresql else f"json_extract(d.metadata, '$.{name}')"
         sources.append((name, f"upper(substr({text}, 1, 128){collation})"))  # (kind, value's SQL)
@@ -205,6 +211,25 @@ def store_device_rows(rows: Sequence[DeviceRow]) -> None:
     forget_search_keys(device_ids)
     upsert_rows(Device, rows, unique=["device_id"], update=[*_REFRESHED_COLUMNS, "changed_at"])
     derive_search_keys(device_ids)
+
+
+def remember_models(rows: Iterable[DeviceRow]) -> None:
+    """Add the manufacturer and model pairs of these rows to the filters' list (``DeviceModel``)."""
+    pairs = {(row["manufacturer"], row["model"]) for row in rows if row["manufacturer"] or row["model"]}
+    if pairs:
+        models = [DeviceModel(manufacturer=make, model=model) for make, model in sorted(pairs)]
+        DeviceModel.objects.bulk_create(models, ignore_conflicts=True)
+
+
+def forget_gone_models() -> int:
+    """Drop the pairs no cached device has any more (after a full sync); each is one index probe."""
+    gone = [
+        pk
+        for pk, make, model in DeviceModel.objects.values_list("pk", "manufacturer", "model")
+        if not Device.objects.filter(manufacturer=make, model=model).exists()
+    ]
+    DeviceModel.objects.filter(pk__in=gone).delete()
+    return len(gone)
 
 
 def vendor_customer_ids() -> set[int]:
@@ -317,18 +342,22 @@ def _write_batch(rows: dict[int, DeviceRow], *, sync_run: SyncRun | None) -> Sto
             if row["owner_id"] is not None and existing[row["device_id"]]["owner_id"] != row["owner_id"]
         ]
         DeviceEvent.objects.bulk_create(events)
-    if new_rows:
-        forget_manufacturer_models()  # new devices may bring a model the filters do not list yet
+    remember_models(rows.values())  # a device may bring a model the filters do not list yet
     # fetched is counted by the caller, which also sees the copies a batch merged
     return StoreCounts(created=len(new_rows), updated=len(old_rows), drifted=len(events))
 
 
-def cache_mark_unclaimed_outside(*, owner_ids: Sequence[int], sync_run: SyncRun) -> int:
-    """Devices cached as claimed for ``owner_ids`` that this sync run did not see any more: the claim
-    is gone (unclaimed outside the portal). They are marked unclaimed and a drift event is written."""
+def cache_mark_unclaimed_outside(
+    *, owner_ids: Sequence[int], sync_run: SyncRun, seen_by: Sequence[int] = ()
+) -> int:
+    """Devices cached as claimed for ``owner_ids`` that this sync run (and the runs it carried on
+    from, ``seen_by``) did not see any more: the claim is gone (unclaimed outside the portal). They
+    are marked unclaimed and a drift event is written. A device the portal changed during the run is
+    left alone: the run's pages were read before the portal knew better."""
     gone = list(
         Device.objects.filter(owner_id__in=owner_ids)
-        .exclude(seen_in_sync=sync_run.pk)
+        .exclude(seen_in_sync__in=[sync_run.pk, *seen_by])
+        .exclude(changed_at__gte=sync_run.started_at)
         .values_list("device_id", "owner_id")
     )
     if not gone:
@@ -433,9 +462,7 @@ def row_with_metadata(row: DeviceRow, entries: Mapping[str, str], *, now: dateti
 
 def cache_store_changed(rows: Sequence[DeviceRow]) -> None:
     """Write rows the portal changed itself (from ``row_claimed`` and the like): no drift is recorded,
-    since the portal made the change. New devices (``new_device_row``: first seen when changed) are
-    inserted, and may bring a model the filters do not list yet."""
+    since the portal made the change. New devices are inserted, with their models for the filters."""
     if rows:
         store_device_rows(rows)
-        if any(row["first_seen_at"] == row["changed_at"] for row in rows):
-            forget_manufacturer_models()
+        remember_models(rows)

@@ -160,6 +160,24 @@ class Device(models.Model):
         return self.metadata.get("phonenumber", "")
 
 
+class DeviceModel(models.Model):
+    """A manufacturer and model some cached device has: the choices of the device list's filters.
+
+    Kept by the writers of the cache (sync, the portal's own changes) as devices arrive, and pruned at
+    the end of a full sync, so that a page never runs a DISTINCT over a million devices.
+    """
+
+    manufacturer = models.CharField(max_length=128)
+    model = models.CharField(max_length=128)
+
+    class Meta:
+        ordering = ["manufacturer", "model"]
+        constraints = [models.UniqueConstraint(fields=["manufacturer", "model"], name="devicemodel_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.manufacturer} {self.model}"
+
+
 class SearchKey(models.Model):
     """One typed-in value that finds a device: an identifier or a searchable metadata value.
 

@@ -9,14 +9,16 @@ import binascii
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from django.core.cache import cache
+from django.db import connection
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from customers.models import Customer
 from devices.claims import METADATA_LABELS
 from devices.identifiers import IdentifierGuess, detect_identifier, fold_search_text
-from devices.models import Device, DeviceEvent, SearchKey
+from devices.models import Device, DeviceEvent, DeviceModel, SearchKey, SyncRun
 from portal.converters import MAX_ID
 
 DEFAULT_PAGE_SIZE = 50
@@ -156,7 +158,6 @@ def _search_by_key(
     keys: QuerySet[SearchKey] = SearchKey.objects.filter(matches).filter(
         _device_filter_q(filters, "device__")
     )
-    count, capped = _count_devices_by_key(values, filters, count_cap)
     if after is not None:
         keys = keys.filter(Q(value__gt=after[0]) | Q(value=after[0], device_id__gt=after[1]))
     rows = list(
@@ -171,6 +172,11 @@ def _search_by_key(
             matched[key.device_id] = key.kind
             devices.append(key.device)
     next_cursor = encode_cursor(rows[-1].value, rows[-1].device_id) if more else None
+    if after is None and not more:
+        # The whole result is this page: nothing more to count.
+        count, capped = min(len(devices), count_cap), len(devices) > count_cap
+    else:
+        count, capped = _count_devices_by_key(values, filters, count_cap)
     return DevicePage(
         devices=devices,
         next_cursor=next_cursor,
@@ -186,13 +192,14 @@ def _count_devices_by_key(values: list[str], filters: DeviceFilters, cap: int) -
 
     A device can match through several keys (its IMEI and IMEI2 share their first digits), so devices
     are counted, not keys: the ids of the first matching keys are read in index order (no sort, no
-    aggregate over the whole range) and told apart here. Four keys per device is more than any device
-    matches one prefix with.
+    aggregate over the whole range) and told apart here. A device matches one prefix through its two
+    IMEIs at most (serial, order and phone numbers hardly share an IMEI's digits), so twice the cap
+    in keys holds more than the cap in devices.
     """
     matches = Q()
     for value in values:
         matches |= Q(value__gte=value, value__lt=value + _PREFIX_END)
-    limit = 4 * (cap + 1)
+    limit = 2 * (cap + 1)
     ids = list(
         SearchKey.objects.filter(matches, _device_filter_q(filters, "device__"))
         .order_by("value", "device_id")
@@ -224,9 +231,8 @@ def _browse(
     filters: DeviceFilters, *, sort: str, cursor: str | None, page_size: int, count_cap: int
 ) -> DevicePage:
     column, descending = SORTS.get(sort, SORTS["device_id"])
-    devices = Device.objects.filter(_device_filter_q(filters))
-    count, capped = bounded_count(devices, count_cap)
-    devices = devices.select_related("owner")
+    matching = Device.objects.filter(_device_filter_q(filters))
+    devices = matching.select_related("owner")
     if cursor:
         last_value, last_id = decode_cursor(cursor, int if column == "device_id" else str)
         beyond = "lt" if descending else "gt"
@@ -243,12 +249,16 @@ def _browse(
     more = len(rows) > page_size
     rows = rows[:page_size]
     next_cursor = encode_cursor(getattr(rows[-1], column), rows[-1].device_id) if more else None
+    if not cursor and not more:
+        count, capped = min(len(rows), count_cap), len(rows) > count_cap  # the whole result is this page
+    else:
+        count, capped = bounded_count(matching, count_cap)
     return DevicePage(devices=rows, next_cursor=next_cursor, count=count, count_capped=capped)
 
 
 def bounded_count(queryset: QuerySet, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """Count up to ``cap`` rows: (count, more_than_cap). Never scans a whole large table."""
-    counted = queryset[: cap + 1].count()
+    counted = queryset.order_by()[: cap + 1].count()  # no ORDER BY: any cap + 1 rows will do
     return min(counted, cap), counted > cap
 
 
@@ -256,23 +266,10 @@ def device_get(device_id: int) -> Device | None:
     return Device.objects.select_related("owner", "owner__vendor").filter(device_id=device_id).first()
 
 
-_MANUFACTURER_MODELS_KEY = "devices:manufacturer-models"
-
-
 def manufacturer_models() -> list[tuple[str, str]]:
-    """Every (manufacturer, model) pair in the cache, for the filters. Kept in Django's cache, since
-    at a million devices the DISTINCT reads a whole index; forgotten when new devices arrive."""
-    pairs = cache.get(_MANUFACTURER_MODELS_KEY)
-    if pairs is None:
-        pairs = list(
-            Device.objects.order_by("manufacturer", "model").values_list("manufacturer", "model").distinct()
-        )
-        cache.set(_MANUFACTURER_MODELS_KEY, pairs, 3600)
-    return pairs
-
-
-def forget_manufacturer_models() -> None:
-    cache.delete(_MANUFACTURER_MODELS_KEY)
+    """Every (manufacturer, model) pair in the cache, for the filters: a small table the cache's
+    writers keep (``devices.cache.remember_models``), not a DISTINCT over the devices."""
+    return list(DeviceModel.objects.values_list("manufacturer", "model"))
 
 
 @dataclass(frozen=True)
@@ -350,35 +347,98 @@ class CachedDevice:
     metadata: dict
 
 
-_LOOKUP_BATCH = 1000
+_LOOKUP_BATCH = 5000
 _KIND_GROUPS = {"imei": ("imei", "imei2"), "meid": ("meid", "meid2"), "serial": ("serial",)}
+_CACHED_COLUMNS = (
+    "device_id",
+    "owner_id",
+    "serial_number",
+    "manufacturer",
+    "model",
+    "device_type",
+    "metadata",
+)
+
+
+def _lookup_sql(count: int) -> str:
+    """Devices by search-key values: PostgreSQL takes the values as one array and probes the key
+    index once each (nested loop); SQLite takes them as parameters. Names come from the models."""
+    quote = connection.ops.quote_name
+    keys, devices = quote(SearchKey._meta.db_table), quote(Device._meta.db_table)
+    columns = ", ".join(f"d.{quote(name)}" for name in _CACHED_COLUMNS)
+    if connection.vendor == "postgresql":
+        return (
+            f"SELECT w.v, {columns} FROM unnest(%s::text[]) AS w(v) "  # noqa: S608
+            f'JOIN {keys} AS k ON k.value = w.v COLLATE "C" AND k.kind = ANY(%s) '
+            f"JOIN {devices} AS d ON d.device_id = k.device_id"
+        )
+    values = ", ".join(["%s"] * count)
+    return (
+        f"SELECT k.value, {columns} FROM {keys} AS k JOIN {devices} AS d "  # noqa: S608
+        f"ON d.device_id = k.device_id WHERE k.value IN ({values}) AND k.kind IN (%s, %s)"
+    )
 
 
 def cached_devices_by_identifier(kind: str, values: Iterable[str]) -> dict[str, list[CachedDevice]]:
     """Cached devices by identifier, for many identifiers at once: ``kind`` is "imei" (either SIM
-    slot), "meid" or "serial"; the result is keyed by the value as given. One indexed look-up per
-    thousand values, through the search keys."""
+    slot), "meid" or "serial"; the result is keyed by the value as given. One query per few thousand
+    values, each value one probe of the search-key index."""
     by_folded: dict[str, list[str]] = {}
     for value in values:
         by_folded.setdefault(fold_search_text(value), []).append(value)
     found: dict[str, list[CachedDevice]] = {}
-    folded = list(by_folded)
-    for start in range(0, len(folded), _LOOKUP_BATCH):
-        rows = SearchKey.objects.filter(
-            value__in=folded[start : start + _LOOKUP_BATCH], kind__in=_KIND_GROUPS[kind]
-        ).values_list(
-            "value",
-            "device_id",
-            "device__owner_id",
-            "device__serial_number",
-            "device__manufacturer",
-            "device__model",
-            "device__device_type",
-            "device__metadata",
-        )
-        for value, *device in rows:
-            cached = CachedDevice(*device)
-            for given in by_folded[value]:
-                if kind != "serial" or cached.serial_number == given:  # serials are case-sensitive
-                    found.setdefault(given, []).append(cached)
+    folded = sorted(by_folded)  # in index order: neighbouring probes read the same pages
+    kinds = list(_KIND_GROUPS[kind])
+    metadata = Device._meta.get_field("metadata")
+    with connection.cursor() as cursor:
+        for start in range(0, len(folded), _LOOKUP_BATCH):
+            wanted = folded[start : start + _LOOKUP_BATCH]
+            if connection.vendor == "postgresql":
+                cursor.execute(_lookup_sql(len(wanted)), [wanted, kinds])
+            else:
+                cursor.execute(_lookup_sql(len(wanted)), [*wanted, *(kinds * 2)[:2]])
+            for value, device_id, owner_id, serial, make, model, device_type, meta in cursor.fetchall():
+                if isinstance(meta, str):  # SQLite hands JSON back as text
+                    meta = metadata.from_db_value(meta, None, connection)
+                cached = CachedDevice(device_id, owner_id, serial, make, model, device_type, meta or {})
+                for given in by_folded[value]:
+                    if kind != "serial" or serial == given:  # serials are case-sensitive
+                        found.setdefault(given, []).append(cached)
     return found
+
+
+# --- The sync, as people see it ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncProgress:
+    run: SyncRun
+    customers_done: int
+    customers_total: int
+    time_left: timedelta | None  # at the pace of this run so far (its share of the quota)
+
+
+def sync_progress(run: SyncRun) -> SyncProgress:
+    """How far a run has come: customers whose devices are all read, and the time left at its pace."""
+    progress = run.progress or {}
+    groups = progress.get("groups") or []
+    total = sum(len(group) for group in groups)
+    done = len(progress.get("owners_done") or [])
+    time_left = None
+    elapsed = (timezone.now() - run.started_at).total_seconds()
+    done_now = done - len(progress.get("owners_done_before") or [])
+    if run.status == run.Status.RUNNING and done_now > 0 and total > done:
+        time_left = timedelta(seconds=elapsed * (total - done) / done_now)
+    return SyncProgress(run=run, customers_done=done, customers_total=total, time_left=time_left)
+
+
+def sync_overview(*, recent: int = 10) -> dict:
+    """The run under way (with its progress), the last finished one, and the latest runs."""
+    runs = list(SyncRun.objects.order_by("-started_at", "-pk")[:recent])
+    running = next((run for run in runs if run.status == SyncRun.Status.RUNNING), None)
+    finished = next((run for run in runs if run.status != SyncRun.Status.RUNNING), None)
+    return {
+        "current": sync_progress(running) if running else None,
+        "last": finished,
+        "runs": runs,
+    }

@@ -1,3 +1,6 @@
+"""Celery tasks of the sync: each runs one step of a run (well under the task time limit) and hands
+over to the next; beat starts the hourly run and a watchdog that takes over runs whose worker died."""
+
 import logging
 
 from celery import shared_task
@@ -11,13 +14,56 @@ from devices.models import SyncRun
 logger = logging.getLogger(__name__)
 
 
-@shared_task(ignore_result=True)
-def sync_full() -> None:
-    """Beat's periodic full sync; a run already in progress makes this one a no-op."""
+def _begin(trigger: str, **kwargs) -> None:
     try:
-        sync.sync_full(trigger="beat")
+        run = sync.sync_begin(trigger=trigger, **kwargs)
     except sync.SyncAlreadyRunning:
         return
+    sync_continue.delay(run.pk)
+
+
+@shared_task(ignore_result=True)
+def sync_full(trigger: str = "beat") -> None:
+    """Beat's periodic full sync; a run in progress makes this one a no-op. A run that stopped
+    unfinished is carried on from its checkpoint."""
+    _begin(trigger)
+
+
+@shared_task(ignore_result=True)
+def sync_customer(customer_id: int, trigger: str = "ui") -> None:
+    """Refresh one customer's devices (a person asked, or the customer had recent activity)."""
+    _begin(trigger, scope=SyncRun.Scope.CUSTOMER, customer_ids=[customer_id])
+
+
+@shared_task(ignore_result=True)
+def sync_continue(run_id: int) -> None:
+    """One step of a run, then the next step as a new task. A step that reaches the task's soft time
+    limit saves where it is and asks for the next (``sync_step``)."""
+    outcome = sync.sync_step(run_id, budget=sync.step_seconds())
+    if outcome == sync.MORE:
+        sync_continue.delay(run_id)
+
+
+@shared_task(ignore_result=True)
+def sync_active_customers() -> None:
+    """Customers with recent activity get their devices synced between the hourly full passes (in the
+    background lane of the quota); beat runs this every ZT_SYNC_ACTIVE_SECONDS."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    since = timezone.now() - timedelta(seconds=settings.ZT_SYNC_ACTIVE_SECONDS)
+    customers = sync.active_customers(since=since)
+    if customers:
+        _begin("recent activity", scope=SyncRun.Scope.CUSTOMER, customer_ids=customers)
+
+
+@shared_task(ignore_result=True)
+def sync_watchdog() -> None:
+    """A run whose steps stopped (its worker was killed) is taken over by a new run that carries its
+    checkpoint; beat runs this every minute."""
+    if sync.sync_stalled():
+        _begin("watchdog after a lost worker")
 
 
 @worker_ready.connect
@@ -34,4 +80,4 @@ def sync_when_never_synced(sender, **kwargs) -> None:
         return
     if never_synced:
         logger.info("No sync has finished yet: starting a full sync.")
-        sync_full.delay()
+        sync_full.delay("worker start")

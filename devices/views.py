@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -17,6 +18,7 @@ from devices.selectors import (
     device_history,
     device_search,
     manufacturer_models,
+    sync_overview,
 )
 from devices.services import (
     DeviceActionFailed,
@@ -28,6 +30,7 @@ from devices.services import (
     device_update_metadata,
     lookup_identifier,
 )
+from devices.sync import sync_customer_request
 from portal.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
 from portal.views import HtmxHttpRequest
 
@@ -299,3 +302,26 @@ def _claim_initial(device: Device | None) -> dict:
         "order_number": device.order_number,
         "phone_number": device.phone_number,
     }
+
+
+@require_GET
+@role_required(ALL_ROLES)
+def sync_page(request: HtmxHttpRequest) -> HttpResponse:
+    """The sync under way (refreshed while it runs), the last one finished, and the latest runs."""
+    context = {**sync_overview(), "can_change": has_any_role(request.user, CHANGE_ROLES)}
+    if request.htmx and request.htmx.target == "sync-current":
+        return render(request, "devices/sync.html#current", context)
+    return render(request, "devices/sync.html", context)
+
+
+@require_POST
+@role_required(CHANGE_ROLES)
+def sync_customer_view(request: HtmxHttpRequest, customer_id: int) -> HttpResponse:
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is None:
+        raise Http404("No such customer in the cache.")
+    if sync_customer_request(customer=customer, actor=request.user):
+        messages.info(request, f"A sync of {customer.name}'s devices has started; reload in a minute.")
+    else:
+        messages.info(request, f"A full sync is under way: it reads {customer.name}'s devices too.")
+    return redirect(f"{reverse('devices:list')}?customer={customer.pk}")

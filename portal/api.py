@@ -1,8 +1,15 @@
 """The one place the portal builds its zero-touch API client from settings.
 
-Services call ``zerotouch_client()``; views and tasks never touch the client themselves. One client
-per process and priority keeps HTTP connections alive between calls. When the broker is Redis, the
-rate limiter keeps its bucket there, so every web and worker process together stays under the quota.
+Services call ``zerotouch_client(lane=...)``; views and tasks never touch the client themselves.
+One client per process keeps HTTP connections alive between calls; each lane is a view of it with
+its own deadline and priority in the shared quota:
+
+- ``Lane.INTERACTIVE``: a person waiting on a page (short deadline, served first);
+- ``Lane.BATCH``: a batch job's submission and polling;
+- ``Lane.BACKGROUND``: the sync, which yields to both.
+
+Every process draws from one bucket: in Redis when the broker is Redis, else in a locked file under
+``VAR_DIR`` (web, worker and commands on one machine), so that together they stay under the quota.
 """
 
 from functools import cache
@@ -11,10 +18,13 @@ from django.conf import settings
 
 from zerotouch import Client, Priority, build_client
 
+Lane = Priority
+
 
 @cache
 def _base_client() -> Client:
     broker = settings.CELERY_BROKER_URL
+    shared_in_redis = broker.startswith(("redis://", "rediss://"))
     return build_client(
         api_url=settings.ZT_API_URL,
         partner_id=settings.ZT_PARTNER_ID,
@@ -23,16 +33,20 @@ def _base_client() -> Client:
         read_timeout=settings.ZT_READ_TIMEOUT,
         quota_requests=settings.ZT_QUOTA_REQUESTS,
         quota_period=settings.ZT_QUOTA_PERIOD_SECONDS,
-        redis_url=broker if broker.startswith(("redis://", "rediss://")) else None,
+        quota_background_share=settings.ZT_QUOTA_BACKGROUND_SHARE,
+        redis_url=broker if shared_in_redis else None,
+        quota_file=None if shared_in_redis else str(settings.ZT_QUOTA_FILE),
         deadline=settings.ZT_BATCH_DEADLINE,
     )
 
 
-def zerotouch_client(*, interactive: bool = False) -> Client:
-    """The API client; ``interactive=True`` for a person waiting on a page (short deadline, priority)."""
+def zerotouch_client(*, lane: Lane = Lane.BATCH, interactive: bool = False) -> Client:
+    """The API client in a lane (``interactive=True`` is ``lane=Lane.INTERACTIVE``)."""
     client = _base_client()
-    if interactive:
+    if interactive or lane is Lane.INTERACTIVE:
         return client.with_options(deadline=settings.ZT_INTERACTIVE_DEADLINE, priority=Priority.INTERACTIVE)
+    if lane is Lane.BACKGROUND:
+        return client.with_options(priority=Priority.BACKGROUND)
     return client
 
 

@@ -194,12 +194,23 @@ ZT_CONNECT_TIMEOUT = float(os.environ.get("ZT_CONNECT_TIMEOUT", "3.05"))
 ZT_READ_TIMEOUT = float(os.environ.get("ZT_READ_TIMEOUT", "20"))
 ZT_QUOTA_REQUESTS = int(os.environ.get("ZT_QUOTA_REQUESTS", "1000"))
 ZT_QUOTA_PERIOD_SECONDS = float(os.environ.get("ZT_QUOTA_PERIOD_SECONDS", "100"))
+# The share of the quota background work (the sync) keeps while a batch waits for requests.
+ZT_QUOTA_BACKGROUND_SHARE = float(os.environ.get("ZT_QUOTA_BACKGROUND_SHARE", "0.7"))
+# Without Redis, every process on this machine shares the quota through this locked file.
+ZT_QUOTA_FILE = Path(os.environ.get("ZT_QUOTA_FILE", VAR_DIR / "zerotouch-quota.json"))
 # How long one API call may take, retries included: a person waiting on a page, or a background job.
 ZT_INTERACTIVE_DEADLINE = float(os.environ.get("ZT_INTERACTIVE_DEADLINE", "4"))
 ZT_BATCH_DEADLINE = float(os.environ.get("ZT_BATCH_DEADLINE", "60"))
 # Sync: how often beat runs a full sync, and when a "running" sync without a heartbeat counts as dead.
 ZT_SYNC_INTERVAL_SECONDS = float(os.environ.get("ZT_SYNC_INTERVAL_SECONDS", "3600"))
 ZT_SYNC_STALE_SECONDS = float(os.environ.get("ZT_SYNC_STALE_SECONDS", "300"))
+# A sync is a chain of steps, each working at most this long (and under a third of the task's soft
+# time limit) before it saves its checkpoint and hands over to the next.
+ZT_SYNC_STEP_SECONDS = float(os.environ.get("ZT_SYNC_STEP_SECONDS", "120"))
+# How often beat looks for a sync whose worker died (its heartbeat older than ZT_SYNC_STALE_SECONDS).
+ZT_SYNC_WATCHDOG_SECONDS = float(os.environ.get("ZT_SYNC_WATCHDOG_SECONDS", "60"))
+# Customers whose devices changed lately (portal, batches, drift) are synced this often in between.
+ZT_SYNC_ACTIVE_SECONDS = float(os.environ.get("ZT_SYNC_ACTIVE_SECONDS", "900"))
 ZT_SYNC_ON_WORKER_START = env_bool("ZT_SYNC_ON_WORKER_START", True)  # when no sync has finished yet
 # Customer groups a full sync fetches and writes at once (PostgreSQL only; SQLite has one writer).
 ZT_SYNC_WORKERS = int(os.environ.get("ZT_SYNC_WORKERS", "2"))
@@ -249,6 +260,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "portal.tasks.heartbeat", "schedule": 300.0},
     "full-sync": {"task": "devices.tasks.sync_full", "schedule": ZT_SYNC_INTERVAL_SECONDS},
+    "sync-watchdog": {"task": "devices.tasks.sync_watchdog", "schedule": ZT_SYNC_WATCHDOG_SECONDS},
+    "sync-active-customers": {
+        "task": "devices.tasks.sync_active_customers",
+        "schedule": ZT_SYNC_ACTIVE_SECONDS,
+    },
     "batches-sweep": {"task": "batches.tasks.sweep", "schedule": ZT_BATCH_SWEEP_SECONDS},
 }
 

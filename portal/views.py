@@ -7,6 +7,7 @@ from django.templatetags.static import static
 from django.views.decorators.http import require_GET
 from django_htmx.middleware import HtmxDetails
 
+from devices.selectors import sync_overview
 from portal.models import AuditEvent
 from portal.roles import Role, user_roles
 
@@ -28,6 +29,8 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     }
     if Role.ADMINS in roles:
         context["recent_audit"] = AuditEvent.objects.select_related("actor")[:10]
+    if roles:
+        context["sync"] = sync_overview(recent=5)
     return render(request, "portal/home.html", context)
 
 

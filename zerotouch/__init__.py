@@ -6,7 +6,7 @@ Depends on requests and google-auth only (redis, lazily, for the shared rate lim
 __version__ = "0.1.0"
 
 from .auth import SCOPE, StaticBearerToken, build_session, settle_environment
-from .client import DEFAULT_BASE_URL, MAX_BATCH_SIZE, MAX_PAGE_SIZE, Client, build_client
+from .client import DEFAULT_BASE_URL, MAX_BATCH_SIZE, MAX_PAGE_SIZE, Client, Page, build_client
 from .errors import (
     AlreadyExists,
     ApiError,
@@ -28,7 +28,7 @@ from .errors import (
     Unimplemented,
     ZeroTouchError,
 )
-from .ratelimit import LocalTokenBucket, Priority, Quota, RateLimiter, RedisTokenBucket
+from .ratelimit import FileTokenBucket, LocalTokenBucket, Priority, Quota, RateLimiter, RedisTokenBucket
 from .resources import (
     ClaimResult,
     Company,
@@ -70,6 +70,7 @@ __all__ = [
     "DeviceMetadata",
     "DeviceType",
     "FailedPrecondition",
+    "FileTokenBucket",
     "InternalError",
     "InvalidArgument",
     "InvalidResponse",
@@ -79,6 +80,7 @@ __all__ = [
     "Operation",
     "OperationMetadata",
     "OutcomeUnknown",
+    "Page",
     "PartnerClaim",
     "PartnerUnclaim",
     "PerDeviceResult",

@@ -38,7 +38,7 @@ from .errors import (
     ZeroTouchError,
     error_from_response,
 )
-from .ratelimit import LocalTokenBucket, Priority, Quota, RateLimiter, RedisTokenBucket
+from .ratelimit import FileTokenBucket, LocalTokenBucket, Priority, Quota, RateLimiter, RedisTokenBucket
 from .resources import (
     ClaimResult,
     Company,
@@ -131,6 +131,14 @@ def _never_sent(exc: requests.RequestException) -> bool:
             reason = reason.reason
         return isinstance(reason, urllib3.exceptions.ConnectTimeoutError)
     return False
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing: its items, and the token that fetches the next (None: the last page)."""
+
+    items: list[Any]
+    next_page_token: str | None
 
 
 class Client:
@@ -449,6 +457,32 @@ class Client:
             priority,
         )
 
+    def devices_find_by_owner_pages(
+        self,
+        *,
+        customer_ids: Sequence[str | int] = (),
+        google_workspace_customer_ids: Sequence[str] = (),
+        section_type: str = SectionType.ZERO_TOUCH,
+        page_size: int = MAX_PAGE_SIZE,
+        page_token: str | None = None,
+        deadline: float | None = None,
+        priority: Priority | None = None,
+    ) -> Iterator[Page]:
+        """``devices_find_by_owner_json`` a page at a time: each ``Page`` holds the devices' JSON and
+        the ``next_page_token`` that resumes the listing after it, so that a long read can save where
+        it is and carry on later (from another process) with ``page_token``."""
+        return self._find_by_owner(
+            dict,
+            customer_ids,
+            google_workspace_customer_ids,
+            section_type,
+            page_size,
+            page_token,
+            deadline,
+            priority,
+            by_page=True,
+        )
+
     def _find_by_owner(
         self,
         build: Callable[[Mapping[str, Any]], Any],
@@ -459,6 +493,7 @@ class Client:
         page_token: str | None,
         deadline: float | None,
         priority: Priority | None,
+        by_page: bool = False,
     ) -> Iterator[Any]:
         if not customer_ids and not google_workspace_customer_ids:
             raise ValueError("Give at least one customer ID or Google Workspace customer ID.")
@@ -477,6 +512,7 @@ class Client:
             page_token=page_token,
             deadline=deadline,
             priority=priority,
+            by_page=by_page,
         )
 
     def devices_get_sim_lock_state(
@@ -728,7 +764,8 @@ class Client:
         page_token: str | None,
         deadline: float | None,
         priority: Priority | None,
-    ) -> Iterator[Device]:
+        by_page: bool = False,
+    ) -> Iterator[Any]:
         def fetch(token: str | None) -> Mapping[str, Any]:
             page_body = dict(body, limit=str(page_size))
             if token:
@@ -743,6 +780,8 @@ class Client:
                 priority=priority,
             )
 
+        if by_page:
+            return self._page_list(api_method, fetch, "devices", build, page_token)
         return self._pages(api_method, fetch, "devices", build, page_token)
 
     def _paginate(
@@ -777,14 +816,14 @@ class Client:
         return self._pages(api_method, fetch, items_key, build, page_token)
 
     @staticmethod
-    def _pages(
+    def _page_list(
         api_method: str,
         fetch: Callable[[str | None], Mapping[str, Any]],
         items_key: str,
         build: Callable[[Mapping[str, Any]], Any],
         page_token: str | None,
-    ) -> Iterator[Any]:
-        """Yield items page by page, following ``nextPageToken`` until the server omits it.
+    ) -> Iterator[Page]:
+        """Yield pages, following ``nextPageToken`` until the server omits it.
 
         A token the server already gave once would start a cycle; that is reported as an invalid
         response instead of looping for ever.
@@ -793,9 +832,8 @@ class Client:
         token = page_token
         while True:
             payload = fetch(token)
-            for item in payload.get(items_key) or ():
-                yield build(item)
             token = payload.get("nextPageToken") or None
+            yield Page(items=[build(item) for item in payload.get(items_key) or ()], next_page_token=token)
             if token is None:
                 return
             if token in seen:
@@ -804,6 +842,19 @@ class Client:
                     api_method=api_method,
                 )
             seen.add(token)
+
+    @classmethod
+    def _pages(
+        cls,
+        api_method: str,
+        fetch: Callable[[str | None], Mapping[str, Any]],
+        items_key: str,
+        build: Callable[[Mapping[str, Any]], Any],
+        page_token: str | None,
+    ) -> Iterator[Any]:
+        """Yield items page by page (see ``_page_list``)."""
+        for page in cls._page_list(api_method, fetch, items_key, build, page_token):
+            yield from page.items
 
     # -----------------------------------------------------------------------------------------------
     # The one place where requests are sent
@@ -1051,7 +1102,9 @@ def build_client(
     quota_period: float = 100.0,
     quota_burst: int | None = None,
     quota_reserve: int | None = None,
+    quota_background_share: float = 0.7,
     redis_url: str | None = None,
+    quota_file: str | None = None,
     redis_key_prefix: str = "zerotouch:quota",
     deadline: float = 30.0,
     priority: Priority = Priority.BATCH,
@@ -1060,13 +1113,22 @@ def build_client(
 ) -> Client:
     """Build a ready client from plain configuration values (what a settings module holds).
 
-    ``credentials_file`` empty: a static bearer ``token`` is sent (the emulator accepts any). With
-    ``redis_url`` the quota is shared by every process through Redis, else it is per process.
+    ``credentials_file`` empty: a static bearer ``token`` is sent (the emulator accepts any). The quota
+    is shared by every process through Redis with ``redis_url``, through a locked file on this machine
+    with ``quota_file``, else it is this process's alone.
     """
-    quota = Quota(requests=quota_requests, period=quota_period, burst=quota_burst, reserve=quota_reserve)
+    quota = Quota(
+        requests=quota_requests,
+        period=quota_period,
+        burst=quota_burst,
+        reserve=quota_reserve,
+        background_share=quota_background_share,
+    )
     limiter: RateLimiter
     if redis_url:
         limiter = RedisTokenBucket(redis_url, quota, key_prefix=redis_key_prefix)
+    elif quota_file:
+        limiter = FileTokenBucket(quota_file, quota)
     else:
         limiter = LocalTokenBucket(quota)
     session = build_session(

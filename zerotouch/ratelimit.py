@@ -1,4 +1,4 @@
-"""Client-side rate limiting: a token bucket per partner, in-process or shared through Redis.
+"""Client-side rate limiting: one token bucket per partner, shared by every process that calls the API.
 
 Google allows 1,000 requests per 100 seconds per service account. A 429 costs a round trip and a
 backoff, and a storm of them slows every process down, so the client asks the limiter for a token
@@ -8,26 +8,35 @@ The bucket holds at most ``burst`` tokens and refills at ``(requests - burst) / 
 second. That makes the guarantee exact: in any window of ``period`` seconds at most ``burst`` tokens
 were saved up plus ``requests - burst`` refilled, i.e. never more than ``requests`` requests.
 
-Priorities: interactive calls (a person waiting in the browser) may empty the bucket; batch and sync
-traffic may only take a token while more than ``reserve`` remain. Under a steady batch load the bucket
-therefore idles at ``reserve`` tokens that only interactive calls can spend.
+Lanes: interactive calls (a person waiting in the browser) may empty the bucket and are served
+first; batch calls (a job's submission and polling) and background calls (the sync) leave a
+``reserve`` for people and yield while a person waits; background calls also yield to a waiting batch
+once they have had ``background_share`` of the recent requests. Nobody else waiting, any lane may use
+the whole budget: no share is kept idle. See ``take_token``.
 
-``RedisTokenBucket`` keeps the bucket in Redis and updates it with one Lua script (atomic, using
-Redis's clock), so every web and worker process on every host draws from the same bucket.
+Where the bucket lives: ``RedisTokenBucket`` in Redis, updated by one Lua script (atomic, Redis's
+clock), shared by every process on every host; ``FileTokenBucket`` in a locked file, shared by the
+processes of one machine (the embedded default, without Redis); ``LocalTokenBucket`` in one process.
 """
 
 from __future__ import annotations
 
 import enum
+import fcntl
+import json
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 __all__ = [
+    "BucketState",
+    "FileTokenBucket",
     "LocalTokenBucket",
     "Priority",
     "Quota",
@@ -44,24 +53,29 @@ _EPSILON = 1e-9
 
 
 class Priority(enum.StrEnum):
-    """Who is waiting for the call: a person (``INTERACTIVE``) or a background job (``BATCH``)."""
+    """Which lane a call is in: a person waiting (``INTERACTIVE``), a batch job's submission and
+    polling (``BATCH``), or background work such as the sync (``BACKGROUND``)."""
 
     INTERACTIVE = "interactive"
     BATCH = "batch"
+    BACKGROUND = "background"
 
 
 @dataclass(frozen=True, slots=True)
 class Quota:
-    """``requests`` per ``period`` seconds, with the bucket's ``burst`` size and interactive ``reserve``.
+    """``requests`` per ``period`` seconds, with the bucket's ``burst`` size, the interactive
+    ``reserve``, and the share of the budget background work keeps while batch work waits.
 
-    Defaults: Google's 1,000 requests per 100 s; a burst of a tenth of the quota; a reserve of a fifth
-    of the burst for interactive calls.
+    Defaults: Google's 1,000 requests per 100 s; a burst of a twentieth of the quota (so 95% of it can
+    be used steadily); a reserve of a fifth of the burst for interactive calls; background work holds
+    at most 70% of the requests while a batch waits.
     """
 
     requests: int = 1000
     period: float = 100.0
     burst: int | None = None
     reserve: int | None = None
+    background_share: float = 0.7
 
     def __post_init__(self) -> None:
         if self.requests < 2:
@@ -72,12 +86,14 @@ class Quota:
             raise ValueError("The burst must be at least 1 and smaller than the quota.")
         if self.reserve is not None and not 0 <= self.reserve < self.capacity:
             raise ValueError("The interactive reserve must be smaller than the burst.")
+        if not 0 < self.background_share <= 1:
+            raise ValueError("The background share must be more than 0 and at most 1.")
 
     @property
     def capacity(self) -> int:
         if self.burst is not None:
             return self.burst
-        return max(1, min(self.requests // 10, self.requests - 1))
+        return max(1, min(self.requests // 20, self.requests - 1))
 
     @property
     def rate(self) -> float:
@@ -90,27 +106,89 @@ class Quota:
             return self.reserve
         return self.capacity // 5
 
+    @property
+    def usage_window(self) -> float:
+        """Seconds over which the lanes' recent use is weighed (an exponential decay)."""
+        return max(10.0, 20.0 / self.rate)
+
+    @property
+    def demand_hold(self) -> float:
+        """How long a lane that was refused a token counts as waiting."""
+        return max(0.5, 3.0 / self.rate)
+
     def floor(self, priority: Priority) -> int:
         """Tokens a caller of this priority must leave in the bucket."""
         return 0 if priority is Priority.INTERACTIVE else self.interactive_reserve
 
 
-def take_token(
-    tokens: float, updated: float, now: float, *, capacity: float, rate: float, floor: float
-) -> tuple[float, float, float]:
-    """One step of the token bucket: refill up to ``now``, then take a token if one is free above
-    ``floor``.
+@dataclass(slots=True)
+class BucketState:
+    """One partner's bucket: its tokens, which lanes are waiting (until when), and recent use."""
 
-    Returns the new ``(tokens, updated, wait)``; ``wait`` is 0.0 when a token was taken, else the
-    seconds until one will be free (assuming nobody else takes it). The Lua script in
-    ``RedisTokenBucket`` is a line-by-line copy of this function.
+    tokens: float
+    updated: float
+    interactive_until: float = 0.0
+    batch_until: float = 0.0
+    background_until: float = 0.0
+    used: float = 0.0  # requests lately, decayed over Quota.usage_window
+    used_background: float = 0.0
+
+    def to_list(self) -> list[float]:
+        return [
+            self.tokens,
+            self.updated,
+            self.interactive_until,
+            self.batch_until,
+            self.background_until,
+            self.used,
+            self.used_background,
+        ]
+
+
+def take_token(state: BucketState, now: float, priority: Priority, quota: Quota) -> float:
+    """One decision of the shared limiter, updating ``state``: 0.0 when a token was taken, else the
+    seconds to wait before asking again.
+
+    The lanes share one bucket. Interactive calls take any token; batch and background calls leave
+    the interactive reserve and yield while a person waits. When batch and background work both wait,
+    the tokens are split by ``background_share``: background work yields once it has had that share of
+    the recent requests, batch work while background work has had less. A lane that is refused records
+    that it waits, which is what makes the others yield; nobody else waiting, any lane may use the
+    whole budget. The Lua script in ``RedisTokenBucket`` is a line-by-line copy of this function.
     """
-    if now > updated:
-        tokens = min(capacity, tokens + (now - updated) * rate)
-        updated = now
-    if tokens - 1 >= floor - _EPSILON:
-        return tokens - 1, updated, 0.0
-    return tokens, updated, (floor + 1 - tokens) / rate
+    rate = quota.rate
+    if now > state.updated:
+        elapsed = now - state.updated
+        state.tokens = min(quota.capacity, state.tokens + elapsed * rate)
+        decay = math.exp(-elapsed / quota.usage_window)
+        state.used *= decay
+        state.used_background *= decay
+        state.updated = now
+    person_waits = state.interactive_until > now
+    batch_waits = state.batch_until > now
+    background_waits = state.background_until > now
+    background_had_its_share = state.used_background >= quota.background_share * state.used
+    yielding = False
+    if priority is Priority.BATCH:
+        yielding = person_waits or (background_waits and not background_had_its_share)
+    elif priority is Priority.BACKGROUND:
+        yielding = person_waits or (batch_waits and background_had_its_share)
+    floor = quota.floor(priority)
+    if not yielding and state.tokens - 1 >= floor - _EPSILON:
+        state.tokens -= 1
+        state.used += 1
+        if priority is Priority.BACKGROUND:
+            state.used_background += 1
+        return 0.0
+    if priority is Priority.INTERACTIVE:
+        state.interactive_until = max(state.interactive_until, now + quota.demand_hold)
+    elif priority is Priority.BATCH:
+        state.batch_until = max(state.batch_until, now + quota.demand_hold)
+    else:
+        state.background_until = max(state.background_until, now + quota.demand_hold)
+    if yielding:
+        return 1.0 / rate
+    return (floor + 1 - state.tokens) / rate
 
 
 class RateLimiter(Protocol):
@@ -122,24 +200,22 @@ class RateLimiter(Protocol):
 
 
 class LocalTokenBucket:
-    """A token bucket per key inside this process (thread-safe). ``clock`` is injectable for tests."""
+    """A token bucket per key inside this process (thread-safe). ``clock`` is injectable for tests.
+
+    Only right for one process: several processes each with their own bucket together exceed the
+    quota. ``FileTokenBucket`` shares one bucket between the processes of one machine."""
 
     def __init__(self, quota: Quota | None = None, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.quota = quota or Quota()
         self._clock = clock
         self._lock = threading.Lock()
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self._buckets: dict[str, BucketState] = {}
 
     def try_acquire(self, key: str, priority: Priority = Priority.BATCH) -> float:
-        quota = self.quota
         with self._lock:
             now = self._clock()
-            tokens, updated = self._buckets.get(key, (float(quota.capacity), now))
-            tokens, updated, wait = take_token(
-                tokens, updated, now, capacity=quota.capacity, rate=quota.rate, floor=quota.floor(priority)
-            )
-            self._buckets[key] = (tokens, updated)
-        return wait
+            state = self._buckets.setdefault(key, BucketState(float(self.quota.capacity), now))
+            return take_token(state, now, Priority(priority), self.quota)
 
     def close(self) -> None:
         """Nothing to release; present so that every limiter can be closed the same way."""
@@ -148,33 +224,135 @@ class LocalTokenBucket:
         return f"<LocalTokenBucket {self.quota.requests} per {self.quota.period:g} s>"
 
 
-# KEYS[1] bucket key; ARGV: capacity, rate (tokens/s), floor, ttl (s). Returns the wait as a string
-# (Redis would truncate a Lua number to an integer). The bucket starts full, like LocalTokenBucket.
+class FileTokenBucket:
+    """The token bucket kept in a file, shared by every process on this machine that uses the same
+    path (the web process, the Celery worker's processes, commands): the embedded default, where
+    there is no Redis. Each decision holds an exclusive lock on the file (``fcntl.flock``) while it
+    reads and rewrites the state in place, some tens of microseconds. The clock is ``time.time``,
+    the one every process shares.
+
+    The file stays open between calls, one descriptor per process: a lock is held per open file, so
+    a process that was forked (a Celery pool) opens its own rather than share its parent's.
+    """
+
+    def __init__(self, path: str | os.PathLike, quota: Quota | None = None) -> None:
+        self.quota = quota or Quota()
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()  # threads of one process take turns on its descriptor
+        self._fd: int | None = None
+        self._pid = 0
+
+    def _descriptor(self) -> int:
+        if self._fd is None or self._pid != os.getpid():
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            self._pid = os.getpid()
+        return self._fd
+
+    def try_acquire(self, key: str, priority: Priority = Priority.BATCH) -> float:
+        with self._lock:
+            fd = self._descriptor()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                raw = os.pread(fd, 1 << 20, 0)
+                try:
+                    buckets = json.loads(raw) if raw.strip() else {}
+                except ValueError:
+                    buckets = {}  # a torn or foreign file: start again (full bucket), never stop traffic
+                now = time.time()
+                values = buckets.get(key)
+                state = BucketState(*values) if isinstance(values, list) and len(values) == 7 else None
+                state = state or BucketState(float(self.quota.capacity), now)
+                wait = take_token(state, now, Priority(priority), self.quota)
+                buckets[key] = state.to_list()
+                written = json.dumps(buckets).encode()
+                os.pwrite(fd, written, 0)
+                if len(written) < len(raw):
+                    os.ftruncate(fd, len(written))
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        return wait
+
+    def close(self) -> None:
+        if self._fd is not None and self._pid == os.getpid():
+            os.close(self._fd)
+        self._fd = None
+
+    def __repr__(self) -> str:
+        return f"<FileTokenBucket {self.quota.requests} per {self.quota.period:g} s at {self.path}>"
+
+
+# KEYS[1] bucket key; ARGV: priority, capacity, rate (tokens/s), floor, background share, usage
+# window (s), demand hold (s), ttl (s). The same decision as take_token, line by line, with Redis's
+# clock. Returns the wait as a string (Redis would truncate a Lua number to an integer). The bucket
+# starts full, like the others.
 _BUCKET_SCRIPT = """
-local capacity = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
-local floor = tonumber(ARGV[3])
-local ttl = tonumber(ARGV[4])
+local priority = ARGV[1]
+local capacity = tonumber(ARGV[2])
+local rate = tonumber(ARGV[3])
+local floor = tonumber(ARGV[4])
+local share = tonumber(ARGV[5])
+local window = tonumber(ARGV[6])
+local hold = tonumber(ARGV[7])
+local ttl = tonumber(ARGV[8])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'updated')
-local tokens = tonumber(state[1])
-local updated = tonumber(state[2])
+local s = redis.call('HMGET', KEYS[1], 'tokens', 'updated', 'interactive_until', 'batch_until',
+  'background_until', 'used', 'used_background')
+local tokens = tonumber(s[1])
+local updated = tonumber(s[2])
+local interactive_until = tonumber(s[3]) or 0
+local batch_until = tonumber(s[4]) or 0
+local background_until = tonumber(s[5]) or 0
+local used = tonumber(s[6]) or 0
+local used_background = tonumber(s[7]) or 0
 if tokens == nil or updated == nil then
   tokens = capacity
   updated = now
 end
 if now > updated then
-  tokens = math.min(capacity, tokens + (now - updated) * rate)
+  local elapsed = now - updated
+  tokens = math.min(capacity, tokens + elapsed * rate)
+  local decay = math.exp(-elapsed / window)
+  used = used * decay
+  used_background = used_background * decay
   updated = now
 end
-local wait = 0
-if tokens - 1 >= floor - 0.000000001 then
-  tokens = tokens - 1
-else
-  wait = (floor + 1 - tokens) / rate
+local person_waits = interactive_until > now
+local batch_waits = batch_until > now
+local background_waits = background_until > now
+local background_had_its_share = used_background >= share * used
+local yielding = false
+if priority == 'batch' then
+  yielding = person_waits or (background_waits and not background_had_its_share)
+elseif priority == 'background' then
+  yielding = person_waits or (batch_waits and background_had_its_share)
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(updated))
+local wait = 0
+if (not yielding) and tokens - 1 >= floor - 0.000000001 then
+  tokens = tokens - 1
+  used = used + 1
+  if priority == 'background' then
+    used_background = used_background + 1
+  end
+else
+  if priority == 'interactive' then
+    interactive_until = math.max(interactive_until, now + hold)
+  elseif priority == 'batch' then
+    batch_until = math.max(batch_until, now + hold)
+  else
+    background_until = math.max(background_until, now + hold)
+  end
+  if yielding then
+    wait = 1 / rate
+  else
+    wait = (floor + 1 - tokens) / rate
+  end
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'updated', tostring(updated),
+  'interactive_until', tostring(interactive_until), 'batch_until', tostring(batch_until),
+  'background_until', tostring(background_until), 'used', tostring(used),
+  'used_background', tostring(used_background))
 redis.call('EXPIRE', KEYS[1], ttl)
 return tostring(wait)
 """
@@ -209,7 +387,7 @@ class RedisTokenBucket:
         self._script = self._redis.register_script(_BUCKET_SCRIPT)
         self._fallback = LocalTokenBucket(self.quota)
         refill_seconds = self.quota.capacity / self.quota.rate
-        self._ttl = math.ceil(max(self.quota.period, refill_seconds)) + 1
+        self._ttl = math.ceil(max(self.quota.period, refill_seconds, self.quota.usage_window)) + 1
 
     def key(self, key: str) -> str:
         return f"{self.key_prefix}:{key}"
@@ -217,9 +395,19 @@ class RedisTokenBucket:
     def try_acquire(self, key: str, priority: Priority = Priority.BATCH) -> float:
         quota = self.quota
         try:
+            priority = Priority(priority)
             wait = self._script(
                 keys=[self.key(key)],
-                args=[quota.capacity, repr(quota.rate), quota.floor(priority), self._ttl],
+                args=[
+                    priority.value,
+                    quota.capacity,
+                    repr(quota.rate),
+                    quota.floor(priority),
+                    repr(quota.background_share),
+                    repr(quota.usage_window),
+                    repr(quota.demand_hold),
+                    self._ttl,
+                ],
             )
         except self._errors as exc:
             logger.warning(

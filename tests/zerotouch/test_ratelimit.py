@@ -23,13 +23,14 @@ class FakeClock:
         self.now += seconds
 
 
-def test_default_quota_is_googles_with_a_tenth_as_burst():
+def test_default_quota_is_googles_with_a_twentieth_as_burst():
     quota = Quota()
 
     assert (quota.requests, quota.period) == (1000, 100.0)
-    assert quota.capacity == 100
-    assert quota.rate == pytest.approx(9.0)
-    assert quota.interactive_reserve == 20
+    assert quota.capacity == 50
+    assert quota.rate == pytest.approx(9.5)  # 95% of the quota can be used steadily
+    assert quota.interactive_reserve == 10
+    assert quota.background_share == 0.7
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from zerotouch import RetryPolicy
+from zerotouch import Quota, RetryPolicy
 
 from .factories import PARTNER_ID, REDIS_URL
 
@@ -24,7 +24,8 @@ def busiest_window(times: list[float], width: float) -> int:
 
 
 def test_two_processes_sharing_the_redis_limiter_stay_under_the_quota(emulator, redis_prefix):
-    requests, period, seconds = 40, 2.0, 5.0  # burst 4, then 18 per second
+    requests, period, seconds = 40, 2.0, 5.0
+    quota = Quota(requests=requests, period=period)  # what the workers build: burst 2, then 19 per second
     device_id = emulator.seed_summary["samples"]["unclaimed"][0]
     start = time.monotonic() + 1.5
     command = [
@@ -48,7 +49,7 @@ def test_two_processes_sharing_the_redis_limiter_stay_under_the_quota(emulator, 
 
     assert [worker.returncode for worker in workers] == [0, 0]
     first, second = (json.loads(output) for output in outputs)
-    allowed = 4 + 18 * seconds  # what ONE bucket grants in the run; two separate buckets would double it
+    allowed = quota.capacity + quota.rate * seconds  # what ONE bucket grants; two would double it
     assert first and second
     assert len(first) + len(second) <= allowed + 2
     assert len(first) + len(second) >= 0.8 * allowed
@@ -85,4 +86,5 @@ def test_paging_10000_devices_through_faults_and_a_tight_quota(make_client, emul
     assert outcomes.get("429", 0) <= 1  # no 429 storm: the limiter keeps the pace
     assert faults > 0.1 * sent  # the faults did happen, and were retried through
     assert outcomes["200"] == -(-len(expected) // 100)
-    assert elapsed >= (sent - 10) / 9 * 0.9  # paced by the client's bucket (burst 10, 9 per second)
+    paced = Quota(requests=100, period=10.0)  # the client's bucket: its burst, then its rate
+    assert elapsed >= (sent - paced.capacity) / paced.rate * 0.9
