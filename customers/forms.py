@@ -1,6 +1,50 @@
-from django import forms
+import re
 
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from customers.selectors import SORTS
 from portal.form_rendering import PortalForm
+
+# The languages zero-touch accepts for a customer (BCP 47 codes, from the API's documentation).
+LANGUAGES = [
+    ("", "Zero-touch's default"),
+    ("ar", "Arabic"),
+    ("zh-HK", "Chinese (Hong Kong)"),
+    ("zh-CN", "Chinese (Simplified)"),
+    ("zh-TW", "Chinese (Traditional)"),
+    ("cs", "Czech"),
+    ("da", "Danish"),
+    ("nl", "Dutch"),
+    ("en-GB", "English (UK)"),
+    ("en-US", "English (US)"),
+    ("fil", "Filipino"),
+    ("fi", "Finnish"),
+    ("fr", "French"),
+    ("de", "German"),
+    ("iw", "Hebrew"),
+    ("hi", "Hindi"),
+    ("hu", "Hungarian"),
+    ("id", "Indonesian"),
+    ("it", "Italian"),
+    ("ja", "Japanese"),
+    ("ko", "Korean"),
+    ("no", "Norwegian (Bokmål)"),
+    ("pl", "Polish"),
+    ("pt-BR", "Portuguese (Brazil)"),
+    ("pt-PT", "Portuguese (Portugal)"),
+    ("ru", "Russian"),
+    ("es", "Spanish"),
+    ("es-419", "Spanish (Latin America)"),
+    ("sv", "Swedish"),
+    ("th", "Thai"),
+    ("tr", "Turkish"),
+    ("uk", "Ukrainian"),
+    ("vi", "Vietnamese"),
+]
+PERSONAL_DOMAINS = {"gmail.com", "googlemail.com"}
+_SEPARATORS = re.compile(r"[\s,;]+")
 
 
 class CustomerPickerForm(PortalForm):
@@ -11,3 +55,79 @@ class CustomerPickerForm(PortalForm):
         max_length=100,
         error_messages={"max_length": "Type at most %(limit_value)d characters of the customer's name."},
     )
+    own = forms.BooleanField(required=False)
+
+
+class CustomerListForm(PortalForm):
+    """The customers page's query string."""
+
+    q = forms.CharField(required=False, max_length=100, label="Search customers")
+    seller = forms.ChoiceField(
+        required=False,
+        choices=[("", "Own and vendors'"), ("own", "Own customers"), ("vendor", "Vendors' customers")],
+        label="Sold by",
+    )
+    terms = forms.ChoiceField(
+        required=False, choices=[("", "Any terms status"), ("attention", "Terms not accepted")], label="Terms"
+    )
+    sort = forms.ChoiceField(required=False, choices=[(key, key) for key in SORTS])
+    cursor = forms.CharField(required=False, max_length=800)
+
+
+def _emails(text: str, *, field: str) -> list[str]:
+    """Addresses typed one per line or separated by commas; each checked, personal Gmail refused."""
+    emails = [email for email in _SEPARATORS.split(text.strip()) if email]
+    problems = []
+    for email in emails:
+        try:
+            validate_email(email)
+        except ValidationError:
+            problems.append(f"{email!r} is not an email address.")
+            continue
+        if email.rsplit("@", 1)[1].lower() in PERSONAL_DOMAINS:
+            problems.append(
+                f"{email} is a personal Gmail address, which zero-touch refuses for a customer's {field}: "
+                "use the customer's company Google Account."
+            )
+    if problems:
+        raise ValidationError(" ".join(problems))
+    return list(dict.fromkeys(emails))
+
+
+class CustomerCreateForm(PortalForm):
+    """A new zero-touch customer. The name cannot be changed once the customer exists."""
+
+    company_name = forms.CharField(
+        max_length=200,
+        label="Company name",
+        help_text="As the customer's staff will see it in zero-touch. It cannot be changed afterwards.",
+    )
+    owner_emails = forms.CharField(
+        label="Owner emails",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="At least one; Google Accounts of the customer (not personal Gmail). One per line.",
+    )
+    admin_emails = forms.CharField(
+        required=False, label="Admin emails (optional)", widget=forms.Textarea(attrs={"rows": 2})
+    )
+    language_code = forms.ChoiceField(required=False, choices=LANGUAGES, label="Language")
+
+    def clean_company_name(self) -> str:
+        name = " ".join(self.cleaned_data["company_name"].split())
+        if not any(char.isalnum() for char in name):
+            raise ValidationError("Give the company's name.")
+        return name
+
+    def clean_owner_emails(self) -> list[str]:
+        emails = _emails(self.cleaned_data["owner_emails"], field="owner")
+        if not emails:
+            raise ValidationError("Give at least one owner email.")
+        if len(emails) > 50:
+            raise ValidationError("At most 50 owner emails.")
+        return emails
+
+    def clean_admin_emails(self) -> list[str]:
+        emails = _emails(self.cleaned_data["admin_emails"], field="admin")
+        if len(emails) > 50:
+            raise ValidationError("At most 50 admin emails.")
+        return emails

@@ -1,8 +1,23 @@
 """The local cache of the reseller's customers and vendors, as the zero-touch API returns them."""
 
+import re
+import unicodedata
+
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+
+_NOT_WORD = re.compile(r"[^\w]+")
+
+
+def fold_name(name: str) -> str:
+    """A name as searches compare it: accents removed, case folded, punctuation turned into spaces,
+    with a space before every word ("Müller & Söhne GmbH" -> " muller sohne gmbh"), so that "any word
+    starting with" is one LIKE over the column."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    plain = "".join(char for char in decomposed if not unicodedata.combining(char)).casefold()
+    words = _NOT_WORD.sub(" ", plain).split()
+    return "".join(f" {word}" for word in words)
 
 
 class Vendor(models.Model):
@@ -60,6 +75,10 @@ class Customer(models.Model):
     devices_synced_at = models.DateTimeField(
         null=True, blank=True, help_text="When a sync last read all of this customer's devices."
     )
+    name_folded = models.CharField(max_length=300, blank=True, editable=False, help_text="See fold_name().")
+    device_count = models.PositiveIntegerField(
+        default=0, help_text="Devices the cache holds claimed for it, kept by the cache's writers."
+    )
 
     objects = CustomerQuerySet.as_manager()
 
@@ -68,10 +87,32 @@ class Customer(models.Model):
         indexes = [
             models.Index(Lower("name"), name="customer_name_lower_idx"),
             models.Index(fields=["vendor", "name"], name="customer_vendor_name_idx"),
+            models.Index(fields=["name_folded", "company_id"], name="customer_folded_idx"),
+            models.Index(fields=["device_count", "company_id"], name="customer_devices_idx"),
+            models.Index(fields=["terms_status", "name_folded", "company_id"], name="customer_terms_idx"),
         ]
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        self.name_folded = fold_name(self.name)
+        super().save(*args, **kwargs)
+
+    @property
+    def terms_need_attention(self) -> bool:
+        """Devices of a customer who has not accepted the current terms do not enrol."""
+        return self.terms_status in (self.TermsStatus.NOT_ACCEPTED, self.TermsStatus.STALE)
+
+    @property
+    def terms_sentence(self) -> str:
+        return {
+            self.TermsStatus.ACCEPTED: "The customer has accepted zero-touch's terms: its devices enrol.",
+            self.TermsStatus.NOT_ACCEPTED: "No one at the customer has accepted zero-touch's terms yet: its "
+            "devices will not enrol until an owner signs in to the zero-touch portal and accepts them.",
+            self.TermsStatus.STALE: "The terms changed since the customer accepted them: its devices will "
+            "not enrol until an owner accepts the new terms in the zero-touch portal.",
+        }.get(self.terms_status, "Zero-touch has not said whether the customer accepted its terms.")
 
     @property
     def belongs_to_vendor(self) -> bool:

@@ -1,28 +1,253 @@
-from django.db.models import Q
+"""Reads of the customer cache for the pages: search by any word, keyset pages, a customer's facts.
 
-from customers.models import Customer
+Customers number in the thousands: a search compares the folded name column (``fold_name``) with a
+LIKE per typed word, and pages are keyset pages on an index per sort, so that a page costs the same
+at page 1 and page 200.
+"""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import TruncWeek
+from django.utils import timezone
+
+from customers.models import Customer, Vendor, fold_name
+from devices.models import DeviceEvent
 from portal.converters import MAX_ID
 
+PAGE_SIZE = 50
 
-def customer_search(text: str, *, limit: int = 10) -> list[Customer]:
-    """Customers whose name contains ``text`` (any case), or whose company id it is, by name.
+# sort key -> (columns in order, descending)
+SORTS = {
+    "name": (("name_folded", "company_id"), False),
+    "-name": (("name_folded", "company_id"), True),
+    "devices": (("device_count", "company_id"), False),
+    "-devices": (("device_count", "company_id"), True),
+    "terms": (("terms_status", "name_folded", "company_id"), False),
+}
 
-    Customers number in the thousands, not millions: a scan of the name column is fast enough.
-    """
-    text = text.strip()
-    customers = Customer.objects.select_related("vendor").order_by("name")
-    if text:
-        match = Q(name__icontains=text)
-        if text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID)) and int(text) <= MAX_ID:
-            match |= Q(company_id=int(text))
-        customers = customers.filter(match)
+
+def _as_id(text: str) -> int | None:
+    if text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID)) and int(text) <= MAX_ID:
+        return int(text)
+    return None
+
+
+def matching(text: str) -> Q:
+    """Customers whose name has a word starting with each typed word (any case, any accents), or
+    whose company id the text is."""
+    words = fold_name(text).split()
+    match = Q()
+    for word in words:
+        match &= Q(name_folded__contains=f" {word}")
+    if (company_id := _as_id(text.strip())) is not None:
+        match |= Q(company_id=company_id)
+    return match
+
+
+def customer_search(text: str, *, limit: int = 10, own_only: bool = False) -> list[Customer]:
+    """The picker's customers: matching ``text`` (see ``matching``), by name; ``own_only`` leaves
+    out vendors' customers (devices cannot be claimed for them)."""
+    customers = Customer.objects.select_related("vendor").order_by("name_folded", "company_id")
+    if text.strip():
+        customers = customers.filter(matching(text))
+    if own_only:
+        customers = customers.filter(vendor__isnull=True)
     return list(customers[:limit])
 
 
 def customer_for_value(value: object) -> Customer | None:
     """The cached customer a submitted form value names (None for anything but a known id): for
     pickers that show the chosen customer again when a form comes back with errors."""
-    text = str(value or "").strip()
-    if not (text.isascii() and text.isdigit() and len(text) <= len(str(MAX_ID))) or int(text) > MAX_ID:
+    company_id = _as_id(str(value or "").strip())
+    return customer_get(company_id) if company_id is not None else None
+
+
+def customer_get(company_id: int | None) -> Customer | None:
+    if company_id is None:
         return None
-    return Customer.objects.filter(pk=int(text)).first()
+    return Customer.objects.select_related("vendor").filter(pk=company_id).first()
+
+
+# --- The customers page ------------------------------------------------------------------------
+
+
+class InvalidCursor(ValueError):
+    """A page link that this module did not make."""
+
+
+@dataclass
+class CustomerPage:
+    customers: list[Customer]
+    next_cursor: str | None
+
+
+def _encode(values: list) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode()
+
+
+def _decode(cursor: str, columns: tuple[str, ...]) -> list:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidCursor("This page link is not valid any more; start again.") from exc
+    kinds = {"company_id": int, "device_count": int}
+    if not isinstance(values, list) or len(values) != len(columns):
+        raise InvalidCursor("This page link is not valid any more; start again.")
+    for value, column in zip(values, columns, strict=True):
+        wanted = kinds.get(column, str)
+        if type(value) is not wanted or (wanted is int and not 0 <= value <= MAX_ID):
+            raise InvalidCursor("This page link is not valid any more; start again.")
+        if wanted is str and (len(value) > 300 or "\x00" in value):
+            raise InvalidCursor("This page link is not valid any more; start again.")
+    return values
+
+
+def _after(columns: tuple[str, ...], values: list, descending: bool) -> Q:
+    """Rows after the cursor in (columns) order: a keyset condition."""
+    op = "lt" if descending else "gt"
+    condition = Q()
+    for index, column in enumerate(columns):
+        step = Q(**{f"{column}__{op}": values[index]})
+        for earlier, value in zip(columns[:index], values[:index], strict=True):
+            step &= Q(**{earlier: value})
+        condition |= step
+    return condition
+
+
+def customers_filtered(*, text: str = "", seller: str = "", terms: str = "") -> QuerySet[Customer]:
+    customers = Customer.objects.all()
+    if text.strip():
+        customers = customers.filter(matching(text))
+    if seller == "own":
+        customers = customers.filter(vendor__isnull=True)
+    elif seller == "vendor":
+        customers = customers.filter(vendor__isnull=False)
+    if terms == "attention":
+        customers = customers.filter(
+            terms_status__in=[Customer.TermsStatus.NOT_ACCEPTED, Customer.TermsStatus.STALE]
+        )
+    return customers
+
+
+def _with_last_claim(customers: QuerySet[Customer]) -> QuerySet[Customer]:
+    """Each customer with the time of its latest successful claim: one indexed look-up per row of
+    the page (history by customer, newest first)."""
+    last = (
+        DeviceEvent.objects.filter(
+            customer_id=OuterRef("pk"), kind=DeviceEvent.Kind.CLAIMED, outcome="succeeded"
+        )
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    return customers.annotate(last_claim_at=Subquery(last))
+
+
+def customers_page(
+    *, text: str = "", seller: str = "", terms: str = "", sort: str = "name", cursor: str | None = None
+) -> CustomerPage:
+    columns, descending = SORTS.get(sort, SORTS["name"])
+    customers = customers_filtered(text=text, seller=seller, terms=terms)
+    if cursor:
+        customers = customers.filter(_after(columns, _decode(cursor, columns), descending))
+    order = [f"-{column}" if descending else column for column in columns]
+    rows = list(_with_last_claim(customers.select_related("vendor")).order_by(*order)[: PAGE_SIZE + 1])
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    next_cursor = _encode([getattr(rows[-1], column) for column in columns]) if more else None
+    return CustomerPage(customers=rows, next_cursor=next_cursor)
+
+
+def customers_export(*, text: str = "", seller: str = "", terms: str = ""):
+    """Every matching customer, by name, for the CSV export (streamed)."""
+    customers = customers_filtered(text=text, seller=seller, terms=terms).select_related("vendor")
+    return _with_last_claim(customers).order_by("name_folded", "company_id").iterator(chunk_size=1000)
+
+
+# --- One customer ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WeekClaims:
+    week: object  # a date: the Monday of the week
+    claims: int
+
+
+def claims_per_week(customer: Customer, *, weeks: int = 52) -> list[WeekClaims]:
+    """Devices claimed for the customer each week of the last year (every week, zeros included)."""
+    today = timezone.localdate()
+    first = today - timedelta(days=today.weekday(), weeks=weeks - 1)
+    counted = dict(
+        DeviceEvent.objects.filter(
+            customer_id=customer.pk,
+            kind=DeviceEvent.Kind.CLAIMED,
+            outcome="succeeded",
+            created_at__date__gte=first,
+        )
+        .annotate(week=TruncWeek("created_at"))
+        .order_by()
+        .values_list("week")
+        .annotate(n=Count("pk"))
+    )
+    by_date = {(week.date() if hasattr(week, "date") else week): n for week, n in counted.items()}
+    return [
+        WeekClaims(week=first + timedelta(weeks=i), claims=by_date.get(first + timedelta(weeks=i), 0))
+        for i in range(weeks)
+    ]
+
+
+def customer_history(customer: Customer, *, limit: int = 20) -> list[DeviceEvent]:
+    """What happened lately to the customer's devices, newest first."""
+    return list(
+        DeviceEvent.objects.filter(customer_id=customer.pk)
+        .select_related("actor", "device")
+        .order_by("-created_at")[:limit]
+    )
+
+
+# --- Creating a customer: names that look alike ------------------------------------------------
+
+_LEGAL_SUFFIXES = {
+    "ab", "ag", "as", "asa", "bv", "co", "company", "corp", "corporation", "gmbh", "inc", "incorporated",
+    "kg", "kk", "limited", "llc", "llp", "lp", "ltd", "nv", "oy", "plc", "pte", "pty", "sa", "sarl", "sas",
+    "spa", "srl", "the", "and",
+}  # fmt: skip
+
+
+def name_core(name: str) -> str:
+    """A company name without case, accents, punctuation or legal form: "Müller GmbH" and
+    "MULLER, gmbh." are the same company to a salesperson."""
+    return " ".join(word for word in fold_name(name).split() if word not in _LEGAL_SUFFIXES)
+
+
+def similar_customers(name: str, *, limit: int = 10) -> list[Customer]:
+    """Cached customers that may be the same company: once normalised (``name_core``), one name's
+    words are all among the other's ("Müller & Söhne GmbH" and "Muller Sohne Logistik"). Google
+    advises reusing an existing customer rather than making a second."""
+    core = set(name_core(name).split())
+    if not core:
+        return []
+    candidates = Customer.objects.select_related("vendor")
+    match = Q()
+    for word in core:
+        match |= Q(name_folded__contains=f" {word}")
+    found = []
+    for customer in candidates.filter(match).order_by("name_folded").iterator(chunk_size=500):
+        theirs = set(name_core(customer.name).split())
+        if theirs and (theirs <= core or core <= theirs):
+            found.append(customer)
+            if len(found) == limit:
+                break
+    return found
+
+
+# --- Vendors -------------------------------------------------------------------------------------
+
+
+def vendors_with_customers() -> list[Vendor]:
+    """The reseller's vendors, each with its customers (and their device counts)."""
+    return list(Vendor.objects.prefetch_related("customers").order_by("name"))

@@ -1,17 +1,20 @@
-"""Customers and vendors: keeping the cache in step with the API."""
+"""Customers and vendors: keeping the cache in step with the API, and creating a customer."""
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 import zerotouch
-from customers.models import Customer, Vendor
+from customers.models import Customer, Vendor, fold_name
+from portal.api import Lane, zerotouch_client
+from portal.services import audit_record
 
 _CUSTOMER_COLUMNS = [
     "name",
-    "owner_emails",
+    "name_folded",
     "admin_emails",
     "terms_status",
     "language_code",
@@ -41,20 +44,27 @@ def customer_from_api(company: zerotouch.Company, *, vendor_id: int | None = Non
         vendor_id=vendor_id,
         first_seen_at=now,
         last_synced_at=now,
+        name_folded=fold_name(company.company_name),
     )
 
 
 def customers_store(companies: Iterable[zerotouch.Company], *, vendor_id: int | None = None) -> int:
+    """Upsert customers as the API lists them. Owner emails are input-only at Google (a listing may
+    leave them out): the ones the cache knows, from creating the customer, are kept then."""
     rows = {
         c.company_id: c for c in (customer_from_api(company, vendor_id=vendor_id) for company in companies)
     }
-    Customer.objects.bulk_create(
-        rows.values(),
-        update_conflicts=True,
-        unique_fields=["company_id"],
-        update_fields=_CUSTOMER_COLUMNS,
-        batch_size=500,
-    )
+    with_owners = [row for row in rows.values() if row.owner_emails]
+    without = [row for row in rows.values() if not row.owner_emails]
+    for group, columns in ((with_owners, [*_CUSTOMER_COLUMNS, "owner_emails"]), (without, _CUSTOMER_COLUMNS)):
+        if group:
+            Customer.objects.bulk_create(
+                group,
+                update_conflicts=True,
+                unique_fields=["company_id"],
+                update_fields=columns,
+                batch_size=500,
+            )
     return len(rows)
 
 
@@ -90,3 +100,103 @@ def customers_sync(*, client: zerotouch.Client) -> CustomerSyncCounts:
             continue
         counts.customers += customers_store(vendor_customers, vendor_id=int(vendor.company_id))
     return counts
+
+
+# --- Creating a customer -------------------------------------------------------------------------
+
+
+class CustomerCreateFailed(Exception):
+    """The customer was not created (or it cannot be known whether it was); ``str()`` is for people."""
+
+    def __init__(self, message: str, *, outcome_unknown: bool = False):
+        super().__init__(message)
+        self.outcome_unknown = outcome_unknown
+
+
+def _created_meanwhile(client: zerotouch.Client, name: str) -> zerotouch.Company | None:
+    """A customer of that exact name in zero-touch now (None: none, or it cannot be read)."""
+    try:
+        return next((c for c in client.customers_list() if c.company_name == name), None)
+    except zerotouch.ZeroTouchError:
+        return None
+
+
+def customer_create(
+    *,
+    actor: AbstractBaseUser,
+    company_name: str,
+    owner_emails: list[str],
+    admin_emails: list[str],
+    language_code: str = "",
+    client: zerotouch.Client | None = None,
+) -> Customer:
+    """Create a zero-touch customer (``customers.create``), cache it and audit it.
+
+    A repeat would make a second customer whose name cannot be changed or removed, so a lost answer is
+    settled by listing the customers: found by its exact name, it was created; not found, the person
+    may try again.
+    """
+    client = client or zerotouch_client(lane=Lane.INTERACTIVE)
+    details = {"owner_emails": owner_emails, "admin_emails": admin_emails, "language": language_code}
+    try:
+        company = client.customers_create(
+            company_name=company_name,
+            owner_emails=owner_emails,
+            admin_emails=admin_emails,
+            language_code=language_code or None,
+        )
+    except zerotouch.ZeroTouchError as exc:
+        company = (
+            _created_meanwhile(client, company_name) if isinstance(exc, zerotouch.OutcomeUnknown) else None
+        )
+        if company is None:
+            failure = _create_failure(exc, company_name)
+            audit_record(
+                actor=actor,
+                action="customer.create",
+                target_type="customer",
+                target_label=company_name,
+                outcome="unknown" if failure.outcome_unknown else "failure",
+                details={**details, "error": str(failure)},
+            )
+            raise failure from exc
+    if not company.owner_emails:  # the answer leaves input-only fields out: keep what was sent
+        company = _with_emails(company, owner_emails, admin_emails)
+    customers_store([company])
+    customer = Customer.objects.get(pk=int(company.company_id))
+    audit_record(actor=actor, action="customer.create", target=customer, details=details)
+    return customer
+
+
+def _with_emails(company: zerotouch.Company, owners: list[str], admins: list[str]) -> zerotouch.Company:
+    return replace(company, owner_emails=tuple(owners), admin_emails=company.admin_emails or tuple(admins))
+
+
+def _create_failure(exc: zerotouch.ZeroTouchError, name: str) -> CustomerCreateFailed:
+    if isinstance(exc, zerotouch.OutcomeUnknown):
+        return CustomerCreateFailed(
+            f"Zero-touch did not confirm the new customer, and no customer named {name!r} can be found "
+            "there now (or the list could not be read). Check the customers list before trying again.",
+            outcome_unknown=True,
+        )
+    if isinstance(exc, zerotouch.InvalidArgument):
+        reason = exc.reason or ""
+        if reason == "PERSONAL_ACCOUNT_NOT_ALLOWED":
+            return CustomerCreateFailed(
+                "Zero-touch refused an owner email: personal Gmail addresses cannot own a customer; use "
+                "the customer's company Google Account."
+            )
+        return CustomerCreateFailed(f"Zero-touch refused the customer: {exc.message}")
+    if isinstance(exc, zerotouch.AlreadyExists):
+        return CustomerCreateFailed(f"Zero-touch says a customer named {name!r} exists already.")
+    if isinstance(exc, zerotouch.RateLimited | zerotouch.Unavailable | zerotouch.InternalError):
+        return CustomerCreateFailed(
+            "Zero-touch had a temporary problem; the customer was not created. Try again."
+        )
+    if isinstance(exc, zerotouch.TransportError):
+        return CustomerCreateFailed(
+            "Zero-touch could not be reached; the customer was not created. Try again."
+        )
+    if isinstance(exc, zerotouch.PermissionDenied):
+        return CustomerCreateFailed("Zero-touch says this reseller may not create customers.")
+    return CustomerCreateFailed(f"Zero-touch could not create the customer: {exc}")

@@ -1,28 +1,163 @@
-from django.http import HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+import csv
+import io
 
-from customers.forms import CustomerPickerForm
-from customers.models import Customer
-from customers.selectors import customer_search
-from portal.roles import ALL_ROLES, role_required
+from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from batches.results import safe_cell
+from customers.forms import CustomerCreateForm, CustomerListForm, CustomerPickerForm
+from customers.selectors import (
+    InvalidCursor,
+    claims_per_week,
+    customer_get,
+    customer_history,
+    customer_search,
+    customers_export,
+    customers_page,
+    similar_customers,
+    vendors_with_customers,
+)
+from customers.services import CustomerCreateFailed, customer_create
+from devices.selectors import DeviceFilters, device_search
+from portal.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
 from portal.views import HtmxHttpRequest
 
 
 @require_GET
 @role_required(ALL_ROLES)
 def customer_list(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "customers/list.html", {"cached": Customer.objects.count()})
+    form = CustomerListForm(request.GET)
+    context: dict = {"form": form, "can_change": has_any_role(request.user, CHANGE_ROLES)}
+    status = 200
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            context["page"] = customers_page(
+                text=data["q"],
+                seller=data["seller"],
+                terms=data["terms"],
+                sort=data["sort"] or "name",
+                cursor=data["cursor"] or None,
+            )
+        except InvalidCursor as exc:
+            context["error"], status = str(exc), 400
+        sort = data["sort"] or "name"
+        # A header sorts by its column, or the other way round when it already does.
+        context["next_sort"] = {
+            "name": "-name" if sort == "name" else "name",
+            "devices": "devices" if sort == "-devices" else "-devices",
+        }
+    else:
+        context["error"], status = (
+            "Some search fields are not valid: "
+            + "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()),
+            400,
+        )
+    template = (
+        "customers/list.html#results"
+        if request.htmx and request.htmx.target == "results"
+        else "customers/list.html"
+    )
+    return render(request, template, context, status=status)
+
+
+@require_GET
+@role_required(ALL_ROLES)
+def customer_export(request: HtmxHttpRequest) -> StreamingHttpResponse:
+    """The customers the page's search finds, as CSV (formula-safe)."""
+    form = CustomerListForm(request.GET)
+    data = form.cleaned_data if form.is_valid() else {"q": "", "seller": "", "terms": ""}
+
+    def lines():
+        yield "\ufeff"
+        header = ["company id", "name", "sold by", "devices", "terms", "owner emails", "last claim"]
+        yield _csv_line(header)
+        for customer in customers_export(text=data["q"], seller=data["seller"], terms=data["terms"]):
+            yield _csv_line(
+                [
+                    customer.pk,
+                    customer.name,
+                    customer.vendor.name if customer.vendor else "the reseller",
+                    customer.device_count,
+                    customer.get_terms_status_display(),
+                    " ".join(customer.owner_emails),
+                    customer.last_claim_at.isoformat() if customer.last_claim_at else "",
+                ]
+            )
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="customers.csv"'
+    return response
+
+
+def _csv_line(cells: list) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow([safe_cell(cell) for cell in cells])
+    return buffer.getvalue()
+
+
+@require_GET
+@role_required(ALL_ROLES)
+def customer_detail(request: HtmxHttpRequest, customer_id: int) -> HttpResponse:
+    customer = customer_get(customer_id)
+    if customer is None:
+        raise Http404("No customer with this id in the cache.")
+    weeks = claims_per_week(customer)
+    context = {
+        "customer": customer,
+        "devices": device_search(DeviceFilters(customer_id=customer.pk), page_size=10),
+        "weeks": weeks,
+        "weeks_max": max((week.claims for week in weeks), default=0),
+        "weeks_total": sum(week.claims for week in weeks),
+        "history": customer_history(customer),
+        "can_change": has_any_role(request.user, CHANGE_ROLES),
+    }
+    return render(request, "customers/detail.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(CHANGE_ROLES)
+def customer_create_view(request: HtmxHttpRequest) -> HttpResponse:
+    """A new customer in two steps: the form, then a confirmation showing the name exactly as the
+    customer will see it (it cannot be changed) and any existing customers with a similar name."""
+    form = CustomerCreateForm(request.POST if request.method == "POST" else None)
+    context: dict = {"form": form}
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        if request.POST.get("confirmed") != "yes":
+            context["confirming"] = True
+            context["similar"] = similar_customers(data["company_name"])
+            return render(request, "customers/create.html", context)
+        try:
+            customer = customer_create(
+                actor=request.user,
+                company_name=data["company_name"],
+                owner_emails=data["owner_emails"],
+                admin_emails=data["admin_emails"],
+                language_code=data["language_code"],
+            )
+        except CustomerCreateFailed as exc:
+            context["error"], context["outcome_unknown"] = str(exc), exc.outcome_unknown
+        else:
+            return redirect("customers:detail", customer_id=customer.pk)
+    return render(request, "customers/create.html", context, status=400 if form.errors else 200)
+
+
+@require_GET
+@role_required(ALL_ROLES)
+def vendor_list(request: HtmxHttpRequest) -> HttpResponse:
+    return render(request, "customers/vendors.html", {"vendors": vendors_with_customers()})
 
 
 @require_GET
 @role_required(ALL_ROLES)
 def customer_picker(request: HtmxHttpRequest) -> HttpResponse:
-    """The options of a customer picker as the person types (a fragment, for any page's picker)."""
+    """The options of a customer picker as the person types (a fragment, for any page's picker);
+    ``own=1`` for pickers that claim devices, which vendors' customers cannot have."""
     form = CustomerPickerForm(request.GET)
     if not form.is_valid():
         errors = [error for field_errors in form.errors.values() for error in field_errors]
         return render(request, "customers/_picker_results.html", {"errors": errors}, status=400)
-    return render(
-        request, "customers/_picker_results.html", {"customers": customer_search(form.cleaned_data["q"])}
-    )
+    customers = customer_search(form.cleaned_data["q"], own_only=form.cleaned_data["own"])
+    return render(request, "customers/_picker_results.html", {"customers": customers})

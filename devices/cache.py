@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 import zerotouch
@@ -213,6 +214,19 @@ def store_device_rows(rows: Sequence[DeviceRow]) -> None:
     derive_search_keys(device_ids)
 
 
+def refresh_device_counts(customer_ids: Iterable[int | None]) -> None:
+    """Recount these customers' cached devices (``Customer.device_count``), one indexed count each:
+    after a sync's group of customers, and after changes that move devices between customers."""
+    ids = {customer_id for customer_id in customer_ids if customer_id is not None}
+    if not ids:
+        return
+    counts = dict(
+        Device.objects.filter(owner_id__in=ids).order_by().values_list("owner_id").annotate(n=Count("pk"))
+    )
+    for customer_id in ids:
+        Customer.objects.filter(pk=customer_id).update(device_count=counts.get(customer_id, 0))
+
+
 def remember_models(rows: Iterable[DeviceRow]) -> None:
     """Add the manufacturer and model pairs of these rows to the filters' list (``DeviceModel``)."""
     pairs = {(row["manufacturer"], row["model"]) for row in rows if row["manufacturer"] or row["model"]}
@@ -343,6 +357,10 @@ def _write_batch(rows: dict[int, DeviceRow], *, sync_run: SyncRun | None) -> Sto
         ]
         DeviceEvent.objects.bulk_create(events)
     remember_models(rows.values())  # a device may bring a model the filters do not list yet
+    if sync_run is None:  # a look-up or a refresh; a sync recounts at the end of each group
+        refresh_device_counts(
+            {row["owner_id"] for row in rows.values()} | {v["owner_id"] for v in existing.values()}
+        )
     # fetched is counted by the caller, which also sees the copies a batch merged
     return StoreCounts(created=len(new_rows), updated=len(old_rows), drifted=len(events))
 
@@ -464,5 +482,10 @@ def cache_store_changed(rows: Sequence[DeviceRow]) -> None:
     """Write rows the portal changed itself (from ``row_claimed`` and the like): no drift is recorded,
     since the portal made the change. New devices are inserted, with their models for the filters."""
     if rows:
+        before = Device.objects.filter(device_id__in=[row["device_id"] for row in rows]).values_list(
+            "owner_id", flat=True
+        )
+        owners = {*before, *(row["owner_id"] for row in rows)}
         store_device_rows(rows)
         remember_models(rows)
+        refresh_device_counts(owners)

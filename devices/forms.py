@@ -1,7 +1,7 @@
 from django import forms
 from django.utils import timezone
 
-from customers.models import Customer
+from customers.selectors import customer_get
 from devices.claims import (
     METADATA_LIMITS,
     METADATA_VALUE_LIMIT,
@@ -51,9 +51,10 @@ class DeviceSearchForm(PortalForm):
 
 
 class DeviceChoiceForm(PortalForm):
-    """``?device=<id>``: the cached device a claim form starts from."""
+    """``?device=<id>&customer=<id>``: the cached device and the customer a claim form starts from."""
 
     device = id_field(required=False)
+    customer = id_field(required=False)
 
 
 class ClaimForm(PortalForm):
@@ -99,7 +100,7 @@ class ClaimForm(PortalForm):
         data = super().clean()
         if self.has_error("customer") or self.has_error("device_type"):
             return data
-        customer = Customer.objects.select_related("vendor").filter(pk=data.get("customer")).first()
+        customer = customer_get(data.get("customer"))
         request, errors = claim_request(
             customer=customer,
             customer_given=data.get("customer") is not None,

@@ -42,6 +42,7 @@ from devices.cache import (
     cache_store_rows,
     device_rows,
     forget_gone_models,
+    refresh_device_counts,
     vendor_customer_ids,
 )
 from devices.models import SyncRun
@@ -198,6 +199,7 @@ class _Checkpoint:
             progress = self.run.progress
             group = progress["groups"][index]
             Customer.objects.filter(pk__in=group).update(devices_synced_at=timezone.now())
+            refresh_device_counts(group)
             self.run.devices_drifted += drifted
             progress["active"].pop(str(index), None)
             progress["owners_done"] = [*progress.get("owners_done", []), *group]

@@ -6,8 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from customers.models import Customer
-from customers.selectors import customer_for_value, customer_search
+from customers.selectors import customer_for_value, customer_get, customer_search
 from devices.forms import ClaimForm, DeviceChoiceForm, DeviceSearchForm, MetadataForm, UnclaimForm
 from devices.identifiers import IdentifierKind, detect_identifier
 from devices.models import Device
@@ -49,7 +48,7 @@ def _search_context(request: HtmxHttpRequest, form: DeviceSearchForm) -> dict:
     return {
         "form": form,
         "can_change": has_any_role(request.user, CHANGE_ROLES),
-        "customer": Customer.objects.filter(pk=customer_id).first() if customer_id else None,
+        "customer": customer_get(customer_id),
         # Typed text that reads like a name rather than an identifier: offer the customers it names.
         "customer_matches": customer_search(text, limit=5)
         if len(text) >= 2 and any(c.isalpha() for c in text) and customer_id is None
@@ -248,8 +247,12 @@ def device_claim_view(request: HtmxHttpRequest) -> HttpResponse:
         form = ClaimForm(request.POST)
     else:
         choice = DeviceChoiceForm(request.GET)
-        device_id = choice.cleaned_data["device"] if choice.is_valid() else None
-        form = ClaimForm(initial=_claim_initial(device_get(device_id) if device_id else None))
+        valid = choice.is_valid()
+        device_id = choice.cleaned_data["device"] if valid else None
+        initial = _claim_initial(device_get(device_id) if device_id else None)
+        if valid and choice.cleaned_data["customer"]:
+            initial["customer"] = choice.cleaned_data["customer"]
+        form = ClaimForm(initial=initial)
         status = 200 if choice.is_valid() else 400
     chosen = customer_for_value(form["customer"].value())
     context: dict = {"form": form, "customer_name": chosen.name if chosen else ""}
@@ -317,7 +320,7 @@ def sync_page(request: HtmxHttpRequest) -> HttpResponse:
 @require_POST
 @role_required(CHANGE_ROLES)
 def sync_customer_view(request: HtmxHttpRequest, customer_id: int) -> HttpResponse:
-    customer = Customer.objects.filter(pk=customer_id).first()
+    customer = customer_get(customer_id)
     if customer is None:
         raise Http404("No such customer in the cache.")
     if sync_customer_request(customer=customer, actor=request.user):

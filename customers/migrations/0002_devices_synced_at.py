@@ -4,15 +4,16 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0001_initial'),
+        ("customers", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customer',
-            name='devices_synced_at',
-            field=models.DateTimeField(blank=True, help_text="When a sync last read all of this customer's devices.", null=True),
+            model_name="customer",
+            name="devices_synced_at",
+            field=models.DateTimeField(
+                blank=True, help_text="When a sync last read all of this customer's devices.", null=True
+            ),
         ),
     ]

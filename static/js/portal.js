@@ -30,7 +30,7 @@ function choose(option) {
 document.addEventListener("htmx:configRequest", (event) => {
   const box = event.detail.elt;
   if (box.matches && box.matches("[data-picker-name]")) {
-    event.detail.parameters = { q: box.value };
+    event.detail.parameters = { q: box.value }; // the URL keeps its own query (own=on)
   }
 });
 

@@ -59,7 +59,7 @@ class Command(BaseCommand):
     help = "Benchmark the device cache (search selectors at scale)."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("suite", choices=["cache", "sync", "page", "batch", "quota"])
+        parser.add_argument("suite", choices=["cache", "sync", "page", "batch", "quota", "customers"])
         parser.add_argument("--per-minute", type=int, default=240, help="quota: the scaled-down quota")
         parser.add_argument(
             "--soft-limit", type=int, default=20, help="quota: the worker's task soft time limit"
@@ -78,6 +78,11 @@ class Command(BaseCommand):
     def handle(
         self, *args, suite: str, devices: int, customers: int, repeat: int, seed: int, **options
     ) -> None:
+        if suite == "customers":
+            from customers.bench import bench_customers  # the customers page at 10,000 customers
+
+            bench_customers(self.stdout, customers=customers, repeat=repeat, seed=seed)
+            return
         if suite == "quota":
             from portal.benchmarks import bench_quota  # sync, batch and people sharing the quota
 
