@@ -19,8 +19,7 @@ from batches.services import (
     job_retry_failed,
     scan_check,
 )
-from customers.models import Customer
-from customers.selectors import customer_for_value
+from customers.selectors import customer_for_value, customer_get
 from portal.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
 from portal.views import HtmxHttpRequest
 
@@ -82,7 +81,7 @@ def _preset(request: HtmxHttpRequest) -> dict:
 
 def _input(form: BatchForm) -> dict:
     data = form.cleaned_data
-    customer = Customer.objects.filter(pk=data["customer"]).first() if data["customer"] else None
+    customer = customer_get(data["customer"] or None)
     upload = data.get("file")
     return {
         "action": data["action"],
@@ -107,7 +106,7 @@ def batch_scan(request: HtmxHttpRequest) -> HttpResponse:
             {"code": request.POST.get("code", "")[:128], "problem": problems},
         )
     data = form.cleaned_data
-    customer = Customer.objects.filter(pk=data["customer"]).first() if data["customer"] else None
+    customer = customer_get(data["customer"] or None)
     check = scan_check(code=data["code"], action=data["action"], customer=customer)
     return render(request, "batches/_scan_row.html", {"code": data["code"], "check": check})
 

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from customers.selectors import SORTS
+from portal.converters import MAX_ID
 from portal.form_rendering import PortalForm
 
 # The languages zero-touch accepts for a customer (BCP 47 codes, from the API's documentation).
@@ -70,6 +71,7 @@ class CustomerListForm(PortalForm):
     terms = forms.ChoiceField(
         required=False, choices=[("", "Any terms status"), ("attention", "Terms not accepted")], label="Terms"
     )
+    vendor = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)  # one vendor's customers
     sort = forms.ChoiceField(required=False, choices=[(key, key) for key in SORTS])
     cursor = forms.CharField(required=False, max_length=800)
 

@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from portal.fields import ByteOrderCharField
+
 _NOT_WORD = re.compile(r"[^\w]+")
 
 
@@ -75,7 +77,7 @@ class Customer(models.Model):
     devices_synced_at = models.DateTimeField(
         null=True, blank=True, help_text="When a sync last read all of this customer's devices."
     )
-    name_folded = models.CharField(max_length=300, blank=True, editable=False, help_text="See fold_name().")
+    name_folded = ByteOrderCharField(max_length=300, blank=True, editable=False, help_text="See fold_name().")
     device_count = models.PositiveIntegerField(
         default=0, help_text="Devices the cache holds claimed for it, kept by the cache's writers."
     )

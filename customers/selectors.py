@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
@@ -119,10 +119,14 @@ def _after(columns: tuple[str, ...], values: list, descending: bool) -> Q:
     return condition
 
 
-def customers_filtered(*, text: str = "", seller: str = "", terms: str = "") -> QuerySet[Customer]:
+def customers_filtered(
+    *, text: str = "", seller: str = "", terms: str = "", vendor: int | None = None
+) -> QuerySet[Customer]:
     customers = Customer.objects.all()
     if text.strip():
         customers = customers.filter(matching(text))
+    if vendor is not None:
+        customers = customers.filter(vendor_id=vendor)
     if seller == "own":
         customers = customers.filter(vendor__isnull=True)
     elif seller == "vendor":
@@ -148,10 +152,16 @@ def _with_last_claim(customers: QuerySet[Customer]) -> QuerySet[Customer]:
 
 
 def customers_page(
-    *, text: str = "", seller: str = "", terms: str = "", sort: str = "name", cursor: str | None = None
+    *,
+    text: str = "",
+    seller: str = "",
+    terms: str = "",
+    vendor: int | None = None,
+    sort: str = "name",
+    cursor: str | None = None,
 ) -> CustomerPage:
     columns, descending = SORTS.get(sort, SORTS["name"])
-    customers = customers_filtered(text=text, seller=seller, terms=terms)
+    customers = customers_filtered(text=text, seller=seller, terms=terms, vendor=vendor)
     if cursor:
         customers = customers.filter(_after(columns, _decode(cursor, columns), descending))
     order = [f"-{column}" if descending else column for column in columns]
@@ -162,9 +172,11 @@ def customers_page(
     return CustomerPage(customers=rows, next_cursor=next_cursor)
 
 
-def customers_export(*, text: str = "", seller: str = "", terms: str = ""):
+def customers_export(*, text: str = "", seller: str = "", terms: str = "", vendor: int | None = None):
     """Every matching customer, by name, for the CSV export (streamed)."""
-    customers = customers_filtered(text=text, seller=seller, terms=terms).select_related("vendor")
+    customers = customers_filtered(text=text, seller=seller, terms=terms, vendor=vendor).select_related(
+        "vendor"
+    )
     return _with_last_claim(customers).order_by("name_folded", "company_id").iterator(chunk_size=1000)
 
 
@@ -248,6 +260,22 @@ def similar_customers(name: str, *, limit: int = 10) -> list[Customer]:
 # --- Vendors -------------------------------------------------------------------------------------
 
 
+VENDOR_CUSTOMERS_SHOWN = 10
+
+
+def vendor_get(company_id: int | None) -> Vendor | None:
+    if company_id is None:
+        return None
+    return Vendor.objects.filter(pk=company_id).first()
+
+
 def vendors_with_customers() -> list[Vendor]:
-    """The reseller's vendors, each with its customers (and their device counts)."""
-    return list(Vendor.objects.prefetch_related("customers").order_by("name"))
+    """The reseller's vendors by name, each with its number of customers (``customer_total``) and
+    its customers with the most devices (``top_customers``, at most ``VENDOR_CUSTOMERS_SHOWN``; the
+    customers page lists the rest): the page stays small whatever a vendor sells."""
+    top = Customer.objects.order_by("-device_count", "name_folded")[:VENDOR_CUSTOMERS_SHOWN]
+    return list(
+        Vendor.objects.annotate(customer_total=Count("customers"))
+        .prefetch_related(Prefetch("customers", queryset=top, to_attr="top_customers"))
+        .order_by("name")
+    )

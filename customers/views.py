@@ -16,6 +16,7 @@ from customers.selectors import (
     customers_export,
     customers_page,
     similar_customers,
+    vendor_get,
     vendors_with_customers,
 )
 from customers.services import CustomerCreateFailed, customer_create
@@ -32,11 +33,13 @@ def customer_list(request: HtmxHttpRequest) -> HttpResponse:
     status = 200
     if form.is_valid():
         data = form.cleaned_data
+        context["vendor"] = vendor_get(data["vendor"])
         try:
             context["page"] = customers_page(
                 text=data["q"],
                 seller=data["seller"],
                 terms=data["terms"],
+                vendor=data["vendor"],
                 sort=data["sort"] or "name",
                 cursor=data["cursor"] or None,
             )
@@ -64,16 +67,25 @@ def customer_list(request: HtmxHttpRequest) -> HttpResponse:
 
 @require_GET
 @role_required(ALL_ROLES)
-def customer_export(request: HtmxHttpRequest) -> StreamingHttpResponse:
+def customer_export(request: HtmxHttpRequest) -> HttpResponse:
     """The customers the page's search finds, as CSV (formula-safe)."""
     form = CustomerListForm(request.GET)
-    data = form.cleaned_data if form.is_valid() else {"q": "", "seller": "", "terms": ""}
+    if not form.is_valid():  # never a different list than the page showed
+        return HttpResponse(
+            "The export's search is not valid: start from the customers page again.",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    data = form.cleaned_data
 
     def lines():
         yield "\ufeff"
         header = ["company id", "name", "sold by", "devices", "terms", "owner emails", "last claim"]
         yield _csv_line(header)
-        for customer in customers_export(text=data["q"], seller=data["seller"], terms=data["terms"]):
+        found = customers_export(
+            text=data["q"], seller=data["seller"], terms=data["terms"], vendor=data["vendor"]
+        )
+        for customer in found:
             yield _csv_line(
                 [
                     customer.pk,

@@ -9,22 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from customers.models import Customer
-
-
-class ByteOrderCharField(models.CharField):
-    """A CharField compared byte by byte on every database.
-
-    Prefix search runs as a range (``value >= 'abc' AND value < 'abc\\uffff'``) on a plain b-tree index.
-    That is only correct when strings sort by their code points: SQLite's default (BINARY) does,
-    PostgreSQL's locale collations do not (they skip punctuation, fold case), so on PostgreSQL the
-    column gets the "C" collation.
-    """
-
-    def db_parameters(self, connection):
-        parameters = super().db_parameters(connection)
-        if connection.vendor == "postgresql":
-            parameters["collation"] = "C"
-        return parameters
+from portal.fields import ByteOrderCharField
 
 
 class DeviceType(models.TextChoices):

@@ -29,3 +29,13 @@ def duration(value) -> str:
         return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
     hours, minutes = divmod(minutes, 60)
     return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+
+
+@register.filter
+def count(value) -> str:
+    """A whole number with thousands separated by commas ("12,345"): what ``floatformat:"0g"`` prints
+    in the portal's English locale, at a small part of its cost in long tables."""
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return ""

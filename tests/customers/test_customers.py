@@ -93,6 +93,31 @@ def test_the_export_is_formula_safe(db, client_as):
     assert "'=cmd" in text and ",=cmd" not in text
 
 
+def test_an_export_of_a_bad_search_is_refused_not_widened(db, client_as):
+    make_customer(701, "Acme Ltd")
+    response = client_as(Role.SALES).get("/customers/export.csv", {"vendor": "x"})
+
+    assert response.status_code == 400 and "not valid" in response.text
+
+
+def test_vendors_list_their_biggest_customers_and_lead_to_all_of_them(book, client_as):
+    vendor = Vendor.objects.get(company_id=77)
+    for number in range(12):
+        Customer.objects.create(
+            company_id=610 + number, name=f"Branch {number:02d}", vendor=vendor, device_count=number
+        )
+
+    page = client_as(Role.MANAGERS).get("/customers/vendors/").text
+
+    assert "13 customers" in page and "Branch 11" in page and "Branch 02" in page
+    assert "Branch 01" not in page and "Initech" not in page  # only the ten with the most devices
+    assert f"/customers/?vendor={vendor.pk}" in page
+    listed = client_as(Role.MANAGERS).get("/customers/", {"vendor": vendor.pk, "q": "branch"}).text
+    assert "Branch 01" in listed and "Regional Phones" in listed and "Zenith" not in listed
+    assert names(customers_page(vendor=vendor.pk))[:2] == ["Branch 00", "Branch 01"]
+    assert len(customers_page(vendor=vendor.pk).customers) == 13
+
+
 def test_a_customers_page_shows_facts_terms_devices_claims_and_history(book, client_as):
     device = Device.objects.filter(owner_id=502).first()
     DeviceEvent.objects.create(
