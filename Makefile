@@ -21,7 +21,7 @@ PYTHON ?= $(shell for c in python3.13 python3.12; do \
 	  if [ -x $$d/bin/python3 ]; then echo $$d/bin/python3; exit; fi; \
 	done)
 
-.PHONY: run test venv migrate demo lint e2e clean bench-cache bench-sync bench-batch
+.PHONY: run test venv migrate demo lint e2e clean bench-cache bench-sync bench-batch bench-quota bench-customers
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "No Python 3.12+ found: install python3.13 (or python3.12) and retry." >&2; exit 1; fi
@@ -106,3 +106,28 @@ bench-batch: venv
 		$(PY) manage.py zt_bench cache --devices $(BENCH_DEVICES) --repeat 20
 	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-cache.sqlite3 \
 		$(PY) manage.py zt_bench batch --rows 100000
+
+# The sync, a batch and a person sharing a scaled-down quota (240 requests a minute) through a real
+# worker and beat: SQLite with the file limiter, then PostgreSQL with Redis.
+bench-quota: venv
+	rm -f var/bench-quota.sqlite3
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-quota.sqlite3 $(PY) manage.py migrate -v0
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-quota.sqlite3 \
+		$(PY) manage.py zt_bench quota --devices 32000 --per-minute 240 --soft-limit 20
+	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'zt_bench_quota'" | grep -q 1 \
+		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE zt_bench_quota"
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_quota $(PY) manage.py migrate -v0
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_quota \
+		CELERY_BROKER_URL=redis://127.0.0.1:6379/14 \
+		$(PY) manage.py zt_bench quota --devices 32000 --per-minute 240 --soft-limit 20
+
+# The customers page at 10,000 customers (server time through Django's whole request path).
+bench-customers: venv
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-customers.sqlite3 $(PY) manage.py migrate -v0
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-customers.sqlite3 \
+		$(PY) manage.py zt_bench customers --customers 10000
+	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'zt_bench_customers'" | grep -q 1 \
+		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE zt_bench_customers"
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_customers $(PY) manage.py migrate -v0
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_customers \
+		$(PY) manage.py zt_bench customers --customers 10000

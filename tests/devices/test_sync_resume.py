@@ -118,6 +118,11 @@ def test_a_sync_whose_worker_is_killed_is_taken_over_from_its_checkpoint(emulato
                 assert time.monotonic() < deadline, processes.log_text()[-3000:]
                 time.sleep(0.1)
             processes.kill()
+            # The killed step's next step may still wait in the queue (a new worker would then carry
+            # on the same run) or have died with the worker, prefetched: drop it, so that the
+            # watchdog is what must notice the silent run and take it over.
+            with app.connection_for_write() as broker:
+                broker.default_channel.queue_purge(processes.queue)
             written = Device.objects.count()
             processes.start_worker()
             deadline = time.monotonic() + 120
