@@ -107,7 +107,10 @@ class CustomerCreateForm(PortalForm):
     owner_emails = forms.CharField(
         label="Owner emails",
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="At least one; Google Accounts of the customer (not personal Gmail). One per line.",
+        help_text=(
+            "At least one: the customer's Google Accounts (not personal Gmail), one per line or separated "
+            "by commas."
+        ),
     )
     admin_emails = forms.CharField(
         required=False, label="Admin emails (optional)", widget=forms.Textarea(attrs={"rows": 2})

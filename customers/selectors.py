@@ -236,11 +236,21 @@ def name_core(name: str) -> str:
     return " ".join(word for word in fold_name(name).split() if word not in _LEGAL_SUFFIXES)
 
 
+def _stem(word: str) -> str:
+    """A word without a plural "s", so that "Harbor Clinics" and "Harbor Clinic" meet."""
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _core_words(name: str) -> set[str]:
+    return {_stem(word) for word in name_core(name).split()}
+
+
 def similar_customers(name: str, *, limit: int = 10) -> list[Customer]:
-    """Cached customers that may be the same company: once normalised (``name_core``), one name's
-    words are all among the other's ("Müller & Söhne GmbH" and "Muller Sohne Logistik"). Google
-    advises reusing an existing customer rather than making a second."""
-    core = set(name_core(name).split())
+    """Cached customers that may be the same company: once normalised (``name_core``, plurals
+    dropped), one name's words are all among the other's ("Müller & Söhne GmbH" and "Muller Sohne
+    Logistik"; "Harbor Clinics Pty Ltd" and "Harbor Clinic"). Google advises reusing an existing
+    customer rather than making a second."""
+    core = _core_words(name)
     if not core:
         return []
     candidates = Customer.objects.select_related("vendor")
@@ -249,7 +259,7 @@ def similar_customers(name: str, *, limit: int = 10) -> list[Customer]:
         match |= Q(name_folded__contains=f" {word}")
     found = []
     for customer in candidates.filter(match).order_by("name_folded").iterator(chunk_size=500):
-        theirs = set(name_core(customer.name).split())
+        theirs = _core_words(customer.name)
         if theirs and (theirs <= core or core <= theirs):
             found.append(customer)
             if len(found) == limit:

@@ -130,7 +130,9 @@ def test_a_customers_page_shows_facts_terms_devices_claims_and_history(book, cli
     assert "Zenith Logistics Ltd" in page.text and "Claims per week" in page.text
     assert "Claim a device for this customer" in page.text and "Sync this customer now" in page.text
     assert f"/devices/{device.device_id}/" in page.text
-    assert "<svg" in page.text and "<rect" in page.text
+    assert "<svg" in page.text and "<rect" in page.text and "(1 in all)" in page.text
+    assert "No device was claimed" not in page.text
+    assert "No device was claimed" in client_as(Role.SALES).get("/customers/503/").text  # no chart of zeros
     assert "will not enrol" in vendor_customer.text and "Call the customer" in vendor_customer.text
     assert "Claim a device for this customer" not in vendor_customer.text  # a vendor's customer
     assert client_as(Role.SALES).get("/customers/999/").status_code == 404
@@ -169,6 +171,7 @@ def test_owner_emails_are_checked_before_the_call(owners, problem):
 def test_similar_names_are_found_whatever_the_legal_form(book):
     assert [c.name for c in similar_customers("ZENITH LOGISTICS GmbH")] == ["Zenith Logistics Ltd"]
     assert [c.name for c in similar_customers("Muller Sohne")] == ["Müller & Söhne GmbH"]
+    assert [c.name for c in similar_customers("Zenith Logistic")] == ["Zenith Logistics Ltd"]  # a plural
     assert similar_customers("Globex") == []
 
 
