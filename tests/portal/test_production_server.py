@@ -116,10 +116,10 @@ def production_server(transactional_db, static_root, tmp_path) -> Iterator[Calla
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             assert server.poll() is None, log.read_text()
-            try:
-                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+            try:  # a loaded machine may take seconds over gunicorn's first answer: wait for it
+                if requests.get(f"{url}/healthz", timeout=10).status_code == 200:
                     return url
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             time.sleep(0.2)
         pytest.fail(f"gunicorn did not answer within 60 s:\n{log.read_text()}")
