@@ -1,4 +1,5 @@
-"""Batch jobs in Django admin: read-only records, with the same cancel and retry as the job page."""
+"""Batch jobs in Django admin: read-only records (jobs change through their services only), with the
+same cancel and retry as the job page."""
 
 from django.contrib import admin, messages
 from django.urls import reverse
@@ -6,20 +7,7 @@ from django.utils.html import format_html
 
 from batches.models import BatchChunk, BatchItem, BatchJob
 from batches.services import BatchRefused, job_cancel, job_retry_failed
-from portal.admin import AuditedModelAdmin
-
-
-class ReadOnlyAdmin(AuditedModelAdmin):
-    """Jobs are changed by their services (pages, tasks, zt_batch), never edited by hand."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+from portal.admin import LargeTableAdmin, ReadOnlyModelAdmin
 
 
 class ChunkInline(admin.TabularInline):
@@ -44,7 +32,7 @@ class ChunkInline(admin.TabularInline):
 
 
 @admin.register(BatchJob)
-class BatchJobAdmin(ReadOnlyAdmin):
+class BatchJobAdmin(ReadOnlyModelAdmin):
     list_display = [
         "id",
         "created_at",
@@ -102,10 +90,33 @@ class BatchJobAdmin(ReadOnlyAdmin):
 
 
 @admin.register(BatchItem)
-class BatchItemAdmin(ReadOnlyAdmin):
+class BatchItemAdmin(LargeTableAdmin, ReadOnlyModelAdmin):
+    """A job's rows: opened from the job's "items" link (filtered to the job), then narrowed by state
+    and failure kind. Searches by exact identifier use the (job, ...) indexes only with a job chosen."""
+
     list_display = ["job", "row_number", "state", "imei", "meid", "serial_number", "failure_kind", "message"]
     list_filter = ["state", "failure_kind"]
-    search_fields = ["=job__id", "imei", "meid", "serial_number"]
+    search_fields = ["=job__id", "=imei", "=meid", "=serial_number"]
     list_select_related = ["job"]
-    show_full_result_count = False
     raw_id_fields = ["job", "chunk"]
+
+    def lookup_allowed(self, lookup: str, value: str, request=None) -> bool:
+        # The job page's "items" link filters by job without a filter listing every job.
+        return lookup in ("job__id__exact", "chunk__id__exact") or super().lookup_allowed(
+            lookup, value, request
+        )
+
+
+@admin.register(BatchChunk)
+class BatchChunkAdmin(ReadOnlyModelAdmin):
+    """One API request of a job each. Chunks "submitted" or "unknown" are the operations the portal
+    is waiting on (the API health page counts them)."""
+
+    list_display = ["__str__", "job", "state", "size", "operation_name", "attempts", "progress", "due_at"]
+    list_filter = ["state"]
+    search_fields = ["=job__id", "operation_name"]
+    list_select_related = ["job"]
+    raw_id_fields = ["job"]
+
+    def lookup_allowed(self, lookup: str, value: str, request=None) -> bool:
+        return lookup == "job__id__exact" or super().lookup_allowed(lookup, value, request)

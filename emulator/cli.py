@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .backend import Backend
 from .faults import Faults
+from .oauth import Authority
 from .seeding import seed
 from .server import EmulatorServer
 from .store import OutdatedState, Store
@@ -99,6 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--ready-file", type=Path, help="write {url, pid} as JSON here once the server answers"
     )
+    serve.add_argument(
+        "--oauth",
+        action="store_true",
+        help="play Google's OAuth token endpoint (POST /token) and accept only the access tokens it issued",
+    )
+    serve.add_argument(
+        "--oauth-key",
+        type=Path,
+        action="append",
+        default=[],
+        help="a service-account key file (JSON) whose public key --oauth accepts; repeatable",
+    )
+    serve.add_argument(
+        "--token-lifetime", type=float, default=3600.0, help="seconds an access token lives (default 3600)"
+    )
 
     seed_cmd = commands.add_parser("seed", help="replace a state file's content with generated data")
     seed_cmd.add_argument("--state", required=True, type=Path, help="the state file (SQLite)")
@@ -141,7 +157,15 @@ def serve(args: argparse.Namespace) -> int:
             f"not {args.partner_id}",
             file=sys.stderr,
         )
-    server = EmulatorServer((args.host, args.port), backend, faults)
+    try:
+        authority = Authority(enabled=args.oauth, token_lifetime=args.token_lifetime)
+        for key_file in args.oauth_key:
+            authority.register_key(json.loads(key_file.read_text()))
+    except (OSError, ValueError, RuntimeError) as exc:
+        backend.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    server = EmulatorServer((args.host, args.port), backend, faults, authority)
     backend.operations.start()
 
     def stop(signum, frame):
@@ -154,7 +178,8 @@ def serve(args: argparse.Namespace) -> int:
         temporary.write_text(json.dumps({"url": server.url, "pid": os.getpid()}))
         temporary.replace(args.ready_file)
     print(
-        f"Zero-touch API emulator for partner {args.partner_id} on {server.url} (state {args.state})",
+        f"Zero-touch API emulator for partner {args.partner_id} on {server.url} (state {args.state})"
+        + (f"; OAuth token endpoint {server.url}/token" if args.oauth else ""),
         flush=True,
     )
     try:

@@ -20,6 +20,12 @@ DELETE /_emulator/requests             clear the log
 GET    /_emulator/operation-rate       ``{"devices_per_second": ...}``
 POST   /_emulator/operation-rate       set it (0 pauses every operation)
 POST   /_emulator/operations/complete  finish every running operation now
+GET    /_emulator/auth                 OAuth on or off, token lifetime, the API switch, tokens counted
+POST   /_emulator/auth                 change ``token_lifetime_seconds`` or ``api_enabled``
+GET    /_emulator/auth/keys            the service-account keys held (their ids and emails)
+POST   /_emulator/auth/keys            hold a key's public half (``public_key_pem``, or a key file)
+DELETE /_emulator/auth/keys/<key id>   delete (revoke) a key and the tokens issued for it
+DELETE /_emulator/auth/tokens          end every token issued, as their expiry would
 ====== =============================== ==================================================================
 """
 
@@ -76,6 +82,7 @@ def handle_control(server, http_method: str, path: str, query: dict, data: dict)
                 backend.reset()
                 server.faults.clear()
                 server.stats.clear()
+                server.authority.reset()
                 return 200, {"reset": True}
             case ("POST", "/_emulator/seed"):
                 unknown = set(data) - set(SEED_OPTIONS)
@@ -109,6 +116,21 @@ def handle_control(server, http_method: str, path: str, query: dict, data: dict)
                 return 200, {"devices_per_second": _rate_json(rate)}
             case ("POST", "/_emulator/operations/complete"):
                 return 200, {"completed": backend.operations.complete_all()}
+            case ("GET", "/_emulator/auth"):
+                return 200, server.authority.settings()
+            case ("POST", "/_emulator/auth"):
+                return 200, server.authority.configure(**data)
+            case ("GET", "/_emulator/auth/keys"):
+                return 200, {"keys": server.authority.keys()}
+            case ("POST", "/_emulator/auth/keys"):
+                return 200, server.authority.register_key(data).to_dict()
+            case ("DELETE", "/_emulator/auth/tokens"):
+                return 200, {"expired": server.authority.expire_tokens()}
+            case ("DELETE", key_path) if key_path.startswith("/_emulator/auth/keys/"):
+                key_id = key_path.removeprefix("/_emulator/auth/keys/")
+                if not server.authority.revoke_key(key_id):
+                    return 404, {"error": f"no key {key_id}"}
+                return 200, {"revoked": key_id}
     except (TypeError, ValueError) as exc:
         return 400, {"error": str(exc)}
     return 404, {"error": f"no control endpoint {http_method} {path}"}

@@ -2,7 +2,8 @@
 
 Each API route parses the request (JSON body through :mod:`emulator.schema`, path and query
 parameters), calls one backend method and writes its result as JSON. Around that: bearer-token
-check (401 without one; any non-empty token is accepted), quota and faults, statistics and the log
+check (401 without one; any non-empty token is accepted, or with ``--oauth`` only the tokens its
+OAuth endpoint issued: emulator/oauth.py), quota and faults, statistics and the log
 of mutating requests. Responses are compact JSON (``prettyPrint`` is ignored), ``alt=json`` is
 accepted and other ``alt`` values are refused, ``fields`` (partial responses) is ignored.
 
@@ -29,6 +30,7 @@ from .control import handle_control
 from .errors import ApiError, InvalidArgument, NotFound, Unauthenticated
 from .faults import Faults, Stats
 from .jsonwire import dumps
+from .oauth import TOKEN_PATH, Authority, TokenRefused
 from .requestlog import MUTATING_METHODS, RequestLog
 
 
@@ -176,9 +178,16 @@ class EmulatorServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, address: tuple[str, int], backend: Backend, faults: Faults | None = None):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        backend: Backend,
+        faults: Faults | None = None,
+        authority: Authority | None = None,
+    ):
         self.backend = backend
         self.faults = faults or Faults()
+        self.authority = authority or Authority()
         self.stats = Stats()
         self.request_log = RequestLog(backend.store, backend.clock)
         self._connections: set[socket.socket] = set()
@@ -284,17 +293,32 @@ class Handler(BaseHTTPRequestHandler):
         body = self._read_body()
         if path.startswith("/_emulator/") or path == "/_emulator":
             self._control(http_method, path, query, body)
+        elif path == TOKEN_PATH and http_method == "POST" and self.server.authority.enabled:
+            self._token(body)
         else:
             self._api(http_method, path, query, body)
 
     # -- API requests
 
-    def _authenticated(self, query: dict) -> bool:
+    def _bearer_token(self, query: dict) -> str:
+        """The access token the request carries (header or query), "" without one."""
         header = self.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
-            return True
-        return bool(query.get("access_token") or query.get("oauth_token"))
+            return token.strip()
+        return query.get("access_token") or query.get("oauth_token") or ""
+
+    # -- the OAuth token endpoint (``serve --oauth``; see emulator/oauth.py)
+
+    def _token(self, body: bytes) -> None:
+        form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        audience = f"http://{self.headers.get('Host', '')}{TOKEN_PATH}"
+        try:
+            status, answer = 200, self.server.authority.token(form, audience=audience)
+        except TokenRefused as refused:
+            status, answer = refused.status, refused.to_dict()
+        self.server.stats.count("oauth2.token", str(status))
+        self._send(status, dumps(answer), {"Cache-Control": "no-store"})
 
     def _api(self, http_method: str, path: str, query: dict, body: bytes) -> None:
         server = self.server
@@ -340,12 +364,16 @@ class Handler(BaseHTTPRequestHandler):
             return "error", NotFound(
                 f"{what}: {self.command} {urlsplit(self.path).path}", reason="ROUTE_NOT_FOUND"
             )
-        if not self._authenticated(query):
+        token = self._bearer_token(query)
+        if not token:
             return "error", Unauthenticated(
                 "Request is missing required authentication credential. Expected OAuth 2 access "
                 "token, login cookie or other valid authentication credential.",
                 headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'},
             )
+        refused = server.authority.check(token)
+        if refused is not None:
+            return "error", refused
         quota_error = server.faults.check_quota()
         if quota_error is not None:
             return "fault", quota_error

@@ -34,6 +34,7 @@ from pathlib import Path
 from .backend import Backend
 from .faults import Faults
 from .identifiers import luhn_check_digit
+from .oauth import Authority
 from .server import EmulatorServer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -71,8 +72,10 @@ class _Emulator:
         faults: dict | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        oauth: bool = False,
     ):
         self.partner_id = int(partner_id)
+        self.oauth = oauth
         self._own_dir = None
         if state_path is None:
             self._own_dir = Path(tempfile.mkdtemp(prefix="zt-emulator-"))
@@ -238,6 +241,27 @@ class _Emulator:
         """Finish every running operation now; how many there were."""
         return self._control("POST", "operations/complete")["completed"]
 
+    # -- the OAuth side (with ``oauth=True``; see emulator/oauth.py)
+
+    @property
+    def token_uri(self) -> str:
+        return self.url + "/token"
+
+    def auth_settings(self, **changes) -> dict:
+        """OAuth and the API switch: ``token_lifetime_seconds``, ``api_enabled``; plus token counts."""
+        return self._control("POST" if changes else "GET", "auth", changes or None)
+
+    def register_key(self, service_account: dict) -> dict:
+        """Hold a key's public half: a key file's JSON (the public half is derived from it), or
+        ``{"client_email", "private_key_id", "public_key_pem"}``."""
+        return self._control("POST", "auth/keys", service_account)
+
+    def revoke_key(self, key_id: str) -> None:
+        self._control("DELETE", f"auth/keys/{urllib.parse.quote(key_id, safe='')}")
+
+    def expire_tokens(self) -> int:
+        return self._control("DELETE", "auth/tokens")["expired"]
+
     def _wait_until_answering(self, deadline: float, alive=lambda: True) -> None:
         while True:
             try:
@@ -284,6 +308,8 @@ class EmulatorProcess(_Emulator):
         command = [self.python, "-m", "emulator", "serve"]
         for flag, value in options.items():
             command += [flag, str(value)]
+        if self.oauth:
+            command.append("--oauth")
         return command + self.serve_args
 
     def _launch(self) -> None:
@@ -367,7 +393,9 @@ class EmulatorThread(_Emulator):
         faults = Faults()
         if self.faults_at_start:
             faults.configure(**self.faults_at_start)
-        self.server = EmulatorServer((self.host, self.port), self.backend, faults)
+        self.server = EmulatorServer(
+            (self.host, self.port), self.backend, faults, Authority(enabled=self.oauth)
+        )
         self.url = self.server.url
         self.port = self.server.server_address[1]
         self.backend.operations.start()
@@ -388,3 +416,39 @@ class EmulatorThread(_Emulator):
         server.server_close()
         self._thread.join()
         self.backend.close()
+
+
+def service_account_key(
+    token_uri: str,
+    *,
+    client_email: str = "portal@reseller-project.iam.gserviceaccount.com",
+    key_id: str | None = None,
+) -> dict:
+    """A new service-account key file's content (a fresh 2048-bit RSA key), as Google's console
+    hands one out, with ``token_uri`` pointing at the emulator. Needs ``cryptography`` (installed
+    with google-auth); imported here only, so the rest of this module stays standard library."""
+    import secrets
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        private.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    return {
+        "type": "service_account",
+        "project_id": "reseller-project",
+        "private_key_id": key_id or secrets.token_hex(20),
+        "private_key": pem,
+        "client_email": client_email,
+        "client_id": "100000000000000000001",
+        "auth_uri": "https://accounts.google.com/o/oauth2/auth",
+        "token_uri": token_uri,
+        "public_key_pem": public,  # not in Google's files: what the emulator is given to hold
+    }

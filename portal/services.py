@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
 
 from portal.models import AuditEvent
+from portal.tracing import current_request_id
 
 
 def audit_record(
@@ -23,8 +24,12 @@ def audit_record(
 
     ``actor`` is the person (None or anonymous for the system: sync, beat). ``target`` is the model
     instance acted on; ``target_type``/``target_id`` name a target that has no row (a device only
-    known to the API, say).
+    known to the API, say). The current request id (``portal.tracing``), when there is one, goes into
+    the details, so that the row leads to the log lines of the same click.
     """
+    details = dict(details or {})
+    if (request_id := current_request_id()) is not None:
+        details.setdefault("request_id", request_id)
     if target is not None:
         target_type = target_type or target._meta.label_lower
         target_id = target_id or str(target.pk)
@@ -38,5 +43,5 @@ def audit_record(
         target_id=target_id,
         target_label=target_label[:255],
         outcome=outcome,
-        details=details or {},
+        details=details,
     )

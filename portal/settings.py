@@ -55,6 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.middleware.RequestIdMiddleware",  # first: every later line logged names the request
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # answers static files itself: nothing below sees them
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -156,7 +157,7 @@ SECURE_COOKIES = env_bool("SECURE_COOKIES", not DEBUG)
 SESSION_COOKIE_SECURE = SECURE_COOKIES
 CSRF_COOKIE_SECURE = SECURE_COOKIES
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # container healthchecks speak plain HTTP
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]  # container healthchecks speak plain HTTP
 # Behind a proxy that terminates TLS, requests reach the portal over HTTP and only X-Forwarded-Proto
 # says they were HTTPS. A client can send that header too, so it is believed only when the operator
 # says a proxy that overwrites it stands in front. The sign-in throttle then also takes the client's
@@ -256,6 +257,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The worker logs through the portal's LOGGING (request ids, LOG_FORMAT=json), not a root logger of its own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "portal.tasks.heartbeat", "schedule": 300.0},
@@ -291,12 +294,41 @@ else:
         }
     }
 
+# --- Operations: the API health page, readiness, metrics -------------------------------------
+# Every API call is recorded (portal.apicalls) where every process can read it: in the broker's Redis
+# under this key prefix, else in this SQLite file shared by the processes of the machine.
+ZT_CALLS_FILE = Path(os.environ.get("ZT_CALLS_FILE", VAR_DIR / "api-calls.sqlite3"))
+ZT_CALLS_REDIS_PREFIX = os.environ.get("ZT_CALLS_REDIS_PREFIX", "portal:apicalls")
+# Prometheus metrics at /metrics: off unless enabled; with a token, scrapers must send it as a bearer.
+METRICS_ENABLED = env_bool("METRICS_ENABLED", False)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
 # --- Logging --------------------------------------------------------------------------------
+# Lines name the request that caused them (portal.tracing); LOG_FORMAT=json writes one JSON object a
+# line, with an API call's facts as fields. The zerotouch.client logger always reaches INFO, whatever
+# LOG_LEVEL says, because the health page counts calls from its records.
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "filters": {"request_id": {"()": "portal.tracing.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "portal.tracing.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["request_id"],
+            "level": LOG_LEVEL,
+        },
+        "api_calls": {"class": "portal.apicalls.ApiCallRecorder"},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        "zerotouch.client": {"handlers": ["api_calls"], "level": "DEBUG" if LOG_LEVEL == "DEBUG" else "INFO"},
+    },
 }

@@ -889,13 +889,14 @@ class Client:
         deadline_at = started + budget
         attempts = 0
         maybe_acted = False  # may an attempt so far have reached the server and acted?
+        waited = [0.0]  # seconds spent waiting for the limiter's tokens, over all attempts
         http_status: int | None = None
         last_error: ZeroTouchError | None = None
         context = {"api_method": api_method, "method": http_method, "url": url}
 
         try:
             for attempt in range(1, policy.max_attempts + 1):
-                error: ZeroTouchError | None = self._wait_for_token(priority, deadline_at, context)
+                error: ZeroTouchError | None = self._wait_for_token(priority, deadline_at, context, waited)
                 if error is not None:
                     raise self._final(error, safety, maybe_acted, attempts)
                 remaining = deadline_at - clock()
@@ -915,8 +916,10 @@ class Client:
                     acted = error.request_sent
                     retryable = not isinstance(exc, _PERMANENT_TRANSPORT_ERRORS)
                 except google_auth_exceptions.RefreshError as exc:
+                    reason, answer = _token_refusal(exc)
                     raise CredentialsError(
-                        f"The service account's access token could not be refreshed ({type(exc).__name__})",
+                        f"The service account's access token could not be refreshed: {answer}",
+                        reason=reason,
                         **context,
                     ) from None
                 except google_auth_exceptions.TransportError:
@@ -931,7 +934,9 @@ class Client:
                     http_status = response.status_code
                     if 200 <= http_status < 300:
                         payload = self._decode(response, safety, attempts, context)
-                        self._log(api_method, http_method, http_status, started, attempts, priority, None)
+                        self._log(
+                            api_method, http_method, http_status, started, attempts, priority, None, waited[0]
+                        )
                         return payload
                     error = error_from_response(response, api_method=api_method)
                     acted = http_status != 429  # the quota is checked before anything is done
@@ -967,7 +972,7 @@ class Client:
                 self._sleep(delay)
             raise ValueError("RetryPolicy.max_attempts must be at least 1.")  # unreachable by construction
         except ZeroTouchError as exc:
-            self._log(api_method, http_method, http_status, started, attempts, priority, exc)
+            self._log(api_method, http_method, http_status, started, attempts, priority, exc, waited[0])
             raise
 
     def _decode(
@@ -1006,10 +1011,11 @@ class Client:
         return error
 
     def _wait_for_token(
-        self, priority: Priority, deadline_at: float, context: dict[str, Any]
+        self, priority: Priority, deadline_at: float, context: dict[str, Any], waited: list[float]
     ) -> RateLimited | None:
         """Take a token from the limiter, sleeping while there is none; ``RateLimited`` when the next
-        token would come after the deadline."""
+        token would come after the deadline. The time slept is added to ``waited[0]``, so that each
+        call's log record says how long the quota held it back."""
         for _ in range(_MAX_LIMITER_WAITS):
             wait = self.limiter.try_acquire(self.partner_id, priority)
             if wait <= 0:
@@ -1026,6 +1032,7 @@ class Client:
                     **context,
                 )
             self._sleep(wait)
+            waited[0] += wait
         return RateLimited(
             code=429,
             status="RESOURCE_EXHAUSTED",
@@ -1055,9 +1062,11 @@ class Client:
         attempts: int,
         priority: Priority,
         exc: ZeroTouchError | None,
+        limiter_wait: float = 0.0,
     ) -> None:
         """One record per call (not per attempt), with the facts as ``extra`` fields for structured
-        handlers. Bodies are never logged: they hold personal data."""
+        handlers (the portal counts its calls from them). Bodies are never logged: they hold personal
+        data."""
         level = logging.INFO if exc is None else logging.WARNING
         if not logger.isEnabledFor(level):
             return
@@ -1087,8 +1096,24 @@ class Client:
                 "retries": max(0, attempts - 1),
                 "partner_id": self.partner_id,
                 "priority": str(priority),
+                "limiter_wait_ms": round(limiter_wait * 1000, 1),
             },
         )
+
+
+def _token_refusal(exc: google_auth_exceptions.RefreshError) -> tuple[str | None, str]:
+    """(the OAuth error code, the token endpoint's answer in words) of a failed refresh.
+
+    google-auth puts the endpoint's ``error: error_description`` first in the exception's arguments
+    (e.g. "invalid_grant: Invalid JWT Signature."); it names the problem and holds no secret: the
+    assertion and the key never appear in it. Anything longer than a sentence is cut.
+    """
+    first = exc.args[0] if exc.args and isinstance(exc.args[0], str) else ""
+    if not first:
+        return None, f"the token endpoint refused ({type(exc).__name__})"
+    code, separator, _ = first.partition(":")
+    reason = code.strip() if separator and code.strip().replace("_", "").isalpha() else None
+    return reason, f"the token endpoint answered {first[:200]}"
 
 
 def build_client(

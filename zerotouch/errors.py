@@ -181,7 +181,15 @@ class InvalidResponse(ZeroTouchError):
 
 
 class CredentialsError(ZeroTouchError):
-    """The service-account credentials could not be loaded or refreshed."""
+    """The service-account credentials could not be loaded or refreshed.
+
+    ``reason`` is the OAuth error code of the token endpoint's refusal (``invalid_grant`` for a key
+    Google does not hold any more, ``invalid_scope``...), None when it gave none.
+    """
+
+    def __init__(self, message: str, *, reason: str | None = None, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.reason = reason
 
 
 class TransportError(ZeroTouchError):

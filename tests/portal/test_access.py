@@ -9,7 +9,13 @@ from django.urls.resolvers import RegexPattern
 from portal.roles import Role
 
 # Pages anyone may open without signing in.
-PUBLIC_PATHS = {"/accounts/login/": 200, "/healthz": 200, "/favicon.ico": 301}
+PUBLIC_PATHS = {
+    "/accounts/login/": 200,
+    "/healthz": 200,
+    "/readyz": 200,
+    "/metrics": 404,  # off unless METRICS_ENABLED
+    "/favicon.ico": 301,
+}
 
 SAMPLE_ARGUMENTS = {
     "int": "1",
@@ -72,6 +78,7 @@ ROLE_MATRIX = {
     "/reports/": {Role.SALES: 403, Role.MANAGERS: 200, Role.ADMINS: 200},
     "/admin/": {Role.SALES: 403, Role.MANAGERS: 403, Role.ADMINS: 200},
     "/admin/portal/auditevent/": {Role.SALES: 403, Role.MANAGERS: 403, Role.ADMINS: 200},
+    "/ops/": {Role.SALES: 403, Role.MANAGERS: 403, Role.ADMINS: 200},
 }
 
 

@@ -60,5 +60,6 @@ def test_long_running_services_have_healthchecks_and_wait_for_their_dependencies
 
 
 def test_the_web_healthcheck_hits_a_page_that_needs_no_sign_in(client, db):
-    assert "/healthz" in " ".join(SERVICES["web"]["healthcheck"]["test"])
+    assert "/readyz" in " ".join(SERVICES["web"]["healthcheck"]["test"])
+    assert client.get("/readyz").json()["status"] == "ready"
     assert client.get("/healthz").json() == {"status": "ok"}
