@@ -18,6 +18,7 @@ heartbeat has stopped is taken over by the next. Sync calls are in the backgroun
 people and batches go first.
 """
 
+import contextvars
 import logging
 import threading
 import time
@@ -314,7 +315,10 @@ def _sync_devices(client: zerotouch.Client, checkpoint: _Checkpoint) -> None:
         work()
         return
     with ThreadPoolExecutor(workers, thread_name_prefix="sync-group") as pool:
-        futures = [pool.submit(_in_own_connection, work) for _ in range(workers)]
+        # Each thread runs in a copy of this context, so its log lines keep the request id of the task.
+        futures = [
+            pool.submit(contextvars.copy_context().run, _in_own_connection, work) for _ in range(workers)
+        ]
         try:
             for future in futures:
                 future.result()  # an unexpected error in a group stops the step
@@ -493,7 +497,8 @@ def prefetched(items: Iterator, *, buffer: int = 4000, chunk: int = 100) -> Iter
             hand_over(pending)
             hand_over(exc)
 
-    producer = threading.Thread(target=produce, name="sync-prefetch", daemon=True)
+    context = contextvars.copy_context()  # the request id of the task, for the thread's log lines
+    producer = threading.Thread(target=context.run, args=(produce,), name="sync-prefetch", daemon=True)
     producer.start()
     try:
         while (message := queue.get()) is not _DONE:

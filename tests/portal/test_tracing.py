@@ -162,3 +162,17 @@ def test_a_click_is_traced_to_the_api_calls_its_task_makes_and_no_secret_is_logg
     assert "ya29." not in log, "an access token was logged"
     assert "eyJ" not in log, "a signed JWT (the token request's assertion) was logged"
     assert "assertion=" not in log
+
+
+def test_the_sync_threads_keep_the_request_id_of_their_task():
+    """The sync reads pages in a thread of its own: its API calls' log lines name the same request."""
+    from devices.sync import prefetched
+    from portal.tracing import current_request_id, request_id_scope
+
+    def pages():
+        for _ in range(3):
+            yield current_request_id()  # runs in the producer thread
+
+    with request_id_scope("sync-run-42aa"):
+        seen = list(prefetched(pages(), chunk=1))
+    assert seen == ["sync-run-42aa"] * 3
