@@ -31,8 +31,13 @@ def wait_until_finished(job: BatchJob, processes, *, timeout: float) -> BatchJob
             return job
         time.sleep(0.3)
     states = Counter(job.chunks.values_list("state", flat=True))
+    waiting = "\n".join(
+        f"chunk {c.number}: {c.state}, {c.attempts} attempts, due {c.due_at}, {c.last_error}"
+        for c in job.chunks.exclude(state=BatchChunk.State.DONE).order_by("number")
+    )
     raise AssertionError(
-        f"job {job.pk} still {job.state} (chunks {dict(states)})\n{processes.log_text()[-6000:]}"
+        f"job {job.pk} still {job.state} (chunks {dict(states)}) at {time.strftime('%H:%M:%S')}\n"
+        f"{waiting}\n{processes.log_text()[-6000:]}"
     )
 
 
