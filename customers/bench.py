@@ -91,11 +91,17 @@ def bench_customers(out, *, customers: int, repeat: int, seed: int) -> None:
     }
     with override_settings(ALLOWED_HOSTS=["testserver"], SECURE_SSL_REDIRECT=False, STORAGES=plain_static):
         for label, call in cases.items():
-            samples = []
+            samples, cpu = [], []
             for _ in range(repeat):
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 response = call()
                 samples.append((time.perf_counter() - started) * 1000)
+                cpu.append((time.process_time() - started_cpu) * 1000)
                 assert response.status_code == 200, (label, response.status_code)
             p50, p95 = statistics.median(samples), _percentile(samples, 0.95)
-            out.write(f"{label:<32} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms (target p95 ≤ 50 ms)")
+            # This process's CPU time tells the page's own cost from a busy machine's waiting (with
+            # SQLite the database's work is in it too; PostgreSQL's is in its server process).
+            out.write(
+                f"{label:<32} p50 {p50:6.1f} ms   p95 {p95:6.1f} ms (target p95 ≤ 50 ms)   "
+                f"CPU p95 {_percentile(cpu, 0.95):5.1f} ms"
+            )
