@@ -21,7 +21,7 @@ PYTHON ?= $(shell for c in python3.13 python3.12; do \
 	  if [ -x $$d/bin/python3 ]; then echo $$d/bin/python3; exit; fi; \
 	done)
 
-.PHONY: run test venv migrate demo lint e2e clean bench-cache bench-sync bench-batch bench-quota bench-customers
+.PHONY: run test venv migrate demo lint e2e clean bench-cache bench-sync bench-batch bench-quota bench-customers bench-reports
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "No Python 3.12+ found: install python3.13 (or python3.12) and retry." >&2; exit 1; fi
@@ -131,3 +131,15 @@ bench-customers: venv
 	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_customers $(PY) manage.py migrate -v0
 	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_customers \
 		$(PY) manage.py zt_bench customers --customers 10000
+
+# Every report section at 1,000,000 devices and 3,000,000 history events (built once per database,
+# reused by later runs), on a scratch SQLite file and a scratch PostgreSQL database.
+bench-reports: venv
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-reports.sqlite3 $(PY) manage.py migrate -v0
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-reports.sqlite3 \
+		$(PY) manage.py reports_bench --devices $(BENCH_DEVICES) --events 3000000
+	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'zt_bench_reports'" | grep -q 1 \
+		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE zt_bench_reports"
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_reports $(PY) manage.py migrate -v0
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_reports \
+		$(PY) manage.py reports_bench --devices $(BENCH_DEVICES) --events 3000000

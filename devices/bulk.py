@@ -3,7 +3,7 @@
 A batch's results come from the operation's ``perDeviceStatus`` (or, after a lost answer, from the
 devices' state read back), never from re-reading each device: a success means the device is now
 claimed, unclaimed or annotated as asked, so the cache is written from the request itself, a chunk
-at a time, with one history event per device the cache holds.
+at a time, with one history event per device, failed or not, whether the cache holds it or not.
 """
 
 from collections.abc import Sequence
@@ -15,6 +15,7 @@ from django.utils import timezone
 
 import zerotouch
 from devices.cache import (
+    DeviceRow,
     cache_store_changed,
     cached_rows,
     new_device_row,
@@ -23,6 +24,7 @@ from devices.cache import (
     row_with_metadata,
     vendor_customer_ids,
 )
+from devices.history import device_fields, events_record, order_number_of
 from devices.models import Device, DeviceEvent, SectionType
 
 ACTION_KINDS = {
@@ -89,11 +91,11 @@ def devices_record_batch(
             rows[outcome.device_id] = row
             changed.append(row)
         cache_store_changed(changed)
-        cached = set(rows) | set(Device.objects.filter(device_id__in=ids).values_list("device_id", flat=True))
-        DeviceEvent.objects.bulk_create(
+        held = set(Device.objects.filter(device_id__in=ids).values_list("device_id", flat=True))
+        events_record(
             [
                 DeviceEvent(
-                    device_id=outcome.device_id,
+                    device_id=outcome.device_id if outcome.device_id in held else None,
                     created_at=now,
                     kind=ACTION_KINDS[action],
                     outcome=DeviceEvent.Outcome.SUCCEEDED
@@ -105,12 +107,24 @@ def devices_record_batch(
                     batch_id=batch_id,
                     customer_id=outcome.customer_id,
                     details=_details(action, outcome),
+                    **_device_fields(outcome, rows.get(outcome.device_id)),
                 )
                 for outcome in outcomes
-                if outcome.device_id in cached
-            ],
-            batch_size=500,
+            ]
         )
+
+
+def _device_fields(outcome: DeviceOutcome, row: DeviceRow | None) -> dict[str, str]:
+    """What the event copies of its device: from the cache row when there is one, else from the
+    identifier the row named. The order number the change named wins."""
+    identifier = outcome.identifier
+    fields = device_fields(row) or {
+        "identifier": identifier.imei or identifier.meid or identifier.serial_number or "",
+        "manufacturer": identifier.manufacturer or "",
+        "model": identifier.model or "",
+    }
+    fields["order_number"] = order_number_of(outcome.metadata) or fields.get("order_number", "")
+    return fields
 
 
 def _details(action: str, outcome: DeviceOutcome) -> dict:

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 import zerotouch
 from customers.models import Customer
+from devices.history import device_fields, events_record
 from devices.models import Device, DeviceEvent, DeviceModel, SearchKey, SectionType, SyncRun
 from portal.db import insert_rows, select_rows, upsert_rows
 
@@ -42,6 +43,8 @@ _REFRESHED_COLUMNS = [
 ]
 
 DeviceRow = dict[str, Any]
+# What a history event copies of its device (devices.history.device_fields).
+_EVENT_COLUMNS = ("imei", "meid", "serial_number", "manufacturer", "model", "metadata")
 
 
 @dataclass
@@ -351,11 +354,12 @@ def _write_batch(rows: dict[int, DeviceRow], *, sync_run: SyncRun | None) -> Sto
                 sync_run=sync_run,
                 customer_id=row["owner_id"],
                 details={"previous_owner": existing[row["device_id"]]["owner_id"], "owner": row["owner_id"]},
+                **device_fields(row),
             )
             for row in old_rows
             if row["owner_id"] is not None and existing[row["device_id"]]["owner_id"] != row["owner_id"]
         ]
-        DeviceEvent.objects.bulk_create(events)
+        events_record(events)
     remember_models(rows.values())  # a device may bring a model the filters do not list yet
     if sync_run is None:  # a look-up or a refresh; a sync recounts at the end of each group
         refresh_device_counts(
@@ -376,12 +380,12 @@ def cache_mark_unclaimed_outside(
         Device.objects.filter(owner_id__in=owner_ids)
         .exclude(seen_in_sync__in=[sync_run.pk, *seen_by])
         .exclude(changed_at__gte=sync_run.started_at)
-        .values_list("device_id", "owner_id")
+        .values("device_id", "owner_id", *_EVENT_COLUMNS)
     )
     if not gone:
         return 0
     with transaction.atomic():
-        Device.objects.filter(device_id__in=[device_id for device_id, _ in gone]).update(
+        Device.objects.filter(device_id__in=[device["device_id"] for device in gone]).update(
             owner=None,
             sold_by_vendor=False,
             reseller_id=None,
@@ -393,16 +397,19 @@ def cache_mark_unclaimed_outside(
             claims=[],
             last_synced_at=timezone.now(),
         )
-        DeviceEvent.objects.bulk_create(
-            DeviceEvent(
-                device_id=device_id,
-                kind=DeviceEvent.Kind.DRIFT_UNCLAIMED,
-                source=DeviceEvent.Source.SYNC,
-                sync_run=sync_run,
-                customer_id=owner_id,
-                details={"previous_owner": owner_id},
-            )
-            for device_id, owner_id in gone
+        events_record(
+            [
+                DeviceEvent(
+                    device_id=device["device_id"],
+                    kind=DeviceEvent.Kind.DRIFT_UNCLAIMED,
+                    source=DeviceEvent.Source.SYNC,
+                    sync_run=sync_run,
+                    customer_id=device["owner_id"],
+                    details={"previous_owner": device["owner_id"]},
+                    **device_fields(device),
+                )
+                for device in gone
+            ]
         )
     return len(gone)
 

@@ -244,7 +244,18 @@ class SyncRun(models.Model):
 
 
 class DeviceEvent(models.Model):
-    """Something that happened to a device, kept forever: append-only history."""
+    """Something that happened to a device, kept forever: append-only history, and the reports' fact
+    table.
+
+    Every change the portal attempts is recorded, failed or not, and so is a change to a device the
+    cache did not hold yet: ``device`` is then empty and ``identifier`` (always filled) names it.
+    The references to the customer and the batch job carry no database constraint, because customers
+    are a cache of the API and a job may be deleted while its history must stay; no reference
+    cascades a delete into the history. ``manufacturer``, ``model`` and ``order_number`` are copied
+    from the device when the event is written, so reports group by them without joining a million
+    devices. Events are written through ``devices.history.events_record``, which keeps the reports'
+    daily rollups in the same transaction.
+    """
 
     class Kind(models.TextChoices):
         CLAIMED = "claimed", "Claimed"
@@ -265,7 +276,17 @@ class DeviceEvent(models.Model):
         BATCH = "batch", "Batch"
         SYNC = "sync", "Sync"
 
-    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="events")
+    device = models.ForeignKey(
+        Device,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="events",
+        help_text="Empty when the cache did not hold the device (then ``identifier`` names it).",
+    )
+    identifier = models.CharField(
+        max_length=128, blank=True, help_text="The IMEI, MEID or serial number the change named."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     kind = models.CharField(max_length=24, choices=Kind)
     outcome = models.CharField(max_length=12, choices=Outcome, default=Outcome.SUCCEEDED)
@@ -277,8 +298,30 @@ class DeviceEvent(models.Model):
     sync_run = models.ForeignKey(
         SyncRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="events"
     )
-    batch_id = models.BigIntegerField(null=True, blank=True, help_text="The batch job the change came from.")
-    customer_id = models.BigIntegerField(null=True, blank=True, help_text="The customer the event concerns.")
+    # A lazy reference: devices never imports batches, and a deleted job leaves its history behind.
+    batch = models.ForeignKey(
+        "batches.BatchJob",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,  # reports read batches from their jobs; an index would cost every event a write
+        related_name="+",
+        help_text="The batch job the change came from.",
+    )
+    customer = models.ForeignKey(
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,  # deviceevent_customer_idx starts with it
+        related_name="+",
+        help_text="The customer the event concerns (claimed for, unclaimed from).",
+    )
+    manufacturer = models.CharField(max_length=128, blank=True)
+    model = models.CharField(max_length=128, blank=True)
+    order_number = models.CharField(max_length=128, blank=True)
     details = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -286,7 +329,18 @@ class DeviceEvent(models.Model):
         indexes = [
             models.Index(fields=["device", "-created_at"], name="deviceevent_device_idx"),
             models.Index(fields=["kind", "-created_at"], name="deviceevent_kind_idx"),
-            models.Index(fields=["customer_id", "-created_at"], name="deviceevent_customer_idx"),
+            models.Index(fields=["customer", "-created_at"], name="deviceevent_customer_idx"),
+            # Example devices of a failure kind: failures are the few, so only they are indexed.
+            models.Index(
+                fields=["failure_kind", "-created_at"],
+                name="deviceevent_failure_idx",
+                condition=~models.Q(failure_kind=""),
+            ),
+            models.Index(
+                fields=["customer", "failure_kind", "-created_at"],
+                name="deviceevent_customer_fail_idx",
+                condition=~models.Q(failure_kind=""),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -35,6 +35,7 @@ from devices.cache import (
 )
 from devices.claims import ClaimRequest
 from devices.failures import change_failed_sentence, kind_of_error, lookup_failed_sentence
+from devices.history import device_fields, events_record, order_number_of
 from devices.identifiers import IdentifierGuess, IdentifierKind
 from devices.models import Device, DeviceEvent, FailureKind, SectionType
 from portal.api import zerotouch_client
@@ -88,25 +89,41 @@ def _record(
     customer_id: int | None,
     details: dict,
     failure_kind: str = "",
+    manufacturer: str = "",
+    model: str = "",
 ) -> None:
-    """One audit row, and one history event when the cache holds the device."""
+    """One audit row and one history event, whatever the outcome. A device the cache does not hold
+    (a failed claim of a device never seen) is recorded too, named by the identifier the person gave;
+    the reports count it like any other. The order number the change itself named wins over the one
+    the cached device carries."""
     action = {
         DeviceEvent.Kind.CLAIMED: "device.claim",
         DeviceEvent.Kind.UNCLAIMED: "device.unclaim",
         DeviceEvent.Kind.METADATA_CHANGED: "device.metadata",
     }[kind]
-    audit_record(
-        actor=actor,
-        action=action,
-        target_type="device",
-        target_id=str(device_id or ""),
-        target_label=label,
-        outcome=_AUDIT_OUTCOMES[outcome],
-        details=details if not failure_kind else {**details, "failure_kind": failure_kind},
-    )
-    if device_id is not None and Device.objects.filter(device_id=device_id).exists():
-        DeviceEvent.objects.create(
-            device_id=device_id,
+    with transaction.atomic():
+        audit_record(
+            actor=actor,
+            action=action,
+            target_type="device",
+            target_id=str(device_id or ""),
+            target_label=label,
+            outcome=_AUDIT_OUTCOMES[outcome],
+            details=details if not failure_kind else {**details, "failure_kind": failure_kind},
+        )
+        row = (
+            Device.objects.filter(device_id=device_id).values(*_EVENT_COLUMNS).first()
+            if device_id is not None
+            else None
+        )
+        fields = device_fields(row) or {
+            "identifier": str(details.get("identifier") or label),
+            "manufacturer": manufacturer,
+            "model": model,
+        }
+        fields["order_number"] = order_number_of(details) or fields.get("order_number", "")
+        event = DeviceEvent(
+            device_id=device_id if row is not None else None,
             kind=kind,
             outcome=outcome,
             failure_kind=failure_kind,
@@ -114,7 +131,12 @@ def _record(
             actor=actor,
             customer_id=customer_id,
             details=details,
+            **fields,
         )
+        events_record([event])
+
+
+_EVENT_COLUMNS = ("imei", "meid", "serial_number", "manufacturer", "model", "metadata")
 
 
 def _record_failure(failure: "DeviceActionFailed", **record) -> None:
@@ -270,6 +292,8 @@ def device_claim(
         "label": request.label,
         "customer_id": request.customer_id,
         "details": details,
+        "manufacturer": request.manufacturer,
+        "model": request.model,
     }
     try:
         device_id = int(client.devices_claim(**request.claim_arguments()).device_id)

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -270,6 +271,52 @@ CELERY_BEAT_SCHEDULE = {
     },
     "batches-sweep": {"task": "batches.tasks.sweep", "schedule": ZT_BATCH_SWEEP_SECONDS},
 }
+
+# Reports: the weekly summary to managers who opted in, Mondays at 07:00 (CELERY_TIMEZONE).
+CELERY_BEAT_SCHEDULE["reports-weekly-summary"] = {
+    "task": "reports.tasks.weekly_summaries",
+    "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
+}
+# Reports: devices per customer "now" are counted this often (a million devices take too long to
+# count while a manager waits).
+REPORTS_FLEET_COUNT_SECONDS = float(os.environ.get("REPORTS_FLEET_COUNT_SECONDS", "300"))
+CELERY_BEAT_SCHEDULE["reports-fleet-counts"] = {
+    "task": "reports.tasks.fleet_counts",
+    "schedule": REPORTS_FLEET_COUNT_SECONDS,
+}
+
+# --- Email ----------------------------------------------------------------------------------
+# The reports' weekly summary (Django 6.1's MAILERS). EMAIL_DELIVERY: "console" (development's
+# default: the worker's output), "file" (one file per message under var/mail) or "smtp" (production's
+# default, through EMAIL_HOST).
+EMAIL_DELIVERY = os.environ.get("EMAIL_DELIVERY", "console" if DEBUG else "smtp")
+_MAIL_OPTIONS: dict[str, dict] = {
+    "console": {},
+    "file": {"file_path": str(Path(os.environ.get("EMAIL_FILE_PATH", VAR_DIR / "mail")))},
+    "smtp": {
+        "host": os.environ.get("EMAIL_HOST", "localhost"),
+        "username": os.environ.get("EMAIL_HOST_USER", ""),
+        "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+        "use_tls": env_bool("EMAIL_USE_TLS", False),
+        "timeout": 10,
+        **({"port": int(os.environ["EMAIL_PORT"])} if os.environ.get("EMAIL_PORT") else {}),
+    },
+}
+if EMAIL_DELIVERY not in _MAIL_OPTIONS:
+    raise ImproperlyConfigured("EMAIL_DELIVERY must be console, file or smtp.")
+MAILERS = {
+    "default": {
+        "BACKEND": {
+            "console": "django.core.mail.backends.console.EmailBackend",
+            "file": "django.core.mail.backends.filebased.EmailBackend",
+            "smtp": "django.core.mail.backends.smtp.EmailBackend",
+        }[EMAIL_DELIVERY],
+        "OPTIONS": _MAIL_OPTIONS[EMAIL_DELIVERY],
+    }
+}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Zero-touch portal <zero-touch-portal@localhost>")
+# The portal's address as people reach it, for links in emails.
+PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", f"http://127.0.0.1:{os.environ.get('WEB_PORT', '8000')}")
 
 # --- Cache ----------------------------------------------------------------------------------
 # One cache every process shares (the sign-in throttle counts in it): the broker's Redis when there is

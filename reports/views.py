@@ -1,12 +1,91 @@
-from django.http import HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import push_url
 
 from portal.roles import REPORT_ROLES, role_required
 from portal.views import HtmxHttpRequest
+from reports.exports import table_csv
+from reports.forms import OrderSearchForm, ReportFilterForm, SubscriptionForm
+from reports.models import Order
+from reports.orders import order_lines, order_pending_items, order_search, orders_table, orders_with_pending
+from reports.selectors import TABLES, report_sections, report_table
+from reports.services import subscription_set
+
+
+def _csv(body: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
 
 
 @require_GET
 @role_required(REPORT_ROLES)
 def index(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "reports/index.html")
+    form = ReportFilterForm(request.GET)
+    context = {"form": form, "subscription": SubscriptionForm.for_user(request.user)}
+    if form.is_valid():
+        context.update(form=form.resolved(), query=form.query(), sections=report_sections(form.filters()))
+    template = "reports/index.html#report" if request.htmx else "reports/index.html"
+    response = render(request, template, context, status=200 if form.is_valid() else 400)
+    if request.htmx and form.is_valid():
+        push_url(response, f"{request.path}?{form.query()}")  # the canonical address of what is shown
+    return response
+
+
+@require_GET
+@role_required(REPORT_ROLES)
+def export(request: HtmxHttpRequest, table: str) -> HttpResponse:
+    if table not in TABLES:
+        raise Http404("No such report table.")
+    form = ReportFilterForm(request.GET)
+    if not form.is_valid():
+        return HttpResponse(form.errors.as_text(), status=400, content_type="text/plain; charset=utf-8")
+    filters = form.filters()
+    return _csv(table_csv(report_table(filters, table)), f"{table}-{filters.start}-{filters.end}.csv")
+
+
+@require_POST
+@role_required(REPORT_ROLES)
+def subscription(request: HtmxHttpRequest) -> HttpResponse:
+    form = SubscriptionForm(request.POST)
+    weekly = form.is_valid() and form.cleaned_data["weekly"]
+    subscription_set(user=request.user, weekly=weekly)
+    if request.htmx:
+        context = {"subscription": SubscriptionForm.for_user(request.user)}
+        return render(request, "reports/index.html#subscription", context)
+    messages.success(request, "You will get the weekly summary." if weekly else "No more weekly summary.")
+    return redirect("reports:index")
+
+
+@require_GET
+@role_required(REPORT_ROLES)
+def orders(request: HtmxHttpRequest) -> HttpResponse:
+    form = OrderSearchForm(request.GET)
+    prefix = form.cleaned_data["q"] if form.is_valid() else ""
+    context = {"form": form, "orders": orders_with_pending(order_search(prefix))}
+    template = "reports/orders.html#results" if request.htmx else "reports/orders.html"
+    return render(request, template, context, status=200 if form.is_valid() else 400)
+
+
+@require_GET
+@role_required(REPORT_ROLES)
+def orders_export(request: HtmxHttpRequest) -> HttpResponse:
+    form = OrderSearchForm(request.GET)
+    prefix = form.cleaned_data["q"] if form.is_valid() else ""
+    return _csv(
+        table_csv(orders_table(orders_with_pending(order_search(prefix, limit=10_000)))), "orders.csv"
+    )
+
+
+@require_GET
+@role_required(REPORT_ROLES)
+def order_detail(request: HtmxHttpRequest, number: str) -> HttpResponse:
+    order = get_object_or_404(Order, number=number)
+    context = {
+        "order": orders_with_pending([order])[0],
+        "lines": order_lines(order),
+        "pending": order_pending_items(number),
+    }
+    return render(request, "reports/order.html", context)

@@ -1,0 +1,93 @@
+"""Orders: the order number groups devices. Reads of ``Order`` and ``OrderLine`` (kept by
+``reports.rollups``), plus what is still pending in unfinished batch jobs."""
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db.models import Case, Q, QuerySet, When
+
+from batches.models import BatchItem, BatchJob
+from reports.models import Order, OrderLine
+from reports.selectors import Table, customer_names
+
+PAGE_SIZE = 50
+_ACTIVE_JOBS = (BatchJob.State.QUEUED, BatchJob.State.RUNNING)
+
+
+def order_search(prefix: str = "", *, limit: int = PAGE_SIZE) -> QuerySet[Order]:
+    """Orders whose number starts with ``prefix`` as typed or in upper case, those with failures
+    first, then the most recently changed. Each prefix is a range of the number's index."""
+    orders = Order.objects.all()
+    prefix = prefix.strip()
+    if prefix:
+        ranges = Q()
+        for start in {prefix, prefix.upper()}:
+            ranges |= Q(number__gte=start, number__lt=start + "\uffff")
+        orders = orders.filter(ranges)
+    return orders.order_by("-has_failures", "-last_at", "number")[:limit]
+
+
+def pending_counts(numbers: Sequence[str]) -> Counter:
+    """Devices of these orders waiting in batch jobs that have not finished, by order number."""
+    if not numbers:
+        return Counter()
+    items = BatchItem.objects.filter(
+        job__state__in=_ACTIVE_JOBS, state=BatchItem.State.PENDING, metadata__ordernumber__in=list(numbers)
+    )
+    return Counter(items.values_list("metadata__ordernumber", flat=True))
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order: Order
+    pending: int
+    customer_name: str
+
+
+def orders_with_pending(orders: Sequence[Order]) -> list[OrderView]:
+    """Orders with their devices still pending in batches and their customer's name."""
+    orders = list(orders)
+    pending = pending_counts([order.number for order in orders])
+    names = customer_names({order.customer_id for order in orders})
+    return [OrderView(order, pending.get(order.number, 0), names[order.customer_id]) for order in orders]
+
+
+def order_lines(order: Order) -> QuerySet[OrderLine]:
+    """The order's devices, failures first."""
+    failures_first = Case(When(state=OrderLine.State.FAILED, then=0), default=1)
+    return order.lines.order_by(failures_first, "device_key")
+
+
+def order_pending_items(number: str, *, limit: int = 500) -> QuerySet[BatchItem]:
+    return (
+        BatchItem.objects.filter(
+            job__state__in=_ACTIVE_JOBS, state=BatchItem.State.PENDING, metadata__ordernumber=number
+        )
+        .select_related("job")
+        .order_by("job_id", "row_number")[:limit]
+    )
+
+
+def orders_table(views: Sequence[OrderView]) -> Table:
+    """The orders as a report table (for the CSV export)."""
+    table = Table(
+        "orders",
+        "Orders",
+        ["Order number", "Customer", "Claimed", "Failed", "Pending", "Unclaimed again", "First", "Last"],
+    )
+    for view in views:
+        order = view.order
+        table.rows.append(
+            [
+                order.number,
+                view.customer_name,
+                order.claimed,
+                order.failed,
+                view.pending,
+                order.unclaimed,
+                order.first_at.isoformat(timespec="seconds"),
+                order.last_at.isoformat(timespec="seconds"),
+            ]
+        )
+    return table

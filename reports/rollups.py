@@ -1,0 +1,272 @@
+"""Keeping the reports' counts: daily rollups and orders, from device history events.
+
+``rollups_add`` runs inside the transaction that appends events (``devices.history.events_record``);
+``rollups_rebuild`` recomputes everything from the history, through the same key and state functions,
+so that the two agree (tests/reports/test_rollups.py proves it on a known history).
+
+Counts are added with one ``INSERT … ON CONFLICT … DO UPDATE SET count = count + excluded.count``
+per table, the same statement on SQLite and PostgreSQL, with the keys sorted: two transactions that
+add to the same rows lock them in the same order and cannot deadlock.
+"""
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db import connection, models, transaction
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from devices.models import DeviceEvent
+from reports.models import NONE, DailyActivity, DailyModelActivity, DailyModelTotal, Order, OrderLine
+
+ACTIVITY_KEY = ("day", "customer_id", "user_id", "kind", "source", "outcome", "failure_kind")
+MODEL_KEY = ("day", "customer_id", "user_id", "manufacturer", "model", "kind", "outcome")
+MODEL_TOTAL_KEY = ("day", "manufacturer", "model", "kind", "outcome")
+_CHANGED = (DeviceEvent.Outcome.SUCCEEDED, DeviceEvent.Outcome.NO_OP)
+
+
+def _day(moment: datetime) -> date:
+    return timezone.localdate(moment) if timezone.is_aware(moment) else moment.date()
+
+
+def activity_key(event: DeviceEvent) -> tuple:
+    return (
+        _day(event.created_at),
+        event.customer_id or NONE,
+        event.actor_id or NONE,
+        event.kind,
+        event.source,
+        event.outcome,
+        event.failure_kind,
+    )
+
+
+def model_key(event: DeviceEvent) -> tuple:
+    return (
+        _day(event.created_at),
+        event.customer_id or NONE,
+        event.actor_id or NONE,
+        event.manufacturer,
+        event.model,
+        event.kind,
+        event.outcome,
+    )
+
+
+def model_total_key(event: DeviceEvent) -> tuple:
+    return (_day(event.created_at), event.manufacturer, event.model, event.kind, event.outcome)
+
+
+def _add_counts(model: type[models.Model], key: Sequence[str], counts: Counter) -> None:
+    """Add ``counts`` (key tuple → number) to ``model``'s rows, creating the missing ones."""
+    if not counts:
+        return
+    quote = connection.ops.quote_name
+    table = quote(model._meta.db_table)
+    columns = [*key, "count"]
+    day_index = key.index("day")
+    rows = []
+    for values, number in sorted(counts.items()):
+        values = list(values)
+        values[day_index] = connection.ops.adapt_datefield_value(values[day_index])
+        rows.append([*values, number])
+    placeholders = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    head = f"INSERT INTO {table} ({', '.join(quote(c) for c in columns)}) VALUES "  # noqa: S608 - names are ours
+    tail = (
+        f" ON CONFLICT ({', '.join(quote(c) for c in key)})"
+        f" DO UPDATE SET {quote('count')} = {table}.{quote('count')} + excluded.{quote('count')}"
+    )
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 500):
+            part = rows[start : start + 500]
+            cursor.execute(
+                head + ", ".join([placeholders] * len(part)) + tail,
+                [value for row in part for value in row],
+            )
+
+
+# --- Orders -----------------------------------------------------------------------------------------
+
+
+def line_state(kind: str, outcome: str) -> str | None:
+    """The state an event leaves its order line in (None: the event does not move it)."""
+    if kind == DeviceEvent.Kind.CLAIMED:
+        return OrderLine.State.CLAIMED if outcome in _CHANGED else OrderLine.State.FAILED
+    if kind in (DeviceEvent.Kind.UNCLAIMED, DeviceEvent.Kind.DRIFT_UNCLAIMED) and outcome in _CHANGED:
+        return OrderLine.State.UNCLAIMED
+    return None
+
+
+def device_key(event: DeviceEvent) -> str:
+    """One line per device: named by its identifier, which a device keeps before and after the cache
+    holds it (its id only when it has no identifier)."""
+    return event.identifier or f"#{event.device_id}"
+
+
+_COUNTERS = {
+    OrderLine.State.CLAIMED: "claimed",
+    OrderLine.State.FAILED: "failed",
+    OrderLine.State.UNCLAIMED: "unclaimed",
+}
+
+
+def _apply(order: Order, lines: dict[str, OrderLine], event: DeviceEvent, state: str) -> OrderLine | None:
+    """Move one device of ``order`` to ``state`` as ``event`` says, keeping the order's counts. A failed
+    attempt does not undo a claim that stands. Returns the line when it changed."""
+    key = device_key(event)
+    line = lines.get(key)
+    if line is not None and line.state == OrderLine.State.CLAIMED and state == OrderLine.State.FAILED:
+        return None
+    if line is None:
+        line = OrderLine(order=order, device_key=key)
+        lines[key] = line
+    else:
+        setattr(order, _COUNTERS[line.state], getattr(order, _COUNTERS[line.state]) - 1)
+    setattr(order, _COUNTERS[state], getattr(order, _COUNTERS[state]) + 1)
+    order.has_failures = order.failed > 0
+    line.state = state
+    line.failure_kind = event.failure_kind if state == OrderLine.State.FAILED else ""
+    line.device_id = event.device_id if event.device_id is not None else line.device_id
+    line.identifier = event.identifier
+    line.updated_at = event.created_at
+    if event.kind == DeviceEvent.Kind.CLAIMED and event.customer_id:
+        line.customer_id = order.customer_id = event.customer_id
+    order.first_at = min(order.first_at, event.created_at) if order.first_at else event.created_at
+    order.last_at = max(order.last_at, event.created_at) if order.last_at else event.created_at
+    return line
+
+
+def _order_events(events: Iterable[DeviceEvent]) -> list[tuple[DeviceEvent, str]]:
+    moved = []
+    for event in events:
+        state = line_state(event.kind, event.outcome) if event.order_number else None
+        if state is not None:
+            moved.append((event, state))
+    return moved
+
+
+_LINE_FIELDS = ["device_id", "identifier", "customer_id", "state", "failure_kind", "updated_at"]
+_ORDER_FIELDS = ["customer_id", "claimed", "failed", "unclaimed", "has_failures", "first_at", "last_at"]
+
+
+def orders_add(events: Sequence[DeviceEvent]) -> None:
+    """Move the order lines these events concern, under the orders' row locks."""
+    moved = _order_events(events)
+    if not moved:
+        return
+    numbers = sorted({event.order_number for event, _ in moved})
+    first = min(event.created_at for event, _ in moved)
+    Order.objects.bulk_create(
+        [Order(number=number, first_at=first, last_at=first) for number in numbers], ignore_conflicts=True
+    )
+    orders = {order.number: order for order in Order.objects.select_for_update().filter(number__in=numbers)}
+    keys = {device_key(event) for event, _ in moved}
+    lines: dict[int, dict[str, OrderLine]] = {order.pk: {} for order in orders.values()}
+    for line in OrderLine.objects.filter(order__in=orders.values(), device_key__in=keys):
+        lines[line.order_id][line.device_key] = line
+    known = {id(line) for by_key in lines.values() for line in by_key.values()}
+    changed: dict[int, OrderLine] = {}
+    for event, state in moved:
+        order = orders[event.order_number]
+        if order.claimed + order.failed + order.unclaimed == 0:  # made just now: its first event
+            order.first_at = order.last_at = event.created_at
+        line = _apply(order, lines[order.pk], event, state)
+        if line is not None:
+            changed[id(line)] = line
+    OrderLine.objects.bulk_create([line for key, line in changed.items() if key not in known])
+    OrderLine.objects.bulk_update([line for key, line in changed.items() if key in known], _LINE_FIELDS)
+    Order.objects.bulk_update(list(orders.values()), _ORDER_FIELDS)
+
+
+# --- Both ---------------------------------------------------------------------------------------------
+
+
+def rollups_add(events: Sequence[DeviceEvent]) -> None:
+    """Count newly appended events into the daily rollups and the orders (the caller's transaction)."""
+    _add_counts(DailyActivity, ACTIVITY_KEY, Counter(activity_key(e) for e in events))
+    _add_counts(DailyModelActivity, MODEL_KEY, Counter(model_key(e) for e in events))
+    _add_counts(DailyModelTotal, MODEL_TOTAL_KEY, Counter(model_total_key(e) for e in events))
+    orders_add(events)
+
+
+@dataclass(frozen=True)
+class RebuildCounts:
+    activity_rows: int
+    model_rows: int
+    orders: int
+    order_lines: int
+
+
+def _grouped(key: Sequence[str]) -> Counter:
+    """The whole history counted by ``key`` in the database (one GROUP BY), keyed like the rollups."""
+    columns = {"day": TruncDate("created_at"), "user_id": models.F("actor_id")}
+    rows = (
+        DeviceEvent.objects.order_by()
+        .annotate(**{name: expression for name, expression in columns.items() if name in key})
+        .values(*key)
+        .annotate(number=Count("pk"))
+        .values_list(*key, "number")
+    )
+    counts: Counter = Counter()
+    for *values, number in rows.iterator(chunk_size=5000):
+        keyed = dict(zip(key, values, strict=True))
+        if "customer_id" in keyed:
+            keyed["customer_id"] = keyed["customer_id"] or NONE
+            keyed["user_id"] = keyed["user_id"] or NONE
+        counts[tuple(keyed[name] for name in key)] += number
+    return counts
+
+
+def _orders_replayed() -> tuple[list[Order], list[OrderLine]]:
+    """Every order rebuilt by replaying the history's claims and unclaims in the order written."""
+    orders: dict[str, Order] = {}
+    lines: dict[str, dict[str, OrderLine]] = {}
+    events = (
+        DeviceEvent.objects.exclude(order_number="")
+        .filter(
+            kind__in=[DeviceEvent.Kind.CLAIMED, DeviceEvent.Kind.UNCLAIMED, DeviceEvent.Kind.DRIFT_UNCLAIMED]
+        )
+        .order_by("id")
+        .only(
+            "id",
+            "device_id",
+            "identifier",
+            "created_at",
+            "kind",
+            "outcome",
+            "failure_kind",
+            "customer_id",
+            "order_number",
+        )
+    )
+    for event, state in _order_events(events.iterator(chunk_size=5000)):
+        order = orders.get(event.order_number)
+        if order is None:
+            order = orders[event.order_number] = Order(
+                number=event.order_number, first_at=event.created_at, last_at=event.created_at
+            )
+            lines[event.order_number] = {}
+        _apply(order, lines[event.order_number], event, state)
+    return list(orders.values()), [line for by_key in lines.values() for line in by_key.values()]
+
+
+def rollups_rebuild() -> RebuildCounts:
+    """Throw the rollups and orders away and count them again from the whole history, in one
+    transaction (the reports show the old numbers until it commits)."""
+    with transaction.atomic():
+        for model in (OrderLine, Order, DailyModelTotal, DailyModelActivity, DailyActivity):
+            model.objects.all().delete()
+        activity = _grouped(ACTIVITY_KEY)
+        by_model = _grouped(MODEL_KEY)
+        _add_counts(DailyActivity, ACTIVITY_KEY, activity)
+        _add_counts(DailyModelActivity, MODEL_KEY, by_model)
+        _add_counts(DailyModelTotal, MODEL_TOTAL_KEY, _grouped(MODEL_TOTAL_KEY))
+        orders, lines = _orders_replayed()
+        Order.objects.bulk_create(orders, batch_size=2000)
+        for line in lines:
+            line.order_id = line.order.pk
+        OrderLine.objects.bulk_create(lines, batch_size=2000)
+    return RebuildCounts(len(activity), len(by_model), len(orders), len(lines))
