@@ -19,20 +19,20 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 
 class FileRefused(Exception):
     """The whole file or text is refused, with one sentence a salesperson can act on (str(exc))."""
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedRow:
+class ParsedRow(NamedTuple):
     """One row of devices as read, before any validation.
 
     ``number`` is the row as a spreadsheet shows it: the header is 1 when it is on the first line,
     blank rows count (they are skipped, not renumbered) and a quoted cell spanning several lines
-    stays one row. For pasted identifiers it is the line number.
+    stays one row. For pasted identifiers it is the line number. (A named tuple rather than a frozen
+    dataclass: as immutable, and made several times faster, which counts at 100,000 rows a file.)
     """
 
     number: int
@@ -127,6 +127,12 @@ _DEVICE_TYPES = {
     "devicetypechromeos": "chrome_os",
 }
 _MODEM_TYPES = {"imei": "imei", "meid": "meid"}
+_MODEM_TYPES_AS_WRITTEN = {
+    "IMEI": "imei",
+    "MEID": "meid",
+    "imei": "imei",
+    "meid": "meid",
+}  # no reading needed
 _EXPECTED = (
     "it needs an imei, meid, serial or identifier column, "
     "or Google's format (modemtype,modemid,serial,model,manufacturer,profiletype,owner)"
@@ -161,6 +167,8 @@ def header_columns(names: Sequence[str]) -> HeaderColumns:
     that mixes Google's modemtype/modemid with imei/meid/identifier columns or has one of modemtype
     and modemid without the other.
     """
+    if any("\x00" in name for name in names):  # it would become a key of every row's raw cells
+        raise FileRefused("The header row contains a NUL character: remove it and upload again.")
     keys = []
     columns: dict[str, str] = {}
     ignored = []
@@ -413,14 +421,20 @@ class _Table:
         self.modem_id_at = position.get(header.columns.get("modemid", ""), -1)
         self.device_type_at = position.get(header.columns.get("device_type", ""), -1)
         self.plain = not self.google and self.device_type_at < 0
+        self.plain_google = self.google and self.device_type_at < 0
 
     def row(self, number: int, cells: list[str], joined: str) -> ParsedRow:
-        if self.plain and len(cells) == self.width and "\x00" not in joined:  # the common case, quickly
-            return ParsedRow(
-                number,
-                {canonical: cells[index].strip() for canonical, index in self.picks},
-                dict(zip(self.names, cells)),  # noqa: B905  (same length, checked above)
-            )
+        if len(cells) == self.width and "\x00" not in joined:  # the common cases, quickly
+            if self.plain:
+                return ParsedRow(
+                    number,
+                    {canonical: cells[index].strip() for canonical, index in self.picks},
+                    dict(zip(self.names, cells)),  # noqa: B905  (same length, checked above)
+                )
+            if self.plain_google and (kind := _MODEM_TYPES_AS_WRITTEN.get(cells[self.modem_type_at])):
+                fields = {canonical: cells[index].strip() for canonical, index in self.picks}
+                fields[kind] = cells[self.modem_id_at].strip()
+                return ParsedRow(number, fields, dict(zip(self.names, cells)))  # noqa: B905  (as above)
         errors: tuple[str, ...] = ()
         if "\x00" in joined:
             cells = [cell.replace("\x00", "\ufffd") for cell in cells]

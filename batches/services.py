@@ -9,27 +9,42 @@ blindly.
 """
 
 import logging
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from operator import itemgetter
 from typing import BinaryIO
 
+import psycopg
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from psycopg.copy import QueuedLibpqWriter
 
 import zerotouch
 from batches.models import BatchChunk, BatchItem, BatchJob
 from batches.parsing import FileRefused, Limits, ParsedRow, parse_csv, parse_pasted
-from batches.preflight import checked_items
+from batches.preflight import (
+    ITEM_COLUMNS,
+    MESSAGE_AT,
+    STATE_AT,
+    SUGGESTION_AT,
+    Checker,
+    checked_blocks,
+    checked_items,
+    cycle_collector_paused,
+    items_of,
+)
 from customers.models import Customer
 from devices.bulk import DeviceOutcome, devices_record_batch
 from devices.failures import EXPLANATIONS, PERMANENT, change_failed_sentence, kind_of_error, kind_of_result
 from devices.models import FailureKind, SectionType
 from portal.api import zerotouch_client
-from portal.db import insert_rows
 from portal.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -64,7 +79,7 @@ def job_create(
     Nothing is sent. ``rows`` may raise ``batches.parsing.FileRefused`` part way through: then nothing
     is kept and the refusal goes to the caller.
     """
-    with transaction.atomic():
+    with transaction.atomic(), cycle_collector_paused():
         job = BatchJob.objects.create(
             action=action,
             source=source,
@@ -75,17 +90,54 @@ def job_create(
             retry_of=retry_of,
             chunk_size=settings.ZT_BATCH_CHUNK_SIZE,
         )
-        counts = {state: 0 for state in BatchItem.State}
-        for block in checked_items(rows, job_id=job.pk, action=action, customer=customer):
-            insert_rows(BatchItem, block)
-            for item in block:
-                counts[item["state"]] += 1
-        job.rows = sum(counts.values())
+        checker = Checker(action=action, customer=customer)
+        counts = Counter()
+        blocks = checked_blocks(rows, checker=checker)
+        block = next(blocks, None)
+        while block is not None:
+            items = items_of(checker, block, job_id=job.pk)
+            counts.update(map(itemgetter(STATE_AT), items))
+            with _item_writer() as write:
+                write(items)
+                # The next rows are read and checked while the database takes these in. Reading and
+                # checking make no query: the connection is busy with these rows until the block ends.
+                block = next(blocks, None)
+        job.rows = counts.total()
         job.ready = counts[BatchItem.State.PENDING]
         job.invalid = counts[BatchItem.State.INVALID]
         job.skipped = counts[BatchItem.State.SKIPPED]
         job.save(update_fields=["rows", "ready", "invalid", "skipped"])
     return job
+
+
+@contextmanager
+def _item_writer() -> Iterator[Callable[[list[tuple]], None]]:
+    """A writer of items given as ``batches.preflight.ITEM_COLUMNS`` tuples, rather than dictionaries
+    (this runs for every row of every file).
+
+    PostgreSQL: one ``COPY`` on the connection's own transaction (through psycopg, as Django has no
+    COPY), sent by a thread of psycopg's so that the caller carries on with its own work while the
+    server takes the rows in; they are all stored when the block ends. SQLite: one prepared statement
+    run per row.
+    """
+    quote = connection.ops.quote_name
+    table = quote(BatchItem._meta.db_table)
+    columns = ", ".join(quote(BatchItem._meta.get_field(name).column) for name in ITEM_COLUMNS)
+    if connection.vendor != "postgresql":
+        placeholders = ", ".join(["%s"] * len(ITEM_COLUMNS))
+        with connection.cursor() as cursor:
+            yield partial(cursor.executemany, f"INSERT INTO {table} ({columns}) VALUES ({placeholders})")  # noqa: S608
+        return
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        statement = f"COPY {table} ({columns}) FROM STDIN"
+        with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
+
+            def write(items: list[tuple]) -> None:
+                for item in items:
+                    copy.write_row(item)
+
+            yield write
 
 
 def job_from_input(
@@ -126,10 +178,10 @@ def scan_check(*, code: str, action: str, customer: Customer | None) -> ScanChec
     """Check one scanned code at once, with the rules and against the cache, as a job's row would be."""
     row = ParsedRow(number=1, fields={"identifier": code}, raw={"identifier": code})
     [item] = next(checked_items([row], job_id=0, action=action, customer=customer))
-    if item["state"] == BatchItem.State.INVALID:
-        return ScanCheck("error", item["message"], item["suggestion"])
-    if item["state"] == BatchItem.State.SKIPPED:
-        return ScanCheck("skip", item["message"])
+    if item[STATE_AT] == BatchItem.State.INVALID:
+        return ScanCheck("error", item[MESSAGE_AT], item[SUGGESTION_AT])
+    if item[STATE_AT] == BatchItem.State.SKIPPED:
+        return ScanCheck("skip", item[MESSAGE_AT])
     return ScanCheck("ready", "Ready.")
 
 

@@ -3,7 +3,9 @@
 ``claim_request`` checks one device and its customer and returns either a ``ClaimRequest`` (a
 customer id, not a model instance, so a batch can hold thousands) or the errors by field name. The
 request becomes the API's ``PartnerClaim`` for a batch and the arguments of ``devices.claim`` for
-one device, in one place each.
+one device, in one place each. The rules themselves are ``claim_errors``, which ``claim_request``
+calls and which a batch's pre-flight calls for each row (without building a request it would not
+keep).
 """
 
 import re
@@ -97,15 +99,17 @@ def customer_errors(customer: Customer | None, *, given: bool) -> str:
 
 def metadata_key_error(key: str) -> str:
     """What is wrong with a metadata key (empty: fine)."""
-    if not METADATA_KEY.match(key):
+    if key not in METADATA_LIMITS and not METADATA_KEY.match(key):
         return "Keys are lower-case letters, digits and underscores, e.g. assetowner."
     return ""
 
 
 def metadata_value_error(key: str, value: str) -> str:
     """What is wrong with a metadata value (empty: fine). An empty value removes its key."""
-    label = METADATA_LABELS.get(key, f"The value of {key}")
     limit = METADATA_LIMITS.get(key, METADATA_VALUE_LIMIT)
+    if len(value) <= limit and value.isprintable():
+        return ""  # the common case, without the search for control characters below
+    label = METADATA_LABELS.get(key, f"The value of {key}")
     if len(value) > limit:
         return f"{label} can be at most {limit} characters; this is {len(value)}."
     if _CONTROL.search(value):
@@ -146,6 +150,61 @@ def claim_request(
     """
     imei, meid = normalize_imei(imei), normalize_meid(meid)
     metadata = {key: value for key, value in (metadata or {}).items() if value} if metadata else {}
+    if chrome_os and not google_workspace_customer_id and customer is not None:
+        google_workspace_customer_id = customer.google_workspace_customer_id
+    errors = claim_errors(
+        customer=customer,
+        customer_given=customer_given,
+        chrome_os=chrome_os,
+        imei=imei,
+        meid=meid,
+        serial_number=serial_number,
+        manufacturer=manufacturer,
+        model=model,
+        chrome_os_attested_device_id=chrome_os_attested_device_id,
+        google_workspace_customer_id=google_workspace_customer_id,
+        pre_provisioning_token=pre_provisioning_token,
+        metadata=metadata,
+    )
+    if errors:
+        return None, errors
+    assert customer is not None  # customer_errors refused the other cases
+    return (
+        ClaimRequest(
+            customer_id=customer.company_id,
+            imei=imei,
+            meid=meid,
+            serial_number=serial_number,
+            manufacturer=manufacturer,
+            model=model,
+            chrome_os=chrome_os,
+            chrome_os_attested_device_id=chrome_os_attested_device_id,
+            google_workspace_customer_id=google_workspace_customer_id,
+            pre_provisioning_token=pre_provisioning_token,
+            metadata=metadata,
+        ),
+        {},
+    )
+
+
+def claim_errors(
+    *,
+    customer: Customer | None,
+    customer_given: bool = True,
+    chrome_os: bool = False,
+    imei: str = "",
+    meid: str = "",
+    serial_number: str = "",
+    manufacturer: str = "",
+    model: str = "",
+    chrome_os_attested_device_id: str = "",
+    google_workspace_customer_id: str = "",
+    pre_provisioning_token: str = "",
+    metadata: dict[str, str],
+) -> dict[str, str]:
+    """The rules of ``claim_request`` alone, by field name (empty: the claim may be sent), for
+    identifiers already normalised and metadata without empty values: a batch checks each of its
+    hundred thousand rows with this, without building a request for every one."""
     errors = identifier_errors(
         imei=imei,
         meid=meid,
@@ -172,23 +231,6 @@ def claim_request(
                 "Order and phone numbers are for Android devices; zero-touch keeps other metadata "
                 "for ChromeOS."
             )
-    errors.update(metadata_errors(metadata))
-    if errors:
-        return None, errors
-    assert customer is not None  # customer_errors refused the other cases
-    return (
-        ClaimRequest(
-            customer_id=customer.company_id,
-            imei=imei,
-            meid=meid,
-            serial_number=serial_number,
-            manufacturer=manufacturer,
-            model=model,
-            chrome_os=chrome_os,
-            chrome_os_attested_device_id=chrome_os_attested_device_id,
-            google_workspace_customer_id=google_workspace_customer_id,
-            pre_provisioning_token=pre_provisioning_token,
-            metadata=metadata,
-        ),
-        {},
-    )
+    if metadata:
+        errors.update(metadata_errors(metadata))
+    return errors

@@ -836,3 +836,39 @@ def test_the_read_size_never_changes_the_outcome(tail, step):
             return str(refused)
 
     assert outcome(TrickleStream(content, step)) == outcome(io.BytesIO(content))
+
+
+GOOGLE_CELL = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["IMEI", "MEID", "imei", "meid"]),
+            st.lists(GOOGLE_CELL, min_size=6, max_size=9),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_google_rows_read_the_same_however_modemtype_is_capitalised(rows):
+    """IMEI and MEID as Google writes them take a short path through the reader; any other
+    capitalisation takes the general one. Both give the same fields, errors and numbering."""
+
+    def google_file(modem_type) -> bytes:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(GOOGLE_HEADER.strip().split(","))
+        for kind, cells in rows:
+            writer.writerow([modem_type(kind), *cells])
+        return out.getvalue().encode()
+
+    as_written = rows_of(google_file(str))
+    recased = rows_of(google_file(str.capitalize))
+
+    assert [(row.number, row.fields, row.errors) for row in as_written] == [
+        (row.number, row.fields, row.errors) for row in recased
+    ]
+    for short, general in zip(as_written, recased, strict=True):
+        assert {**general.raw, "modemtype": short.raw["modemtype"]} == short.raw
