@@ -80,12 +80,13 @@ class JobFilterForm(PortalForm):
             ("invalid", "Not sent: invalid"),
             ("skipped", "Nothing to do"),
         ],
+        label="Rows",
     )
-    kind = forms.CharField(required=False, max_length=20)
-    after = forms.IntegerField(required=False, min_value=0, max_value=10_000_000)
+    kind = forms.CharField(required=False, max_length=20, label="Failure kind")
+    after = forms.IntegerField(required=False, min_value=0, max_value=10_000_000, label="Page link")
 
 
 class JobListForm(PortalForm):
     mine = forms.BooleanField(required=False)
-    user = forms.CharField(required=False, max_length=150)
-    before = id_field(required=False)
+    user = forms.CharField(required=False, max_length=150, label="Made by")
+    before = id_field(required=False, label="Page link")

@@ -18,6 +18,7 @@ from django.utils import timezone
 from customers.models import Customer, Vendor, fold_name
 from devices.models import DeviceEvent
 from portal.converters import MAX_ID
+from portal.text import storable
 
 PAGE_SIZE = 50
 
@@ -102,7 +103,7 @@ def _decode(cursor: str, columns: tuple[str, ...]) -> list:
         wanted = kinds.get(column, str)
         if type(value) is not wanted or (wanted is int and not 0 <= value <= MAX_ID):
             raise InvalidCursor("This page link is not valid any more; start again.")
-        if wanted is str and (len(value) > 300 or "\x00" in value):
+        if wanted is str and (len(value) > 300 or not storable(value)):
             raise InvalidCursor("This page link is not valid any more; start again.")
     return values
 

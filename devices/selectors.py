@@ -7,11 +7,9 @@ key), never OFFSET, so page 1,000 costs what page 1 costs; nothing here counts t
 import base64
 import binascii
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
@@ -20,6 +18,7 @@ from devices.claims import METADATA_LABELS
 from devices.identifiers import IdentifierGuess, detect_identifier, fold_search_text
 from devices.models import Device, DeviceEvent, DeviceModel, SearchKey, SyncRun
 from portal.converters import MAX_ID
+from portal.text import storable
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -88,7 +87,7 @@ def decode_cursor(cursor: str, first: type) -> list:
         raise InvalidCursor(_STALE_CURSOR)
     if first is int and not 0 <= value <= MAX_ID:
         raise InvalidCursor(_STALE_CURSOR)
-    if first is str and (len(value) > 256 or "\x00" in value):
+    if first is str and (len(value) > 256 or not storable(value)):
         raise InvalidCursor(_STALE_CURSOR)
     return values
 
@@ -329,82 +328,6 @@ def _detail_lines(details: dict, names: dict[int, str]) -> list[str]:
     if details.get("error"):
         lines.append(str(details["error"]))
     return lines
-
-
-# --- Devices a batch names, looked up in bulk ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CachedDevice:
-    """What a batch's pre-flight needs to know of a cached device."""
-
-    device_id: int
-    owner_id: int | None
-    serial_number: str
-    manufacturer: str
-    model: str
-    device_type: str
-    metadata: dict
-
-
-_LOOKUP_BATCH = 5000
-_KIND_GROUPS = {"imei": ("imei", "imei2"), "meid": ("meid", "meid2"), "serial": ("serial",)}
-_CACHED_COLUMNS = (
-    "device_id",
-    "owner_id",
-    "serial_number",
-    "manufacturer",
-    "model",
-    "device_type",
-    "metadata",
-)
-
-
-def _lookup_sql(count: int) -> str:
-    """Devices by search-key values: PostgreSQL takes the values as one array and probes the key
-    index once each (nested loop); SQLite takes them as parameters. Names come from the models."""
-    quote = connection.ops.quote_name
-    keys, devices = quote(SearchKey._meta.db_table), quote(Device._meta.db_table)
-    columns = ", ".join(f"d.{quote(name)}" for name in _CACHED_COLUMNS)
-    if connection.vendor == "postgresql":
-        return (
-            f"SELECT w.v, {columns} FROM unnest(%s::text[]) AS w(v) "  # noqa: S608
-            f'JOIN {keys} AS k ON k.value = w.v COLLATE "C" AND k.kind = ANY(%s) '
-            f"JOIN {devices} AS d ON d.device_id = k.device_id"
-        )
-    values = ", ".join(["%s"] * count)
-    return (
-        f"SELECT k.value, {columns} FROM {keys} AS k JOIN {devices} AS d "  # noqa: S608
-        f"ON d.device_id = k.device_id WHERE k.value IN ({values}) AND k.kind IN (%s, %s)"
-    )
-
-
-def cached_devices_by_identifier(kind: str, values: Iterable[str]) -> dict[str, list[CachedDevice]]:
-    """Cached devices by identifier, for many identifiers at once: ``kind`` is "imei" (either SIM
-    slot), "meid" or "serial"; the result is keyed by the value as given. One query per few thousand
-    values, each value one probe of the search-key index."""
-    by_folded: dict[str, list[str]] = {}
-    for value in values:
-        by_folded.setdefault(fold_search_text(value), []).append(value)
-    found: dict[str, list[CachedDevice]] = {}
-    folded = sorted(by_folded)  # in index order: neighbouring probes read the same pages
-    kinds = list(_KIND_GROUPS[kind])
-    metadata = Device._meta.get_field("metadata")
-    with connection.cursor() as cursor:
-        for start in range(0, len(folded), _LOOKUP_BATCH):
-            wanted = folded[start : start + _LOOKUP_BATCH]
-            if connection.vendor == "postgresql":
-                cursor.execute(_lookup_sql(len(wanted)), [wanted, kinds])
-            else:
-                cursor.execute(_lookup_sql(len(wanted)), [*wanted, *(kinds * 2)[:2]])
-            for value, device_id, owner_id, serial, make, model, device_type, meta in cursor.fetchall():
-                if isinstance(meta, str):  # SQLite hands JSON back as text
-                    meta = metadata.from_db_value(meta, None, connection)
-                cached = CachedDevice(device_id, owner_id, serial, make, model, device_type, meta or {})
-                for given in by_folded[value]:
-                    if kind != "serial" or serial == given:  # serials are case-sensitive
-                        found.setdefault(given, []).append(cached)
-    return found
 
 
 # --- The sync, as people see it ------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from customers.models import Customer
+from portal.converters import MAX_ID
 from portal.form_rendering import PortalForm
 from portal.roles import Role
 from reports.models import ReportSubscription
@@ -30,6 +31,8 @@ PRESETS = {
 }
 GRAINS = {"day": "Day", "week": "Week", "month": "Month"}
 MAX_DAYS = 3 * 366  # a range the rollups answer quickly; longer ones ask for a narrower range
+FIRST_DAY = date(2010, 1, 1)  # before zero-touch existed: no report starts earlier
+_UNKNOWN_CUSTOMER = "That customer is not known: pick one from the Customer list."
 
 
 def preset_range(preset: str, today: date) -> tuple[date, date]:
@@ -91,7 +94,13 @@ class ReportFilterForm(PortalForm):
     end = forms.DateField(
         required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
     )
-    customer = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    customer = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_ID,
+        widget=forms.HiddenInput,
+        error_messages={key: _UNKNOWN_CUSTOMER for key in ("invalid", "min_value", "max_value")},
+    )
     salesperson = SalespersonField(queryset=None, required=False, empty_label="Anyone", label="Salesperson")
     grain = forms.ChoiceField(choices=[("", "Automatic"), *GRAINS.items()], required=False, label="Per")
 
@@ -104,6 +113,8 @@ class ReportFilterForm(PortalForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
+        if "customer" in self.errors:  # a hidden field: its sentence is said above the form
+            self.add_error(None, self.errors["customer"][0])
         start, end = cleaned.get("start"), cleaned.get("end")
         preset = cleaned.get("preset") or ("custom" if start or end else "this_month")
         if preset != "custom":
@@ -112,6 +123,11 @@ class ReportFilterForm(PortalForm):
             raise ValidationError("A custom range needs both dates.", code="range")
         if start > end:
             raise ValidationError("The range ends before it starts.", code="range")
+        last_day = timezone.localdate().replace(month=12, day=31)
+        if start < FIRST_DAY or end > last_day:
+            raise ValidationError(
+                f"Choose dates between {FIRST_DAY.year} and the end of {last_day.year}.", code="range"
+            )
         if (end - start).days >= MAX_DAYS:
             raise ValidationError("Choose a range of at most three years.", code="range")
         cleaned.update(preset=preset, start=start, end=end)

@@ -5,6 +5,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import push_url
 
 from portal.roles import REPORT_ROLES, role_required
+from portal.text import storable
 from portal.views import HtmxHttpRequest
 from reports.exports import table_csv
 from reports.forms import OrderSearchForm, ReportFilterForm, SubscriptionForm
@@ -82,6 +83,8 @@ def orders_export(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @role_required(REPORT_ROLES)
 def order_detail(request: HtmxHttpRequest, number: str) -> HttpResponse:
+    if not storable(number):  # a NUL or a lone surrogate names no order (and PostgreSQL refuses it)
+        raise Http404("No such order.")
     order = get_object_or_404(Order, number=number)
     context = {
         "order": orders_with_pending([order])[0],
