@@ -36,7 +36,7 @@ migrate: venv
 	$(PY) manage.py migrate --no-input
 
 demo: migrate $(EMULATOR_STATE)
-	$(PY) manage.py demo_setup
+	$(PY) manage.py demo_setup --emulator-state $(EMULATOR_STATE)
 
 # The emulator's demo state: customers, vendors and their customers, 20,000 devices. Made once.
 $(EMULATOR_STATE): | venv
