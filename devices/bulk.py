@@ -19,12 +19,13 @@ from devices.cache import (
     cache_store_changed,
     cached_rows,
     new_device_row,
+    refresh_device_counts,
     row_claimed,
     row_unclaimed,
     row_with_metadata,
     vendor_customer_ids,
 )
-from devices.history import device_fields, events_record, order_number_of
+from devices.history import device_fields, events_count, events_record, order_number_of
 from devices.models import Device, DeviceEvent, SectionType
 
 ACTION_KINDS = {
@@ -90,9 +91,9 @@ def devices_record_batch(
                 row = row_with_metadata(row, outcome.metadata, now=now)
             rows[outcome.device_id] = row
             changed.append(row)
-        cache_store_changed(changed)
+        owners = cache_store_changed(changed, recount=False)
         held = set(Device.objects.filter(device_id__in=ids).values_list("device_id", flat=True))
-        events_record(
+        created = events_record(
             [
                 DeviceEvent(
                     device_id=outcome.device_id if outcome.device_id in held else None,
@@ -110,8 +111,14 @@ def devices_record_batch(
                     **_device_fields(outcome, rows.get(outcome.device_id)),
                 )
                 for outcome in outcomes
-            ]
+            ],
+            count=False,
         )
+        # Last, the rows every writer adds to (the customers' device counts, today's rollups): their
+        # locks are then held for the end of this transaction only, not while a chunk's devices and
+        # events are written, so a person's claim made meanwhile waits milliseconds, not seconds.
+        refresh_device_counts(owners)
+        events_count(created)
 
 
 def _device_fields(outcome: DeviceOutcome, row: DeviceRow | None) -> dict[str, str]:

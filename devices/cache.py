@@ -485,14 +485,20 @@ def row_with_metadata(row: DeviceRow, entries: Mapping[str, str], *, now: dateti
     return {**row, "metadata": merged_metadata(row["metadata"], entries), "changed_at": now}
 
 
-def cache_store_changed(rows: Sequence[DeviceRow]) -> None:
+def cache_store_changed(rows: Sequence[DeviceRow], *, recount: bool = True) -> set[int | None]:
     """Write rows the portal changed itself (from ``row_claimed`` and the like): no drift is recorded,
-    since the portal made the change. New devices are inserted, with their models for the filters."""
-    if rows:
-        before = Device.objects.filter(device_id__in=[row["device_id"] for row in rows]).values_list(
-            "owner_id", flat=True
-        )
-        owners = {*before, *(row["owner_id"] for row in rows)}
-        store_device_rows(rows)
-        remember_models(rows)
+    since the portal made the change. New devices are inserted, with their models for the filters.
+
+    Returns the customers whose device counts the change moved; ``recount=False`` leaves recounting
+    them (``refresh_device_counts``) to the caller, later in the same transaction."""
+    if not rows:
+        return set()
+    before = Device.objects.filter(device_id__in=[row["device_id"] for row in rows]).values_list(
+        "owner_id", flat=True
+    )
+    owners = {*before, *(row["owner_id"] for row in rows)}
+    store_device_rows(rows)
+    remember_models(rows)
+    if recount:
         refresh_device_counts(owners)
+    return owners

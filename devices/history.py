@@ -40,9 +40,13 @@ def device_fields(row: Mapping[str, Any] | None) -> dict[str, str]:
     }
 
 
-def events_record(events: Sequence[DeviceEvent]) -> list[DeviceEvent]:
+def events_record(events: Sequence[DeviceEvent], *, count: bool = True) -> list[DeviceEvent]:
     """Append ``events`` to the history and count them into the reports' rollups, atomically (in the
-    caller's transaction when there is one). An event without an identifier gets its device's id."""
+    caller's transaction when there is one). An event without an identifier gets its device's id.
+
+    ``count=False`` leaves the counting to the caller, who must call ``events_count`` with the result
+    before its transaction ends: a long transaction does it last, to hold the rollups' shared rows
+    (today's counts, which every writer adds to) for as short a time as it can."""
     if not events:
         return []
     for event in events:
@@ -51,5 +55,13 @@ def events_record(events: Sequence[DeviceEvent]) -> list[DeviceEvent]:
         event.identifier = event.identifier[:128]
     with transaction.atomic():
         created = DeviceEvent.objects.bulk_create(events, batch_size=500)
-        rollups_add(created)
+        if count:
+            rollups_add(created)
     return created
+
+
+def events_count(events: Sequence[DeviceEvent]) -> None:
+    """Count events appended with ``events_record(..., count=False)`` into the rollups (the caller's
+    transaction, the one that appended them)."""
+    if events:
+        rollups_add(events)

@@ -72,6 +72,8 @@ def test_a_device_of_another_customer_is_refused_with_that_customers_name(portal
         "other_customer",
         "Claim failed",
     )
+    # The cache held the device (the first claim cached it): the failure is in its history.
+    assert failed.device_id == Device.objects.get(imei=imei).device_id
 
 
 def test_claiming_again_for_the_same_customer_is_harmless(portal):

@@ -2,6 +2,8 @@
 failed changes and devices the cache did not hold included."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import zerotouch
@@ -141,3 +143,39 @@ def test_drift_a_sync_finds_is_counted_in_the_drift_section(emulator, db):
     today = timezone.localdate()
     drift = drift_section(ReportFilters(start=today, end=today)).tables[0]
     assert drift.rows == [[today.isoformat(), 0, 1]]
+
+
+def test_a_chunk_adds_to_the_shared_counters_only_after_writing_its_devices_and_events(db):
+    """Customers' device counts and today's rollup rows are shared by every writer: a chunk updates
+    them last, so that their row locks are not held while its devices and events are written (a
+    person's claim during a batch would wait behind them)."""
+    acme = Customer.objects.create(company_id=502, name="Acme")
+    outcomes = [
+        DeviceOutcome(
+            identifier=zerotouch.DeviceIdentifier(
+                imei=make_imei(83000 + n), manufacturer="Google", model="Pixel 8"
+            ),
+            device_id=910_000 + n,
+            succeeded=True,
+            customer_id=acme.pk,
+            metadata={},
+        )
+        for n in range(5)
+    ]
+
+    with CaptureQueriesContext(connection) as queries:
+        devices_record_batch(
+            action="claim", outcomes=outcomes, actor=None, batch_id=None, reseller_id=1000001
+        )
+
+    statements = [query["sql"] for query in queries.captured_queries]
+
+    def first(table: str, verb: str) -> int:
+        return next(i for i, sql in enumerate(statements) if sql.lstrip().startswith(verb) and table in sql)
+
+    events_written = first(DeviceEvent._meta.db_table, "INSERT")
+    devices_written = first(Device._meta.db_table, "INSERT")
+    shared = [first(Customer._meta.db_table, "UPDATE"), first(DailyActivity._meta.db_table, "INSERT")]
+    assert max(events_written, devices_written) < min(shared), statements
+    assert Customer.objects.get(pk=acme.pk).device_count == 5
+    assert DailyActivity.objects.get().count == 5
