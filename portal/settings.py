@@ -237,6 +237,8 @@ CELERY_BROKER_DIR = Path(os.environ.get("CELERY_BROKER_DIR", VAR_DIR / "broker")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for folder in ("queue", "results", "control"):
         (CELERY_BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+    # kombu's transport with messages written whole before a worker can see them (portal.broker).
+    CELERY_BROKER_TRANSPORT = "portal.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),

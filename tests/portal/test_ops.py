@@ -178,8 +178,9 @@ def test_a_running_worker_answers_the_ping(transactional_db, emulator, tmp_path)
 
 def test_a_broker_that_does_not_answer_is_said_and_the_page_still_opens(emulator, calls, client_as):
     keys = ("broker_url", "broker_read_url", "broker_write_url")
-    previous = {key: app.conf[key] for key in keys}
-    app.conf.update(dict.fromkeys(keys, "redis://127.0.0.1:1/0"))
+    previous = {key: app.conf[key] for key in (*keys, "broker_transport")}
+    # A Redis that does not answer (the embedded default names its own transport: drop it too).
+    app.conf.update({**dict.fromkeys(keys, "redis://127.0.0.1:1/0"), "broker_transport": None})
     try:
         status = celery_status(ping_timeout=0.2)
         ready, checks = readiness()
