@@ -21,6 +21,7 @@ from typing import BinaryIO
 import psycopg
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -694,6 +695,19 @@ def chunk_reconcile(chunk_id: int, *, client: zerotouch.Client | None = None) ->
     chunk = BatchChunk.objects.select_related("job").filter(pk=chunk_id).first()
     if chunk is None or chunk.state != BatchChunk.State.UNKNOWN:
         return True
+    # One reading at a time: the sweeper enqueues a due chunk every few seconds, and a reading, one
+    # call per device, can take far longer at a tight quota; copies would pile up, each spending the
+    # quota again. A copy that finds the chunk taken leaves it (a killed reader's hold runs out).
+    hold = f"batches:reconciling:{chunk.pk}"
+    if not cache.add(hold, True, timeout=settings.ZT_BATCH_DEADLINE + settle_seconds(chunk.size) * 2):
+        return False
+    try:
+        return _reconcile(chunk, client)
+    finally:
+        cache.delete(hold)
+
+
+def _reconcile(chunk: BatchChunk, client: zerotouch.Client | None) -> bool:
     items = _chunk_items(chunk)
     client = client or _client()
     try:

@@ -5,6 +5,7 @@ import io
 import time
 
 import pytest
+from django.core.cache import cache
 
 from batches.models import BatchChunk, BatchItem, BatchJob
 from batches.parsing import FileRefused
@@ -370,3 +371,24 @@ def test_the_results_file_neutralises_formulas(world):
     assert text.startswith("\ufeffimei,ordernumber,row,result")
     assert "'=HYPERLINK" in text and "'@SUM(1)" in text
     assert "\n=" not in text and ",=" not in text and ",@" not in text
+
+
+def test_a_chunk_being_reconciled_is_left_to_that_reading(world):
+    """The sweeper enqueues a due chunk's reconciliation every few seconds; a copy that arrives while
+    another reading runs reads nothing (each reading costs a call per device)."""
+    emulator = world["emulator"]
+    job = job_confirm(job=make_job(f"imei\n{make_imei(94200)}\n", customer=world["customer"]), actor=None)
+    chunk = job.chunks.get()
+    BatchChunk.objects.filter(pk=chunk.pk).update(state="unknown", due_at=None)
+    emulator.clear_stats()
+    hold = f"batches:reconciling:{chunk.pk}"
+    cache.add(hold, True, timeout=60)  # another worker's reading of this chunk
+
+    assert chunk_reconcile(chunk.pk) is False
+    assert emulator.stats()["total"] == 0
+    assert BatchChunk.objects.get(pk=chunk.pk).observed == chunk.observed
+
+    cache.delete(hold)  # that reading ended
+    assert chunk_reconcile(chunk.pk) is False  # a first reading of its own
+    assert emulator.stats()["total"] > 0
+    assert cache.add(hold, True, timeout=1), "a reading lets go of the chunk when it ends"
