@@ -21,7 +21,7 @@ PYTHON ?= $(shell for c in python3.13 python3.12; do \
 	  if [ -x $$d/bin/python3 ]; then echo $$d/bin/python3; exit; fi; \
 	done)
 
-.PHONY: run test venv migrate demo lint e2e clean bench-cache bench-sync bench-batch bench-quota bench-customers bench-reports
+.PHONY: run test venv migrate demo lint e2e clean bench-cache bench-sync bench-batch bench-quota bench-customers bench-reports bench-chaos bench-load
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "No Python 3.12+ found: install python3.13 (or python3.12) and retry." >&2; exit 1; fi
@@ -143,3 +143,25 @@ bench-reports: venv
 	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_reports $(PY) manage.py migrate -v0
 	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_reports \
 		$(PY) manage.py reports_bench --devices $(BENCH_DEVICES) --events 3000000
+
+# The chaos run on PostgreSQL + a private Redis: a 10,000-device batch claim and a sync through 10 worker
+# kills, 20% server errors, dropped answers, a tight quota, a 30 s outage and restarts of Redis and
+# the web process; exits non-zero if an invariant fails. A fresh scratch database every time.
+CHAOS_SEED ?= 1
+bench-chaos: venv
+	psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS zt_chaos" -c "CREATE DATABASE zt_chaos"
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_chaos $(PY) manage.py migrate -v0
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_chaos \
+		$(PY) manage.py zt_bench chaos --devices 10000 --seed $(CHAOS_SEED)
+
+# 50 staff at the pages for 120 s while a 10,000-device batch claim runs: gunicorn, PostgreSQL (its own
+# database, which zt_bench cache fills with 1,000,000 devices the first time), Redis and a Celery worker. Exits non-zero when
+# p95 > 300 ms or any request failed. LOAD_ARGS="--duration 60 --users 20" changes the run.
+bench-load: venv
+	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'zt_bench_load'" | grep -q 1 \
+		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE zt_bench_load"
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_load $(PY) manage.py migrate -v0
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_load \
+		$(PY) manage.py zt_bench cache --devices $(BENCH_DEVICES) --repeat 20
+	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_load \
+		CELERY_BROKER_URL=redis://127.0.0.1:6379/13 $(PY) manage.py zt_bench load $(LOAD_ARGS)

@@ -33,6 +33,7 @@ from customers.services import customers_sync
 from devices.identifiers import luhn_check_digit
 from devices.models import Device
 from portal.api import reset_zerotouch_client, zerotouch_client
+from portal.subprocesses import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,15 +42,6 @@ def _fresh_imei(rng: random.Random) -> str:
     """An IMEI the cache and the emulator's seed never hold (their TAC begins 35; this one 86)."""
     body = "86" + "".join(rng.choices("0123456789", k=12))
     return body + str(luhn_check_digit(body))
-
-
-def _database_url() -> str:
-    database = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{database['NAME']}"
-    password = f":{database['PASSWORD']}" if database["PASSWORD"] else ""
-    host = f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
-    return f"postgres://{database['USER']}{password}@{host}/{database['NAME']}"
 
 
 def _preflight_file(rng: random.Random, rows: int, customer: Customer) -> bytes:
@@ -294,7 +286,7 @@ def bench_worker(out, *, emulator, emulator_customer: Customer, devices: int, se
         queue = f"bench-{seed}-{devices}"
         env = {
             **os.environ,
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "ZT_API_URL": emulator.url,
             "ZT_PARTNER_ID": str(emulator.partner_id),
             "ZT_QUOTA_REQUESTS": "10000000",

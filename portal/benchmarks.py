@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.test.utils import override_settings
 
 from batches.models import BatchChunk, BatchItem, BatchJob
@@ -31,17 +31,9 @@ from customers.models import Customer, Vendor
 from devices.identifiers import luhn_check_digit
 from devices.models import Device, DeviceEvent, DeviceModel, SearchKey, SyncRun
 from portal.api import Lane, reset_zerotouch_client, zerotouch_client
+from portal.subprocesses import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _database_url() -> str:
-    database = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{database['NAME']}"
-    password = f":{database['PASSWORD']}" if database["PASSWORD"] else ""
-    host = f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
-    return f"postgres://{database['USER']}{password}@{host}/{database['NAME']}"
 
 
 def _empty() -> None:
@@ -87,7 +79,7 @@ def bench_quota(out, *, devices: int, per_minute: int, soft_limit: int, seed: in
             "ZT_SYNC_ON_WORKER_START": "0",
             "ZT_SYNC_INTERVAL_SECONDS": "86400",
             "ZT_BATCH_POLL_MIN_SECONDS": "2",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
         }
         env = {**os.environ, **variables}
         command = [sys.executable, "-m", "celery", "-A", "portal"]

@@ -1,7 +1,6 @@
 """Starting the portal's own processes (a Celery worker, beat) from tests, on the test database."""
 
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -10,26 +9,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+
+from portal.subprocesses import database_url
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def shared_database_url() -> str:
-    """The test database, as a DATABASE_URL another process can open (its rows must be committed:
-    ``transactional_db``)."""
-    database = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{database['NAME']}"
-    password = f":{database['PASSWORD']}" if database["PASSWORD"] else ""
-    host = f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
-    return f"postgres://{database['USER']}{password}@{host}/{database['NAME']}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class PortalProcesses:
@@ -43,7 +26,7 @@ class PortalProcesses:
         self.env = {
             **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
             "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": shared_database_url(),
+            "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "CELERY_TASK_DEFAULT_QUEUE": self.queue,
             "ZT_API_URL": emulator_url,

@@ -16,6 +16,7 @@ from customers.models import Customer, Vendor
 from devices.models import Device, DeviceEvent, SearchKey, SyncRun
 from devices.services import device_refresh
 from devices.sync import SyncAlreadyRunning, prefetched, sync_customer_devices, sync_full, sync_workers
+from portal.subprocesses import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -160,13 +161,6 @@ def test_only_one_sync_runs_at_a_time_and_a_dead_one_is_taken_over(emulator, set
     assert cached_claims() == emulator.zero_touch_claims()
 
 
-def _database_url() -> str:
-    params = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{params['NAME']}"
-    return f"postgres://{params['USER']}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_sync_killed_mid_way_leaves_a_consistent_cache_and_the_next_run_completes_it(emulator, settings):
     emulator.seed(customers=12, vendors=0, devices=3000, random_seed=8)
@@ -175,7 +169,7 @@ def test_a_sync_killed_mid_way_leaves_a_consistent_cache_and_the_next_run_comple
     env = {
         **os.environ,
         "DEBUG": "1",
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "ZT_API_URL": emulator.url,
         "ZT_PARTNER_ID": str(emulator.partner_id),
         "DJANGO_SETTINGS_MODULE": "portal.settings",

@@ -6,7 +6,6 @@ on the test database (committed rows: ``transactional_db``) and the test run's b
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -18,9 +17,9 @@ import pytest
 import requests
 from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.db import connection
 
 from portal.roles import Role
+from portal.subprocesses import database_url, free_port
 from tests.conftest import make_user
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,22 +33,6 @@ TEST_ONLY_VARIABLES = {
     "SECURE_SSL_REDIRECT",
     "TRUST_X_FORWARDED_PROTO",
 }
-
-
-def shared_database_url() -> str:
-    """The test database, as a DATABASE_URL another process can open."""
-    database = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{database['NAME']}"
-    password = f":{database['PASSWORD']}" if database["PASSWORD"] else ""
-    host = f"{database['HOST'] or '127.0.0.1'}:{database['PORT'] or 5432}"
-    return f"postgres://{database['USER']}{password}@{host}/{database['NAME']}"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +69,7 @@ def production_server(transactional_db, static_root, tmp_path) -> Iterator[Calla
             "DEBUG": "0",
             "SECRET_KEY": "a-production-shape-test-secret-key-that-is-long-enough-0123456789",
             "ALLOWED_HOSTS": "127.0.0.1",
-            "DATABASE_URL": shared_database_url(),
+            "DATABASE_URL": database_url(),
             "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
             "STATIC_ROOT": str(static_root),
             "VAR_DIR": str(tmp_path / "var"),

@@ -3,6 +3,10 @@
 ``zt_bench cache --devices 1000000``: builds its own data (refusing a database that holds other
 devices), then times the search selectors the device pages use and prints p50/p95 per query kind.
 
+``zt_bench chaos --devices 10000 --seed 1``: a batch claim and a sync through worker kills, API
+faults, an outage and restarts of Redis and the web process, then the invariants (batches.chaos);
+exits non-zero when one fails.
+
 ``zt_bench sync --devices 200000``: seeds an emulator process, runs a full sync into an emptied
 cache, and prints devices per second and the process's peak memory; ``--error-rate 0.2`` injects
 server errors and checks the cache ends exactly equal to the emulator's claims.
@@ -22,6 +26,7 @@ from devices.cache import store_device_rows
 from devices.identifiers import luhn_check_digit
 from devices.models import Device, SearchKey
 from devices.selectors import DeviceFilters, device_search, encode_cursor
+from portal.load import add_load_arguments, load_command
 
 MODELS = [
     ("Google", "Pixel 8"),
@@ -59,13 +64,17 @@ class Command(BaseCommand):
     help = "Benchmark the device cache (search selectors at scale)."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("suite", choices=["cache", "sync", "page", "batch", "quota", "customers"])
+        parser.add_argument(
+            "suite", choices=["cache", "sync", "page", "batch", "quota", "customers", "chaos", "load"]
+        )
+        parser.add_argument("--kills", type=int, default=10, help="chaos: worker SIGKILLs")
+        parser.add_argument("--outage", type=float, default=30.0, help="chaos: seconds the emulator is away")
         parser.add_argument("--per-minute", type=int, default=240, help="quota: the scaled-down quota")
         parser.add_argument(
             "--soft-limit", type=int, default=20, help="quota: the worker's task soft time limit"
         )
         parser.add_argument("--rows", type=int, default=100_000, help="batch: rows of the pre-flight file")
-        parser.add_argument("--devices", type=int, default=1_000_000)
+        parser.add_argument("--devices", type=int, default=None, help="default 1,000,000 (chaos: 10,000)")
         parser.add_argument("--customers", type=int, default=300)
         parser.add_argument("--repeat", type=int, default=200, help="timed queries per kind")
         parser.add_argument("--seed", type=int, default=7)
@@ -74,10 +83,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--resync", action="store_true", help="sync: then sync again into the filled cache"
         )
+        add_load_arguments(parser)  # load: staff, duration, think time, target (portal.load)
 
     def handle(
         self, *args, suite: str, devices: int, customers: int, repeat: int, seed: int, **options
     ) -> None:
+        if suite == "chaos":
+            self.chaos(devices=devices or 10_000, seed=seed, kills=options["kills"], outage=options["outage"])
+            return
+        devices = devices or 1_000_000
+        if suite == "load":  # staff at the pages while a batch runs, on gunicorn (portal.load)
+            if not load_command(self.stdout, seed=seed, **options):
+                raise CommandError("The load targets were missed.")
+            return
         if suite == "customers":
             from customers.bench import bench_customers  # the customers page at 10,000 customers
 
@@ -125,6 +143,21 @@ class Command(BaseCommand):
         else:
             self.stdout.write(f"reusing {existing:,} devices already built")
         self.measure(rng, repeat)
+
+    def chaos(self, *, devices: int, seed: int, kills: int, outage: float) -> None:
+        from batches.chaos import ChaosPlan, ChaosUnavailable, run_chaos
+
+        plan = ChaosPlan(devices=devices, seed=seed, kills=kills, outage_seconds=outage)
+        self.stdout.write(f"chaos run: {plan}")
+        try:
+            report = run_chaos(plan, self.stdout)
+        except ChaosUnavailable as exc:
+            raise CommandError(str(exc)) from exc
+        for line in report.lines():
+            self.stdout.write(line)
+        if not report.ok:
+            self.stdout.write(report.logs)
+            raise CommandError("An invariant of the chaos run failed.")
 
     # -- data ------------------------------------------------------------------------------------
     def build(self, rng: random.Random, total: int, customers: int) -> None:
@@ -230,7 +263,7 @@ class Command(BaseCommand):
         )
         imeis = [i for i, _ in sample]
         serials = [s for _, s in sample]
-        owners = list(Customer.objects.values_list("company_id", flat=True))
+        owners = list(Customer.objects.order_by("company_id").values_list("company_id", flat=True))
         models = [m for _, m in MODELS]
 
         def search(**kwargs):
