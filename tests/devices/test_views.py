@@ -98,9 +98,13 @@ def test_every_rejected_field_says_why(client_as, fleet):
     sales = client_as(Role.SALES)
     headers = {"HX-Request": "true"}
 
-    too_long = sales.post("/devices/1/metadata/", {"order_number": "x" * 129, "phone_number": ""}, headers=headers)
+    too_long = sales.post(
+        "/devices/1/metadata/", {"order_number": "x" * 129, "phone_number": ""}, headers=headers
+    )
     nul = sales.post("/devices/1/metadata/", {"order_number": "SO\x001", "phone_number": ""}, headers=headers)
-    ios = sales.post("/devices/claim/", {"device_type": "ios", "imei": make_imei(5), "customer": 501}, headers=headers)
+    ios = sales.post(
+        "/devices/claim/", {"device_type": "ios", "imei": make_imei(5), "customer": 501}, headers=headers
+    )
 
     assert "Ensure this value has at most 128 characters (it has 129)." in too_long.text
     assert "Null characters are not allowed." in nul.text
