@@ -73,7 +73,15 @@ class CustomerListForm(PortalForm):
     )
     vendor = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)  # one vendor's customers
     sort = forms.ChoiceField(required=False, choices=[(key, key) for key in SORTS])
-    cursor = forms.CharField(required=False, max_length=800)
+    cursor = forms.CharField(
+        required=False,
+        max_length=800,
+        # A page link is the portal's own: whatever is wrong with one, the person hears the same thing.
+        error_messages={
+            code: "This page link is not valid any more; start again."
+            for code in ("max_length", "null_characters_not_allowed")
+        },
+    )
 
 
 def _emails(text: str, *, field: str) -> list[str]:

@@ -36,7 +36,15 @@ class DeviceSearchForm(PortalForm):
         choices=[("", "Own and vendors'"), ("own", "Own customers"), ("vendor", "Vendors' customers")],
     )
     sort = forms.ChoiceField(required=False, choices=[(key, key) for key in SORTS])
-    cursor = forms.CharField(required=False, max_length=512)
+    cursor = forms.CharField(
+        required=False,
+        max_length=512,
+        # A page link is the portal's own: whatever is wrong with one, the person hears the same thing.
+        error_messages={
+            code: "This page link is not valid any more; start again."
+            for code in ("max_length", "null_characters_not_allowed")
+        },
+    )
 
     def filters(self) -> DeviceFilters:
         data = self.cleaned_data

@@ -152,6 +152,9 @@ def test_zt_batch_without_yes_only_checks_and_refuses_unreadable_files(emulator,
         call_command("zt_batch", "claim", str(nothing), "--customer", str(customers[0].pk), "--yes")
 
 
+# Longer than the job's own deadline below, so that a job that does not end reports its chunks and the
+# workers' errors rather than being cut off by the suite's 300 s limit.
+@pytest.mark.timeout(480)
 def test_a_killed_worker_and_api_faults_lose_no_device_and_send_none_twice(processes, emulator, customers):
     """The crash test: 300 devices in 12 chunks; the worker is SIGKILLed six times at random moments
     and restarted; the API fails 10% of calls with 500/503, drops 15% of answers after acting, and goes

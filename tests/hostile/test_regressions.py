@@ -74,3 +74,12 @@ def test_an_upload_with_a_nul_in_its_header_past_the_first_4_kb_gets_an_answer(s
 @pytest.mark.parametrize("number", ["%00", "PO-1%00", "%00%00"])
 def test_an_order_number_with_a_nul_is_not_found(site, number):
     assert site.get(f"/reports/orders/{number}/").status_code == 404
+
+
+@pytest.mark.parametrize("path", ["/customers/", "/devices/"])
+def test_a_page_link_holding_a_nul_is_refused_as_a_stale_link(site, path):
+    """Found by Hypothesis: the form's own NUL check answered "Null characters are not allowed."."""
+    response = site.get(path, {"cursor": "\x00"}, headers={"HX-Request": "true"})
+
+    assert response.status_code == 400
+    assert any("not valid any more" in reason for reason in said_why(response))
