@@ -45,8 +45,8 @@ def test_a_file_still_being_written_is_not_taken(channel, tmp_path):
 
 
 def test_an_empty_or_cut_message_is_dropped_and_the_next_one_delivered(channel, tmp_path, caplog):
-    (tmp_path / "1_empty.jobs.msg").write_bytes(b"")  # what kombu's own writer can leave
-    (tmp_path / "2_cut.jobs.msg").write_bytes(b'{"body": "hal')
+    (tmp_path / "0000_empty.jobs.msg").write_bytes(b"")  # what kombu's own writer can leave
+    (tmp_path / "0001_cut.jobs.msg").write_bytes(b'{"body": "hal')
     channel._put("jobs", {"n": 2})
 
     assert channel._get("jobs") == {"n": 2}
