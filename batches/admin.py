@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from batches.models import BatchChunk, BatchItem, BatchJob
+from batches.selectors import retry_plan
 from batches.services import BatchRefused, job_cancel, job_retry_failed
 from portal.admin import LargeTableAdmin, ReadOnlyModelAdmin
 
@@ -64,22 +65,26 @@ class BatchJobAdmin(ReadOnlyModelAdmin):
         url = reverse("admin:batches_batchitem_changelist") + f"?job__id__exact={job.pk}"
         return format_html('<a href="{}">{} items</a>', url, job.rows)
 
-    def _each(self, request, jobs, service, done: str) -> None:
+    def _each(self, request, jobs, act) -> None:
+        """``act(job)`` gives the sentence of what it did; a refusal is said as a warning."""
         for job in jobs:
             try:
-                service(job=job, actor=request.user)
+                self.message_user(request, f"Batch {job.pk}: {act(job)}", messages.SUCCESS)
             except BatchRefused as exc:
                 self.message_user(request, f"Batch {job.pk}: {exc}", messages.WARNING)
-            else:
-                self.message_user(request, f"Batch {job.pk}: {done}", messages.SUCCESS)
 
     @admin.action(description="Cancel the rows not sent yet")
     def cancel(self, request, queryset) -> None:
-        self._each(request, queryset, job_cancel, "rows not sent yet cancelled.")
+        self._each(request, queryset, lambda job: job_cancel(job=job, actor=request.user).sentence)
 
-    @admin.action(description="Retry failed items (a new job to confirm)")
+    @admin.action(description="Retry the failed rows a retry can change (a new job to confirm)")
     def retry_failed(self, request, queryset) -> None:
-        self._each(request, queryset, job_retry_failed, "a new job with its failed rows awaits confirmation.")
+        def retry(job: BatchJob) -> str:
+            left_out = retry_plan(job).left_out_sentence
+            new = job_retry_failed(job=job, actor=request.user)
+            return f"batch {new.pk} with {new.rows:,} failed rows awaits confirmation. {left_out}".strip()
+
+        self._each(request, queryset, retry)
 
     def has_change_permission(self, request, obj=None) -> bool:
         # The actions above need it; the form itself shows every field read-only.

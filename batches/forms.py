@@ -1,4 +1,7 @@
+from datetime import datetime, time
+
 from django import forms
+from django.utils import timezone
 
 from batches.models import BatchJob
 from devices.forms import id_field
@@ -22,6 +25,21 @@ class BatchForm(PortalForm):
         widget=forms.HiddenInput,
         error_messages={"invalid": "Choose a customer from the list."},
     )
+    any_owner = forms.BooleanField(
+        required=False,
+        label="Unclaim from whichever customer holds each device",
+        help_text="Otherwise a device held by anyone but the customer chosen above is left as it is.",
+    )
+    vacation_mode_days = forms.IntegerField(
+        required=False, min_value=1, max_value=365, label="Vacation mode: days (optional)"
+    )
+    vacation_mode_until = forms.DateField(
+        required=False,
+        label="or until (optional)",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Vacation mode frees each device from its customer's zero-touch settings for a while; "
+        "after the days (or on the date) its claim applies again by itself.",
+    )
     mode = forms.ChoiceField(
         choices=[(Mode.FILE, "Upload a file"), (Mode.PASTE, "Paste"), (Mode.SCAN, "Scan")],
         initial=Mode.FILE,
@@ -43,16 +61,20 @@ class BatchForm(PortalForm):
 
     def clean(self):
         data = super().clean()
+        if data.get("action") == BatchJob.Action.UNCLAIM:
+            self._clean_vacation(data)
+        else:
+            data["any_owner"], data["vacation_mode_days"], data["vacation_mode_until"] = False, None, None
         mode = data.get("mode")
         if mode == self.Mode.FILE:
             upload = data.get("file")
             if upload is None:
                 self.add_error("file", "Choose a CSV file.")
-            elif upload.size > self.max_bytes:
+            elif upload.size > self.max_bytes:  # an upload stopped at the limit (batches.uploads) too
                 self.add_error(
                     "file",
-                    f"The file is {upload.size / 1_048_576:.1f} MB; the limit is "
-                    f"{self.max_bytes / 1_048_576:.0f} MB. Split it into smaller files.",
+                    f"The file is larger than {self.max_bytes / 1_048_576:g} MB: split it into smaller "
+                    "files and upload each.",
                 )
         elif mode == self.Mode.PASTE and not data.get("pasted", "").strip():
             self.add_error("pasted", "Paste at least one identifier.")
@@ -60,13 +82,32 @@ class BatchForm(PortalForm):
             self.add_error("scanned", "Scan at least one device.")
         return data
 
+    def _clean_vacation(self, data: dict) -> None:
+        if data.get("vacation_mode_days") and data.get("vacation_mode_until"):
+            self.add_error("vacation_mode_until", "Give vacation mode as days or as an end date, not both.")
+        until = data.get("vacation_mode_until")
+        if until is not None and until <= timezone.localdate():
+            self.add_error("vacation_mode_until", "The end of vacation mode must be a date after today.")
+
+    @property
+    def vacation_mode_end(self) -> datetime | None:
+        """The end date as the moment it begins, in the portal's time zone."""
+        until = self.cleaned_data.get("vacation_mode_until")
+        if until is None:
+            return None
+        return timezone.make_aware(datetime.combine(until, time.min))
+
 
 class ScanForm(PortalForm):
-    """One scanned code, checked at once against the rules and the cache."""
+    """One scanned code, checked at once against the rules and the cache; a serial number comes with the
+    manufacturer and model typed beside the scan box."""
 
     code = forms.CharField(max_length=128)
+    manufacturer = forms.CharField(required=False, max_length=128)
+    model = forms.CharField(required=False, max_length=128)
     action = forms.ChoiceField(choices=BatchJob.Action.choices)
     customer = id_field(required=False)
+    any_owner = forms.BooleanField(required=False)
 
 
 class JobFilterForm(PortalForm):

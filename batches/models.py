@@ -62,6 +62,17 @@ class BatchJob(models.Model):
         related_name="+",
         help_text="The customer chosen on the form (rows of Google's format name their own).",
     )
+    any_owner = models.BooleanField(
+        default=False,
+        help_text="An unclaim from whichever customer holds each device, chosen explicitly; otherwise "
+        "a device held by anyone but the named customer is refused.",
+    )
+    vacation_mode_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Unclaims: keep each device locked to its policy this many days."
+    )
+    vacation_mode_until = models.DateTimeField(
+        null=True, blank=True, help_text="Unclaims: keep each device locked to its policy until then."
+    )
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     submitted_at = models.DateTimeField(null=True, blank=True)
@@ -76,6 +87,12 @@ class BatchJob(models.Model):
     succeeded = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     cancelled = models.PositiveIntegerField(default=0)
+    customers = models.PositiveIntegerField(
+        default=0, help_text="How many customers the rows to send are for (or, for unclaims, held by)."
+    )
+    ignored_columns = models.JSONField(
+        default=list, blank=True, help_text="The file's columns the portal does not read, as headed."
+    )
     note = models.TextField(blank=True, help_text="Why the job stopped, when it did not finish normally.")
 
     class Meta:

@@ -16,7 +16,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import BinaryIO, NamedTuple
@@ -43,12 +43,14 @@ class ParsedRow(NamedTuple):
 
 @dataclass(frozen=True)
 class Limits:
-    """Past these a file is refused whole: bytes read, rows of devices (blank rows not counted), and
-    characters on one line (a longer line means this is not a device list, or a quote left open)."""
+    """Past these a file is refused whole: bytes read, rows under the header (blank rows count too:
+    each costs a read), characters on one line (a longer line means this is not a device list, or a
+    quote left open) and cells in one row (the header, or a row: a wider one is not a device list)."""
 
     max_bytes: int = 20 * 1024 * 1024
     max_rows: int = 100_000
     max_line_length: int = 64 * 1024  # characters on one line of the file
+    max_cells: int = 200  # cells in one row, the header included
 
 
 @dataclass(frozen=True)
@@ -153,9 +155,19 @@ def _column_letter(index: int) -> str:
     return letters
 
 
+# C0 controls, DEL and C1 controls (ESC, BEL, the one-character CSI U+009B...): what a terminal acts on.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with its control characters shown as '?': a user's text quoted in a message, or printed
+    on an operator's terminal, where an escape sequence would otherwise retitle or clear it."""
+    return _CONTROL.sub("?", text)
+
+
 def _shown(text: str, limit: int = 40) -> str:
     """A user's text quoted in a message: control characters made visible, long text cut."""
-    text = re.sub(r"[\x00-\x1f\x7f]", "?", text)
+    text = printable(text)
     return f"'{text[:limit]}…'" if len(text) > limit else f"'{text}'"
 
 
@@ -224,6 +236,16 @@ def header_columns(names: Sequence[str]) -> HeaderColumns:
     )
 
 
+def ignored_columns(raw: dict[str, str]) -> list[str]:
+    """The columns of a row's header that the portal does not read (named in the preview), from the
+    row's raw cells: unnamed columns and cells beyond the header are left out."""
+    return [
+        name.strip()
+        for name in raw
+        if not name.startswith("(column ") and _ALIASES.get(_column_key(name.strip())) is None
+    ]
+
+
 # --- Reading lines -----------------------------------------------------------------------------
 
 _CHUNK = 64 * 1024
@@ -253,7 +275,7 @@ _SIGNATURES = (
 
 
 def _subject(name: str) -> str:
-    name = re.sub(r"[\x00-\x1f\x7f]", "", name)[:80].strip()
+    name = _CONTROL.sub("", name)[:80].strip()
     return f"The file {name}" if name else "The file"
 
 
@@ -393,21 +415,98 @@ def _csv_error(error: csv.Error, number: int, line: int) -> FileRefused:
     )
 
 
-def _first_content_line(lines: Iterator[str]) -> tuple[list[str], str | None]:
-    """The lines up to and including the first that holds more than delimiters and spaces."""
+def _too_many_rows(subject: str, limits: Limits, *, blank: bool) -> FileRefused:
+    most = f"{limits.max_rows:,}"
+    if blank:
+        return FileRefused(
+            f"{subject} has more than {most} rows, blank rows included: delete the blank rows, or split "
+            f"it into files of at most {most} rows and upload each."
+        )
+    return FileRefused(
+        f"{subject} has more than {most} rows: split it into files of at most {most} rows and upload each."
+    )
+
+
+def _too_many_lines(subject: str, limits: Limits, *, blank: bool) -> FileRefused:
+    most = f"{limits.max_rows:,}"
+    if blank:
+        return FileRefused(
+            f"{subject} has more than {most} lines, blank lines included: delete the blank lines, or paste "
+            f"at most {most} at a time."
+        )
+    return FileRefused(f"{subject} has more than {most} lines: paste at most {most} at a time.")
+
+
+# A row may have this many cells with text past the header's width and still be read (each such row
+# gets an error of its own); one with more, or with more than ``Limits.max_cells`` cells at all,
+# refuses the file: it is not a list of devices, and its cells would be stored with every row.
+_EXTRA_CELLS = 5
+
+
+def _too_wide(
+    number: int, cells: int, *, limits: Limits, header: int = 0, delimiter: str = ""
+) -> FileRefused:
+    """The refusal of a row of ``cells`` cells: the header's own (``header`` 0), or a row under it."""
+    if not header:
+        return FileRefused(
+            f"Row {number:,} has {cells:,} cells; a header may have at most {limits.max_cells:,}. Check that "
+            "this is the list of devices, or export it again as CSV with only the columns it needs."
+        )
+    return FileRefused(
+        f"Row {number:,} has {cells:,} cells; the header has {header:,}. Check that this is the list of "
+        f"devices, and that values holding a {delimiter} are in quotes, then upload again."
+    )
+
+
+class _RecordTooLong(Exception):
+    pass
+
+
+class _RecordFeed:
+    """The lines the csv reader reads, with a cap on the characters of one record.
+
+    A quote closed at the start of a line and opened again at its end joins lines into one record:
+    without a cap a 20 MB file could become one record of millions of cells, which the csv module
+    holds as one list before the row is looked at. The cap is a line and a whole field past the
+    longest line, so a quote left open is still refused by the field limit (in its own words) first.
+    ``spent`` is set back to 0 at each record.
+    """
+
+    __slots__ = ("lines", "spent")
+
+    def __init__(self, lines: Iterator[str], limits: Limits) -> None:
+        self.spent = 0
+        self.lines = self._capped(lines, limits.max_line_length + csv.field_size_limit())
+
+    def _capped(self, lines: Iterator[str], cap: int) -> Iterator[str]:
+        for line in lines:
+            self.spent += len(line)
+            if self.spent > cap:
+                raise _RecordTooLong(cap)
+            yield line
+
+
+def _first_content_line(
+    lines: Iterator[str], *, limits: Limits, refusal: Callable[[], FileRefused]
+) -> tuple[list[str], str | None]:
+    """The lines up to and including the first that holds more than delimiters and spaces; the
+    blank lines before it count toward the row limit (``refusal()`` past it), as blank rows do."""
     peeked = []
     for line in lines:
         peeked.append(line)
         if line.translate(_DELIMITERS_AND_QUOTES).strip():
             return peeked, line
+        if len(peeked) > limits.max_rows:
+            raise refusal()
     return peeked, None
 
 
 class _Table:
     """How a header's columns become a row's ``fields`` and ``raw``."""
 
-    def __init__(self, header: HeaderColumns, delimiter: str) -> None:
+    def __init__(self, header: HeaderColumns, delimiter: str, limits: Limits) -> None:
         self.delimiter = _DELIMITER_NAMES[delimiter]
+        self.limits = limits
         self.names = header.names
         self.width = len(header.names)
         position = {name: index for index, name in enumerate(header.names)}
@@ -435,6 +534,8 @@ class _Table:
                 fields = {canonical: cells[index].strip() for canonical, index in self.picks}
                 fields[kind] = cells[self.modem_id_at].strip()
                 return ParsedRow(number, fields, dict(zip(self.names, cells)))  # noqa: B905  (as above)
+        if len(cells) > self.width:
+            self._check_width(number, cells)
         errors: tuple[str, ...] = ()
         if "\x00" in joined:
             cells = [cell.replace("\x00", "\ufffd") for cell in cells]
@@ -474,34 +575,55 @@ class _Table:
                 errors += (f"The device type is {_shown(device_type)}; it must be android or chrome_os.",)
         return ParsedRow(number, fields, raw, errors)
 
+    def _check_width(self, number: int, cells: list[str]) -> None:
+        """Refuse the file at a row far wider than the header (see ``_EXTRA_CELLS``)."""
+        used = len(cells)
+        if used <= self.limits.max_cells:
+            while used > self.width and not cells[used - 1].strip():
+                used -= 1
+            if used - self.width <= _EXTRA_CELLS:
+                return
+        raise _too_wide(number, len(cells), header=self.width, delimiter=self.delimiter, limits=self.limits)
+
 
 def _parse_table(
     peeked: list[str], lines: Iterator[str], delimiter: str, limits: Limits, subject: str
 ) -> Iterator[ParsedRow]:
-    """Rows under the first non-blank record (the header); blank records are counted, not yielded."""
-    reader = csv.reader(chain(peeked, lines), delimiter=delimiter, strict=True)
+    """Rows under the first non-blank record (the header); blank records are counted, not yielded.
+
+    Every record but the header counts toward ``limits.max_rows``, blank ones included: a file of
+    millions of blank lines is refused at the limit rather than read to its end.
+    """
+    feed = _RecordFeed(chain(peeked, lines), limits)
+    reader = csv.reader(feed.lines, delimiter=delimiter, strict=True)
     table = None
     number = 0  # records read, blank ones included: the spreadsheet's row number
     count = 0  # rows of devices
     line_before = 0
     try:
         for cells in reader:
+            feed.spent = 0
             number += 1
+            if number > limits.max_rows + 1:
+                raise _too_many_rows(subject, limits, blank=count < limits.max_rows)
             joined = "".join(cells)
             if joined.strip():
                 if table is not None:
                     count += 1
-                    if count > limits.max_rows:
-                        raise FileRefused(
-                            f"{subject} has more than {limits.max_rows:,} rows: split it into files of "
-                            f"at most {limits.max_rows:,} rows and upload each."
-                        )
                     yield table.row(number, cells, joined)
                 else:
-                    table = _Table(header_columns(cells), delimiter)
+                    if len(cells) > limits.max_cells:
+                        raise _too_wide(number, len(cells), limits=limits)
+                    table = _Table(header_columns(cells), delimiter, limits)
             line_before = reader.line_num
     except csv.Error as error:
         raise _csv_error(error, number + 1, line_before + 1) from None
+    except _RecordTooLong as error:
+        raise FileRefused(
+            f"Row {number + 1:,} (from line {line_before + 1:,}) runs on over several lines for more than "
+            f'{error.args[0]:,} characters, so this is not a list of devices: check the quotes (") in that '
+            "row, or export the file again as CSV."
+        ) from None
     if table is None:
         raise FileRefused(
             f"{subject} is empty: it needs a header line (e.g. imei,model) and a row for each device."
@@ -515,13 +637,16 @@ def parse_csv(stream: BinaryIO, *, limits: Limits = Limits(), name: str = "") ->
 
     The file must be UTF-8 (a byte-order mark is allowed), separated by commas, semicolons or tabs
     (whichever splits the header into the most known columns; comma on a tie) and start with a
-    header row. Blank rows are skipped. Raises ``FileRefused`` (possibly after rows were yielded)
-    for a file that is not CSV text, has no usable header or no rows, or passes ``limits``.
+    header row. Blank rows are skipped (and count toward the row limit). Raises ``FileRefused``
+    (possibly after rows were yielded) for a file that is not CSV text, has no usable header or no
+    rows, has a row far wider than its header, or passes ``limits``.
     ``name`` is the uploaded file's name, used in the refusal's sentence.
     """
     subject = _subject(name)
     lines = _byte_lines(stream, limits, subject)
-    peeked, header_line = _first_content_line(lines)
+    peeked, header_line = _first_content_line(
+        lines, limits=limits, refusal=lambda: _too_many_rows(subject, limits, blank=True)
+    )
     if header_line is None:
         raise FileRefused(
             f"{subject} is empty: it needs a header line (e.g. imei,model) and a row for each device."
@@ -549,7 +674,7 @@ def parse_pasted(text: str, *, limits: Limits = Limits()) -> Iterator[ParsedRow]
     One identifier per line gives ``fields["identifier"]`` for the validator to classify; a line
     holding a tab, comma or semicolon gets a row error (several values pasted without a header).
     When the first non-blank line is a header (see ``_pasted_header``) the text is read as CSV with
-    ``parse_csv``'s rules. The same size, line and row limits apply.
+    ``parse_csv``'s rules. The same size, line and row limits apply (blank lines count).
     """
     subject = "The pasted text"
     if len(text) > limits.max_bytes or (
@@ -557,7 +682,9 @@ def parse_pasted(text: str, *, limits: Limits = Limits()) -> Iterator[ParsedRow]
     ):
         raise FileRefused(f"{subject} is larger than {_size(limits.max_bytes)}: paste it in smaller parts.")
     lines = _text_lines(text, limits)
-    peeked, first = _first_content_line(lines)
+    peeked, first = _first_content_line(
+        lines, limits=limits, refusal=lambda: _too_many_lines(subject, limits, blank=True)
+    )
     if first is None:
         raise FileRefused(f"{subject} is empty: paste one IMEI, MEID or serial number per line.")
     if delimiter := _pasted_header(first):
@@ -565,16 +692,13 @@ def parse_pasted(text: str, *, limits: Limits = Limits()) -> Iterator[ParsedRow]
         return
     count = 0
     for number, line in enumerate(chain(peeked, lines), 1):
+        if number > limits.max_rows:  # blank lines count: each costs a read
+            raise _too_many_lines(subject, limits, blank=count < number - 1)
         value = line.rstrip("\r\n")
         identifier = value.strip()
         if not identifier:
             continue
         count += 1
-        if count > limits.max_rows:
-            raise FileRefused(
-                f"{subject} has more than {limits.max_rows:,} lines: paste at most {limits.max_rows:,} "
-                "at a time."
-            )
         errors = []
         if "\x00" in value:
             value, identifier = value.replace("\x00", "\ufffd"), identifier.replace("\x00", "\ufffd")
@@ -616,4 +740,5 @@ __all__ = [
     "header_columns",
     "parse_csv",
     "parse_pasted",
+    "printable",
 ]

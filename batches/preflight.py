@@ -13,15 +13,17 @@ tuples ready for ``COPY`` (JSON already encoded) rather than dictionaries.
 
 import gc
 import re
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
 
 import orjson
+from django.conf import settings
 from django.db import connection
 
 from batches.models import BatchItem, BatchJob
-from batches.parsing import EXAMPLE_IMEI, ParsedRow
+from batches.parsing import EXAMPLE_IMEI, FileRefused, ParsedRow
 from customers.models import Customer
 from devices.claims import claim_errors, metadata_errors
 from devices.identifiers import (
@@ -65,8 +67,8 @@ ITEM_COLUMNS = (
     "suggestion",
     "raw",
 )
-STATE_AT, MESSAGE_AT, SUGGESTION_AT = (
-    ITEM_COLUMNS.index(name) for name in ("state", "message", "suggestion")
+STATE_AT, MESSAGE_AT, SUGGESTION_AT, CUSTOMER_AT = (
+    ITEM_COLUMNS.index(name) for name in ("state", "message", "suggestion", "customer_id")
 )
 
 
@@ -102,6 +104,7 @@ class Candidate:
         "customer_id",
         "device",
         "errors",
+        "expected_owner",  # unclaims and metadata: whose device it must be (None: anyone's)
         "identifier_explained",  # reading the identifier already said what is wrong with it
         "imei",
         "manufacturer",
@@ -120,6 +123,7 @@ class Candidate:
         self.suggestion = self.skip_reason = ""
         self.chrome_os = self.identifier_explained = False
         self.customer_id: int | None = None
+        self.expected_owner: int | None = None
         self.metadata: dict[str, str] = {}
         self.errors: list[str] = []
         self.device: CachedDevice | None = None
@@ -137,10 +141,11 @@ class Candidate:
 class Checker:
     """Checks the rows of one job; holds what the rows share (customers, known spellings, seen ids)."""
 
-    def __init__(self, *, action: str, customer: Customer | None) -> None:
+    def __init__(self, *, action: str, customer: Customer | None, any_owner: bool = False) -> None:
         self.action = action
         self.claim = action == BatchJob.Action.CLAIM
         self.customer = customer
+        self.any_owner = any_owner and action == BatchJob.Action.UNCLAIM
         self.customers = {c.pk: c for c in Customer.objects.select_related("vendor")}
         self.customers_by_text = {str(pk): customer for pk, customer in self.customers.items()}
         pairs = manufacturer_models()
@@ -311,6 +316,7 @@ class Checker:
         ]
 
     def _device_rules(self, candidate: Candidate) -> None:
+        self._expected_owner(candidate)
         errors = identifier_errors(
             imei=candidate.imei,
             meid=candidate.meid,
@@ -323,6 +329,49 @@ class Checker:
             if not candidate.metadata:
                 candidate.errors.append("Give an order number or a phone number to set.")
             candidate.errors.extend(metadata_errors(candidate.metadata).values())
+
+    def _expected_owner(self, candidate: Candidate) -> None:
+        """Whose devices an unclaim (or a metadata change) may touch: the row's customer, else the one
+        chosen for the job. An unclaim names one unless the person chose "whichever customer holds
+        each device"; a metadata change without a customer may touch any of the reseller's devices."""
+        if self.any_owner:
+            return
+        customer, given = self._customer(candidate)
+        if customer is not None:
+            candidate.expected_owner = customer.company_id
+        elif given:
+            if not candidate.errors:
+                candidate.errors.append("This customer is not known to the portal; pick one from the list.")
+        elif self.action == BatchJob.Action.UNCLAIM:
+            candidate.errors.append(
+                "Choose the customer these devices are unclaimed from, or choose to unclaim each device "
+                "from whichever customer holds it."
+            )
+
+    def _owner_name(self, company_id: int) -> str:
+        customer = self.customers.get(company_id)
+        return customer.name if customer is not None else f"customer id {company_id}"
+
+    def _held_by_another(self, candidate: Candidate) -> bool:
+        """Refuse a device that the cache shows held by another customer than the one named."""
+        device, expected = candidate.device, candidate.expected_owner
+        if expected is None:
+            return False
+        if device is None:
+            if self.action == BatchJob.Action.UNCLAIM:
+                candidate.errors.append(
+                    f"The portal's cache holds no such device of {self._owner_name(expected)}, so it cannot "
+                    "tell whose it is: find it on the Devices page (Look up in zero-touch) and try again."
+                )
+                return True
+            return False
+        if device.owner_id is not None and device.owner_id != expected:
+            candidate.errors.append(
+                f"Claimed by {self._owner_name(device.owner_id)}, not by {self._owner_name(expected)}: "
+                "left as it is."
+            )
+            return True
+        return False
 
     # --- against the cache -------------------------------------------------------------------------
 
@@ -346,6 +395,8 @@ class Checker:
                 candidate.errors.append(f"Claimed by another customer, {name}: unclaim it there first.")
             elif all(device.metadata.get(k) == v for k, v in candidate.metadata.items()):
                 candidate.skip_reason = "Already claimed for this customer: nothing to do."
+        elif self._held_by_another(candidate):
+            return
         elif self.action == BatchJob.Action.UNCLAIM:
             if device is not None and device.owner_id is None:
                 candidate.skip_reason = "Not claimed: nothing to unclaim."
@@ -461,6 +512,45 @@ def _json(value: dict) -> str:
     return orjson.dumps(value).decode() if value else "{}"
 
 
+RAW_MAX_BYTES = 4096  # of JSON text: the stored copy of one row as it was given
+RAW_CUT = "(cut)"  # the mark on a copy that was cut, with what was left out
+_RAW_CUT_ROOM = 120  # bytes kept for the braces and the mark
+
+
+def _raw_json(raw: dict[str, str]) -> str:
+    """The row's cells as given, as JSON text of at most ``RAW_MAX_BYTES``.
+
+    A longer row keeps its first cells (the last of them cut to fit) and a mark saying how many
+    were not kept whole. The copy only goes back out in the results file (the fields a job needs
+    have columns of their own); uncapped, rows of long cells under long header names would store
+    far more than the file weighed.
+    """
+    text = orjson.dumps(raw) if raw else b"{}"
+    if len(text) <= RAW_MAX_BYTES:
+        return text.decode()
+    kept: dict[str, str] = {}
+    room = RAW_MAX_BYTES - _RAW_CUT_ROOM
+    whole = 0
+    for name, value in raw.items():
+        key = len(orjson.dumps(name)) + 2  # the name, its colon and a comma
+        size = key + len(orjson.dumps(value))
+        if size > room:
+            cut = value[: max(room - key - 2, 0)]  # a character is a byte at least, plus two quotes
+            while cut and (excess := key + len(orjson.dumps(cut)) - room) > 0:
+                cut = cut[: max(len(cut) - excess, 0)]
+            if cut:
+                kept[name] = cut
+            break
+        kept[name] = value
+        whole += 1
+        room -= size
+    kept[RAW_CUT] = (
+        f"{len(raw) - whole:,} of {len(raw):,} cells not kept whole: the portal keeps the first "
+        f"{RAW_MAX_BYTES // 1024} KB of a row"
+    )
+    return orjson.dumps(kept).decode()
+
+
 def _item(job_id: int, candidate: Candidate) -> tuple:
     """The candidate as a BatchItem row, in ``ITEM_COLUMNS`` order."""
     if candidate.errors:
@@ -486,15 +576,33 @@ def _item(job_id: int, candidate: Candidate) -> tuple:
         "",
         message,
         candidate.suggestion[:128],
-        _json(candidate.row.raw),
+        _raw_json(candidate.row.raw),
+    )
+
+
+def _took_too_long(budget: float) -> FileRefused:
+    return FileRefused(
+        f"Checking the rows took longer than {budget:g} second{'' if budget == 1 else 's'}, so it was "
+        "stopped and nothing was kept: split the devices into smaller files (or shorter lists) and "
+        "try each."
     )
 
 
 def checked_blocks(rows: Iterable[ParsedRow], *, checker: Checker) -> Iterator[list[Candidate]]:
-    """The rows checked against the rules, a block at a time; ``items_of`` finishes each block."""
+    """The rows checked against the rules, a block at a time; ``items_of`` finishes each block.
+
+    The pre-flight has ``ZT_BATCH_PREFLIGHT_SECONDS`` (reading, checking, and the caller's work
+    between blocks): past it, ``FileRefused`` says so and the caller's transaction keeps nothing.
+    A file within the limits takes a few seconds; the budget bounds what a hostile one holds a web
+    worker for.
+    """
+    budget = float(getattr(settings, "ZT_BATCH_PREFLIGHT_SECONDS", 60))
+    deadline = time.monotonic() + budget
     check = checker.check
     block: list[Candidate] = []
     for row in rows:
+        if time.monotonic() > deadline:
+            raise _took_too_long(budget)
         block.append(check(row))
         if len(block) >= BLOCK:
             yield block

@@ -1,15 +1,23 @@
 """Reads of batch jobs for the pages: lists a page at a time, a job's rows by state and kind."""
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.utils import timezone
 
-from batches.models import BatchItem, BatchJob
+from batches.models import BatchChunk, BatchItem, BatchJob
+from customers.models import Customer
+from devices.claims import METADATA_LABELS
+from devices.failures import RETRY_MAY_CHANGE
 from devices.models import FailureKind
+from devices.selectors import metadata_of
 
 PAGE_SIZE = 50
+# Chunks whose request has left (or may have): their rows are sent, their results not in yet.
+IN_FLIGHT = (BatchChunk.State.SUBMITTING, BatchChunk.State.SUBMITTED, BatchChunk.State.UNKNOWN)
 
 
 @dataclass
@@ -73,3 +81,143 @@ def time_left(job: BatchJob) -> timedelta | None:
         return None
     elapsed = timezone.now() - job.submitted_at
     return elapsed * job.pending / done
+
+
+@dataclass(frozen=True)
+class RetryPlan:
+    """Which failed rows a retry would send again, and which stay out because a retry meets the same
+    refusal (by kind, most frequent first)."""
+
+    retried: int
+    left_out_kinds: list[tuple[str, int]]
+
+    @property
+    def left_out(self) -> int:
+        return sum(count for _, count in self.left_out_kinds)
+
+    @property
+    def left_out_sentence(self) -> str:
+        if not self.left_out:
+            return ""
+        reasons = ", ".join(f"{label.lower()}: {count:,}" for label, count in self.left_out_kinds)
+        rows = "row stays" if self.left_out == 1 else "rows stay"
+        return f"{self.left_out:,} failed {rows} out, since a retry would meet the same refusal ({reasons})."
+
+
+def retry_plan(job: BatchJob) -> RetryPlan:
+    """What "Retry failed items" would do with this job's failures (the page and the admin action)."""
+    labels = dict(FailureKind.choices)
+    retried, left_out = 0, []
+    for kind, _, count in failure_kinds(job):
+        if kind in RETRY_MAY_CHANGE:
+            retried += count
+        else:
+            left_out.append((labels.get(kind, kind or "Unknown"), count))
+    return RetryPlan(retried=retried, left_out_kinds=left_out)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a sent job's rows stand, from the items' real states: rows not sent yet (their chunk waits,
+    or a lost answer's rows wait to be sent again) and rows sent whose result has not come back."""
+
+    not_sent: int
+    in_flight: int
+
+
+def job_progress(job: BatchJob) -> Progress:
+    """One small query over the job's chunks (a hundred at most for a 100,000-row job)."""
+    if job.state in (BatchJob.State.DRAFT, BatchJob.State.DISCARDED) or not job.pending:
+        return Progress(not_sent=0, in_flight=0)
+    sizes = dict(
+        job.chunks.filter(state__in=[BatchChunk.State.PENDING, *IN_FLIGHT])
+        .values_list("state")
+        .annotate(items=Sum("size"))
+    )
+    not_sent = sizes.get(BatchChunk.State.PENDING, 0)
+    in_flight = min(sum(sizes.get(state, 0) for state in IN_FLIGHT), max(0, job.pending - not_sent))
+    return Progress(not_sent=max(0, job.pending - in_flight), in_flight=in_flight)
+
+
+@dataclass(frozen=True)
+class JobCustomer:
+    """One customer a job's rows are for (claims) or held by (unclaims, metadata), with its rows."""
+
+    company_id: int | None
+    name: str
+    rows: int
+    terms_attention: bool = False
+    terms_sentence: str = ""
+
+
+def job_customers(job: BatchJob, *, limit: int = 50) -> list[JobCustomer]:
+    """The customers of a job's rows that are sent (or to be sent), most rows first."""
+    counts = (
+        job.items.exclude(state__in=[BatchItem.State.INVALID, BatchItem.State.SKIPPED])
+        .values_list("customer_id")
+        .annotate(rows=Count("id"))
+        .order_by("-rows", "customer_id")[:limit]
+    )
+    counts = list(counts)
+    known = Customer.objects.in_bulk([pk for pk, _ in counts if pk is not None])
+    result = []
+    for pk, rows in counts:
+        customer = known.get(pk)
+        if customer is None:
+            name = "Unknown to the portal" if pk is None else f"customer id {pk}"
+            result.append(JobCustomer(company_id=pk, name=name, rows=rows))
+        else:
+            result.append(
+                JobCustomer(
+                    company_id=pk,
+                    name=customer.name,
+                    rows=rows,
+                    terms_attention=customer.terms_need_attention,
+                    terms_sentence=customer.terms_sentence,
+                )
+            )
+    return result
+
+
+def customer_names(company_ids) -> dict[int, str]:
+    """Names of customers by id, for a page of rows."""
+    ids = {pk for pk in company_ids if pk is not None}
+    return dict(Customer.objects.filter(pk__in=ids).values_list("pk", "name")) if ids else {}
+
+
+def describe_rows(job: BatchJob, items: list[BatchItem]) -> list[BatchItem]:
+    """A page of rows made ready to show: each row's customer by name (whom a claim is for, who holds
+    the device of an unclaim or a metadata change) and, for a metadata job still to be sent, each
+    value as the cache has it now beside the new one. Two queries for the page."""
+    names = customer_names(item.customer_id for item in items)
+    now = {}
+    if job.action == BatchJob.Action.METADATA and job.state == BatchJob.State.DRAFT:
+        now = metadata_of([item.device_id for item in items if item.device_id])
+    for item in items:
+        item.customer_name = names.get(item.customer_id, f"customer id {item.customer_id}")
+        if item.device_id in now:
+            item.metadata_changes = [
+                (METADATA_LABELS.get(key, key), str(now[item.device_id].get(key, "")), value)
+                for key, value in item.metadata.items()
+            ]
+    return items
+
+
+def job_pasted_text(job: BatchJob) -> str:
+    """The text a pasted (or scanned) job was made from, rebuilt from its rows in order: what
+    "Discard" gives back to the form so that nothing typed is lost. Empty for a file's job."""
+    if job.source not in (BatchJob.Source.PASTE, BatchJob.Source.SCAN):
+        return ""
+    raws = job.items.order_by("row_number", "id").values_list("raw", flat=True)
+    first = raws.first()
+    if not first:
+        return ""
+    if list(first) == ["identifier"]:
+        return "\n".join(raw.get("identifier", "") for raw in raws.iterator(chunk_size=2000)) + "\n"
+    columns = [name for name in first if not name.startswith("(column ")]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for raw in raws.iterator(chunk_size=2000):
+        writer.writerow([raw.get(column, "") for column in columns])
+    return buffer.getvalue()

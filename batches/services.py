@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from itertools import chain
 from operator import itemgetter
 from typing import BinaryIO
 
@@ -29,23 +30,27 @@ from psycopg.copy import QueuedLibpqWriter
 
 import zerotouch
 from batches.models import BatchChunk, BatchItem, BatchJob
-from batches.parsing import FileRefused, Limits, ParsedRow, parse_csv, parse_pasted
+from batches.parsing import FileRefused, Limits, ParsedRow, ignored_columns, parse_csv, parse_pasted
 from batches.preflight import (
+    CUSTOMER_AT,
     ITEM_COLUMNS,
     MESSAGE_AT,
     STATE_AT,
     SUGGESTION_AT,
     Checker,
     checked_blocks,
-    checked_items,
     cycle_collector_paused,
     items_of,
 )
+from batches.selectors import RETRY_MAY_CHANGE, customer_names, retry_plan
 from customers.models import Customer
 from devices.bulk import DeviceOutcome, devices_record_batch
-from devices.failures import EXPLANATIONS, PERMANENT, change_failed_sentence, kind_of_error, kind_of_result
+from devices.failures import EXPLANATIONS, change_failed_sentence, kind_of_error, kind_of_result
 from devices.models import FailureKind, SectionType
+from devices.selectors import owners_of
 from portal.api import zerotouch_client
+from portal.models import AuditEvent
+from portal.roles import Role, user_roles
 from portal.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -74,12 +79,22 @@ def job_create(
     source: str = BatchJob.Source.FILE,
     source_name: str = "",
     retry_of: BatchJob | None = None,
+    any_owner: bool = False,
+    vacation_mode_days: int | None = None,
+    vacation_mode_until: datetime | None = None,
 ) -> BatchJob:
     """Check every row and keep the job as a draft with one item per row, awaiting confirmation.
 
     Nothing is sent. ``rows`` may raise ``batches.parsing.FileRefused`` part way through: then nothing
-    is kept and the refusal goes to the caller.
+    is kept and the refusal goes to the caller. A claim or an unclaim whose rows name no customer
+    needs one chosen (``CustomerNeeded``); an unclaim from whoever holds each device is the explicit
+    ``any_owner``.
     """
+    unclaim = action == BatchJob.Action.UNCLAIM
+    rows = iter(rows)
+    first = next(rows, None)  # the header is read: a file refused whole is refused before any job
+    _check_customer_named(first, action=action, customer=customer, any_owner=any_owner)
+    rows = chain([first], rows) if first is not None else rows
     with transaction.atomic(), cycle_collector_paused():
         job = BatchJob.objects.create(
             action=action,
@@ -90,14 +105,20 @@ def job_create(
             customer=customer,
             retry_of=retry_of,
             chunk_size=settings.ZT_BATCH_CHUNK_SIZE,
+            any_owner=any_owner and unclaim,
+            vacation_mode_days=vacation_mode_days if unclaim else None,
+            vacation_mode_until=vacation_mode_until if unclaim else None,
+            ignored_columns=ignored_columns(first.raw) if first is not None else [],
         )
-        checker = Checker(action=action, customer=customer)
+        checker = Checker(action=action, customer=customer, any_owner=any_owner)
         counts = Counter()
+        customers = set()
         blocks = checked_blocks(rows, checker=checker)
         block = next(blocks, None)
         while block is not None:
             items = items_of(checker, block, job_id=job.pk)
             counts.update(map(itemgetter(STATE_AT), items))
+            customers.update(item[CUSTOMER_AT] for item in items if item[STATE_AT] == BatchItem.State.PENDING)
             with _item_writer() as write:
                 write(items)
                 # The next rows are read and checked while the database takes these in. Reading and
@@ -107,8 +128,43 @@ def job_create(
         job.ready = counts[BatchItem.State.PENDING]
         job.invalid = counts[BatchItem.State.INVALID]
         job.skipped = counts[BatchItem.State.SKIPPED]
-        job.save(update_fields=["rows", "ready", "invalid", "skipped"])
+        job.customers = len(customers - {None})
+        job.save(update_fields=["rows", "ready", "invalid", "skipped", "customers"])
+        audit_record(
+            actor=actor,
+            action="batch.create",
+            target=job,
+            details={
+                "rows": job.rows,
+                "ready": job.ready,
+                "invalid": job.invalid,
+                "skipped": job.skipped,
+                "source": source,
+                **({"retry_of": retry_of.pk} if retry_of is not None else {}),
+            },
+        )
     return job
+
+
+class CustomerNeeded(FileRefused):
+    """The rows name no customer and none was chosen: a refusal about the form's customer field."""
+
+
+def _check_customer_named(
+    first: ParsedRow | None, *, action: str, customer: Customer | None, any_owner: bool
+) -> None:
+    """Refuse, before any job exists, rows that need a customer nobody named: a claim (for whom?) or
+    an unclaim (from whom?) whose file has no customer column (Google's ``owner``)."""
+    if first is None:
+        return
+    needs = action == BatchJob.Action.CLAIM or (action == BatchJob.Action.UNCLAIM and not any_owner)
+    if needs and customer is None and "customer_id" not in first.fields:
+        if action == BatchJob.Action.CLAIM:
+            raise CustomerNeeded("Choose the customer the devices are claimed for.")
+        raise CustomerNeeded(
+            'Choose the customer the devices are unclaimed from, or tick "Unclaim from whichever '
+            'customer holds each device".'
+        )
 
 
 @contextmanager
@@ -150,6 +206,9 @@ def job_from_input(
     upload: BinaryIO | None = None,
     upload_name: str = "",
     text: str = "",
+    any_owner: bool = False,
+    vacation_mode_days: int | None = None,
+    vacation_mode_until: datetime | None = None,
 ) -> BatchJob:
     """A checked job from what a person gave: a CSV file (``mode`` "file"), pasted lines ("paste") or
     scanned codes ("scan", one per line). Raises ``FileRefused`` for input that cannot be read."""
@@ -162,36 +221,135 @@ def job_from_input(
         rows = parse_pasted(text, limits=limits)
         source = BatchJob.Source.SCAN if mode == "scan" else BatchJob.Source.PASTE
     return job_create(
-        action=action, rows=rows, actor=actor, customer=customer, source=source, source_name=upload_name
+        action=action,
+        rows=rows,
+        actor=actor,
+        customer=customer,
+        source=source,
+        source_name=upload_name,
+        any_owner=any_owner,
+        vacation_mode_days=vacation_mode_days,
+        vacation_mode_until=vacation_mode_until,
     )
 
 
 @dataclass(frozen=True)
 class ScanCheck:
-    """One scanned code, checked: "ready", "skip" (nothing to do) or "error", and why."""
+    """One scanned code, checked: "ready", "skip" (nothing to do) or "error", and why; with the
+    manufacturer and model its row keeps (a serial number's; an IMEI or a MEID is known without)."""
 
     status: str
     message: str
     suggestion: str = ""
+    manufacturer: str = ""
+    model: str = ""
 
 
-def scan_check(*, code: str, action: str, customer: Customer | None) -> ScanCheck:
-    """Check one scanned code at once, with the rules and against the cache, as a job's row would be."""
-    row = ParsedRow(number=1, fields={"identifier": code}, raw={"identifier": code})
-    [item] = next(checked_items([row], job_id=0, action=action, customer=customer))
+# The rules speak to someone fixing a file ("a spreadsheet dropped the leading zero", "format the column
+# as text"); on the scan page a code is fixed by scanning it again. Each sentence of the rules holding the
+# phrase on the left is said as on the right (formatted with the scanned code and the row as read).
+_SCAN_SENTENCES = (
+    (
+        "scientific notation",
+        "{code} is a number in scientific notation, not an IMEI: scan the barcode marked IMEI on the device "
+        "or its box.",
+    ),
+    (
+        "IMEI whose leading zero",
+        "{imei} has 14 digits: the scan missed a digit, or this IMEI lost its leading zero; scan it again.",
+    ),
+    (
+        "MEID whose leading zero",
+        "{meid} has 13 characters: the scan missed one, or this MEID lost its leading zero; scan it again.",
+    ),
+    (
+        "An IMEI is 15 digits",
+        "{code} is not an IMEI (15 digits): it may be another barcode of the box, such as the product code "
+        "or the IMEI SV; scan the one marked IMEI.",
+    ),
+    (
+        "template's example row",
+        "This is the example IMEI of the portal's templates, not a device: scan the device's own barcode.",
+    ),
+    (
+        "serial number needs the",
+        "A serial number needs its manufacturer and model: type them above, then scan it again.",
+    ),
+    (
+        "Give an order number or a phone number",
+        "A scan gives no order or phone number: set them with an uploaded file or pasted CSV instead.",
+    ),
+)
+
+
+def scan_check(
+    *,
+    code: str,
+    action: str,
+    customer: Customer | None,
+    manufacturer: str = "",
+    model: str = "",
+    any_owner: bool = False,
+) -> ScanCheck:
+    """Check one scanned code at once, with the rules and against the cache, as the job's row will be.
+
+    The code is read as the scan page submits it, an ``identifier`` cell classified by its shape. Only
+    a serial number takes the ``manufacturer`` and ``model`` typed beside the scan box: zero-touch
+    knows a serial number by all three, while an IMEI or a MEID names the device alone, and a make
+    left filled in from the last box must not be sent with another maker's IMEI. The rules' sentences
+    are given as a scanner's (``_SCAN_SENTENCES``); what uploads and pastes say does not change.
+    """
+    checker = Checker(action=action, customer=customer, any_owner=any_owner)
+    fields = {"identifier": code}
+    candidate = checker.check(ParsedRow(number=1, fields=fields, raw=fields))
+    if candidate.serial_number and (manufacturer or model):
+        # A serial number alone fails the rules, so this first check left nothing in the checker.
+        fields = {"identifier": code, "manufacturer": manufacturer, "model": model}
+        candidate = checker.check(ParsedRow(number=1, fields=fields, raw=fields))
+    [item] = items_of(checker, [candidate], job_id=0)
+    kept = {"manufacturer": candidate.manufacturer, "model": candidate.model}
     if item[STATE_AT] == BatchItem.State.INVALID:
-        return ScanCheck("error", item[MESSAGE_AT], item[SUGGESTION_AT])
+        values = {"code": code, "imei": candidate.imei, "meid": candidate.meid}
+        sentences = (
+            next((said.format(**values) for phrase, said in _SCAN_SENTENCES if phrase in error), error)
+            for error in candidate.errors
+        )
+        message = " ".join(dict.fromkeys(sentences))  # manufacturer and model missing: said once
+        return ScanCheck("error", message, item[SUGGESTION_AT], **kept)
     if item[STATE_AT] == BatchItem.State.SKIPPED:
-        return ScanCheck("skip", item[MESSAGE_AT])
-    return ScanCheck("ready", "Ready.")
+        return ScanCheck("skip", item[MESSAGE_AT], **kept)
+    return ScanCheck("ready", "Ready.", **kept)
+
+
+def _check_draft_owner(job: BatchJob, actor: AbstractBaseUser | None, doing: str) -> None:
+    """A draft is its creator's to send or discard (admins may too): another salesperson who opens its
+    page sees it, but cannot act on someone else's check."""
+    if actor is None or job.created_by_id is None or job.created_by_id == actor.pk:
+        return
+    if Role.ADMINS in user_roles(actor):
+        return
+    audit_record(
+        actor=actor,
+        action=f"batch.{doing}",
+        target=job,
+        outcome=AuditEvent.Outcome.FAILURE,
+        details={"refused": "not the creator's"},
+    )
+    raise BatchRefused(
+        f"This check is {job.created_by_name}'s: only they (or an admin) can {doing} it. "
+        "Start a new batch with the same file to send it yourself."
+    )
 
 
 def job_confirm(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJob:
     """Send a checked job: its ready items are cut into chunks and the submission is queued."""
     from batches import tasks  # the tasks module imports this one
 
+    _check_draft_owner(job, actor, "confirm")
     with transaction.atomic():
-        job = BatchJob.objects.select_for_update().get(pk=job.pk)
+        job = BatchJob.objects.select_for_update().filter(pk=job.pk).first()
+        if job is None:
+            raise BatchRefused("This check was purged after its retention: upload the file again.")
         if job.state != BatchJob.State.DRAFT:
             raise BatchRefused(f"This job is {job.get_state_display().lower()}; it cannot be sent again.")
         if not job.ready:
@@ -229,48 +387,77 @@ def _cut_into_chunks(job: BatchJob, *, item_ids: list[int] | None = None) -> lis
 
 
 def job_discard(*, job: BatchJob, actor: AbstractBaseUser | None) -> None:
-    """Drop a checked job that will not be sent."""
-    updated = BatchJob.objects.filter(pk=job.pk, state=BatchJob.State.DRAFT).update(
-        state=BatchJob.State.DISCARDED, finished_at=timezone.now()
-    )
-    if not updated:
-        raise BatchRefused("Only a job that was not sent can be discarded.")
+    """Drop a checked job that will not be sent (its rows are purged after the drafts' retention)."""
+    _check_draft_owner(job, actor, "discard")
+    with transaction.atomic():
+        updated = BatchJob.objects.filter(pk=job.pk, state=BatchJob.State.DRAFT).update(
+            state=BatchJob.State.DISCARDED, finished_at=timezone.now()
+        )
+        if not updated:
+            raise BatchRefused("Only a job that was not sent can be discarded.")
+        audit_record(actor=actor, action="batch.discard", target=job, details={"rows": job.rows})
 
 
-def job_cancel(*, job: BatchJob, actor: AbstractBaseUser | None) -> int:
-    """Cancel the job's chunks not sent yet; chunks already sent run to their end. Returns how many
-    items were cancelled."""
+@dataclass(frozen=True)
+class Cancellation:
+    """What a cancel did: rows cancelled before they were sent, and rows already sent, which finish."""
+
+    cancelled: int
+    already_sent: int
+
+    @property
+    def sentence(self) -> str:
+        if not self.cancelled:
+            return f"Nothing left to cancel: all {self.already_sent:,} rows were already sent."
+        sent = f"; {self.already_sent:,} already sent finish" if self.already_sent else ""
+        return f"Cancelled {self.cancelled:,} row{'s' if self.cancelled != 1 else ''} not sent yet{sent}."
+
+
+def job_cancel(*, job: BatchJob, actor: AbstractBaseUser | None) -> Cancellation:
+    """Cancel the job's chunks not sent yet; chunks already sent run to their end. The audit row and
+    the answer say how many rows were cancelled, and that nothing was when every row had been sent."""
     with transaction.atomic():
         job = BatchJob.objects.select_for_update().get(pk=job.pk)
         if job.state not in (BatchJob.State.QUEUED, BatchJob.State.RUNNING):
-            raise BatchRefused("Only a job that is queued or running can be cancelled.")
+            raise BatchRefused(
+                f"This job is {job.get_state_display().lower()}: only a job that is queued or running "
+                "can be cancelled."
+            )
         chunks = list(
             job.chunks.select_for_update().filter(state=BatchChunk.State.PENDING).values_list("id", flat=True)
         )
         BatchChunk.objects.filter(id__in=chunks).update(
             state=BatchChunk.State.CANCELLED, finished_at=timezone.now()
         )
-        cancelled = BatchItem.objects.filter(chunk_id__in=chunks).update(
+        cancelled = BatchItem.objects.filter(chunk_id__in=chunks, state=BatchItem.State.PENDING).update(
             state=BatchItem.State.CANCELLED, message="Cancelled before it was sent."
         )
         BatchJob.objects.filter(pk=job.pk).update(cancelled=F("cancelled") + cancelled)
-        audit_record(actor=actor, action="batch.cancel", target=job, details={"items_cancelled": cancelled})
+        result = Cancellation(cancelled=cancelled, already_sent=job.ready - job.cancelled - cancelled)
+        audit_record(
+            actor=actor,
+            action="batch.cancel",
+            target=job,
+            outcome=AuditEvent.Outcome.SUCCESS if cancelled else AuditEvent.Outcome.NO_OP,
+            details={"items_cancelled": cancelled, "items_already_sent": result.already_sent},
+        )
         _finish_if_done(job.pk)
-    return cancelled
+    return result
 
 
 def job_retry_failed(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJob:
-    """A new checked job from the items that failed for a reason that may have passed (a temporary
-    problem, a device since unclaimed elsewhere): checked again against today's cache, awaiting
-    confirmation. Rows zero-touch refused for what they say (an invalid identifier) must be fixed
-    in the file instead."""
-    failed = (
-        job.items.filter(state=BatchItem.State.FAILED)
-        .exclude(failure_kind__in=PERMANENT)
-        .order_by("row_number")
+    """A new checked job from the items that failed for a reason a retry can change (a temporary
+    problem, an outcome left open, a limit): checked again against today's cache, awaiting
+    confirmation. Failures the same request would meet again (another customer's device, not the
+    reseller's, an invalid identifier...) stay out: ``retry_plan`` says how many and why."""
+    failed = job.items.filter(state=BatchItem.State.FAILED, failure_kind__in=RETRY_MAY_CHANGE).order_by(
+        "row_number"
     )
     if not failed.exists():
-        raise BatchRefused("No row of this job failed for a reason that a retry could change.")
+        plan = retry_plan(job)
+        raise BatchRefused(
+            f"Nothing to retry: {plan.left_out_sentence}" if plan.left_out else "No row of this job failed."
+        )
     rows = (
         ParsedRow(
             number=item.row_number,
@@ -295,9 +482,15 @@ def job_retry_failed(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJ
         source=BatchJob.Source.RETRY,
         source_name=job.source_name,
         retry_of=job,
+        any_owner=job.any_owner,
+        vacation_mode_days=job.vacation_mode_days,
+        vacation_mode_until=job.vacation_mode_until,
     )
     audit_record(
-        actor=actor, action="batch.retry", target=job, details={"new_job": retry.pk, "rows": retry.rows}
+        actor=actor,
+        action="batch.retry",
+        target=job,
+        details={"new_job": retry.pk, "rows": retry.rows, "left_out": retry_plan(job).left_out},
     )
     return retry
 
@@ -319,8 +512,9 @@ def _identifier(item: BatchItem) -> zerotouch.DeviceIdentifier:
     )
 
 
-def _send(client: zerotouch.Client, action: str, items: list[BatchItem]) -> zerotouch.Operation:
+def _send(client: zerotouch.Client, job: BatchJob, items: list[BatchItem]) -> zerotouch.Operation:
     """One async request for the items, in their order (the results come back in the same order)."""
+    action = job.action
     if action == BatchJob.Action.CLAIM:
         return client.devices_claim_async(
             claims=[
@@ -334,12 +528,15 @@ def _send(client: zerotouch.Client, action: str, items: list[BatchItem]) -> zero
             ]
         )
     if action == BatchJob.Action.UNCLAIM:
+        until = job.vacation_mode_until.isoformat() if job.vacation_mode_until else None
         return client.devices_unclaim_async(
             unclaims=[
-                zerotouch.PartnerUnclaim(device_id=str(item.device_id), section_type=SectionType.ZERO_TOUCH)
-                if item.device_id
-                else zerotouch.PartnerUnclaim(
-                    identifier=_identifier(item), section_type=SectionType.ZERO_TOUCH
+                zerotouch.PartnerUnclaim(
+                    device_id=str(item.device_id) if item.device_id else None,
+                    identifier=None if item.device_id else _identifier(item),
+                    section_type=SectionType.ZERO_TOUCH,
+                    vacation_mode_days=job.vacation_mode_days,
+                    vacation_mode_expire_time=until,
                 )
                 for item in items
             ]
@@ -357,7 +554,50 @@ def _send(client: zerotouch.Client, action: str, items: list[BatchItem]) -> zero
 
 
 def _chunk_items(chunk: BatchChunk) -> list[BatchItem]:
-    return list(chunk.items.order_by("row_number", "id"))
+    """The chunk's items still waiting for an outcome, in the order their request lists them (rows the
+    last check before sending skipped are not in the request)."""
+    return list(chunk.items.filter(state=BatchItem.State.PENDING).order_by("row_number", "id"))
+
+
+def _skip_moved_devices(job: BatchJob, chunk: BatchChunk) -> int:
+    """The last check before a chunk of unclaims or metadata changes is sent: a device the cache now
+    shows held by another customer than the pre-flight saw (someone claimed, unclaimed or moved it
+    meanwhile) is skipped with that reason, so the request never touches a device nobody asked to
+    change. Runs in the transaction that marks the chunk ``submitting``; returns the rows skipped."""
+    if job.action == BatchJob.Action.CLAIM:
+        return 0
+    items = list(
+        chunk.items.filter(state=BatchItem.State.PENDING, device_id__isnull=False).only(
+            "id", "device_id", "customer_id"
+        )
+    )
+    owners = owners_of([item.device_id for item in items])
+    moved = [
+        item for item in items if item.device_id in owners and owners[item.device_id] != item.customer_id
+    ]
+    if not moved:
+        return 0
+    names = customer_names({item.customer_id for item in moved} | {owners[i.device_id] for i in moved})
+
+    def name(company_id: int | None) -> str:
+        return names.get(company_id, f"customer id {company_id}")
+
+    for item in moved:
+        now = owners[item.device_id]
+        if now is None:
+            item.message = f"Unclaimed since the check (it was {name(item.customer_id)}'s): left as it is."
+        elif item.customer_id is None:
+            item.message = f"Claimed by {name(now)} since the check: left as it is."
+        else:
+            item.message = (
+                f"Claimed by {name(now)} since the check, not by {name(item.customer_id)}: left as it is."
+            )
+        item.state = BatchItem.State.SKIPPED
+    BatchItem.objects.bulk_update(moved, ["state", "message"], batch_size=500)
+    BatchJob.objects.filter(pk=job.pk).update(
+        ready=F("ready") - len(moved), skipped=F("skipped") + len(moved)
+    )
+    return len(moved)
 
 
 def settle_seconds(size: int) -> float:
@@ -387,14 +627,22 @@ def chunk_submit_next(job_id: int, *, client: zerotouch.Client | None = None) ->
         )
         if chunk is None:
             return None
+        job = BatchJob.objects.get(pk=job_id)
+        _skip_moved_devices(job, chunk)
+        items = _chunk_items(chunk)
+        if not items:  # every row of it was skipped: nothing to send
+            _update_chunk(
+                chunk, state=BatchChunk.State.DONE, progress=100, finished_at=now, due_at=None, last_error=""
+            )
+            _finish_if_done(job_id)
+            return chunk
         chunk.state, chunk.attempted_at, chunk.attempts = BatchChunk.State.SUBMITTING, now, chunk.attempts + 1
         chunk.save(update_fields=["state", "attempted_at", "attempts"])
         BatchJob.objects.filter(pk=job_id, state=BatchJob.State.QUEUED).update(state=BatchJob.State.RUNNING)
-        action = BatchJob.objects.values_list("action", flat=True).get(pk=job_id)
-    items = _chunk_items(chunk)
+    action = job.action
     client = client or _client()
     try:
-        operation = _send(client, action, items)
+        operation = _send(client, job, items)
     except zerotouch.OutcomeUnknown as exc:
         # The request may have started an operation the portal cannot name: find out from the devices
         # once whatever it did has settled.
@@ -602,6 +850,8 @@ def _record_outcomes(
         devices_record_batch(
             action=action,
             outcomes=[outcome for outcome, _ in outcomes],
+            vacation_mode_days=job.vacation_mode_days,
+            vacation_mode_until=job.vacation_mode_until,
             actor=job.created_by,
             batch_id=job.pk,
             reseller_id=int(settings.ZT_PARTNER_ID),
@@ -634,14 +884,17 @@ def _finish_if_done(job_id: int) -> None:
 # --- A lost answer: reading the devices instead ---------------------------------------------------
 
 
-def _wanted(action: str, item: BatchItem, device: zerotouch.Device | None) -> bool:
+def _wanted(job: BatchJob, item: BatchItem, device: zerotouch.Device | None) -> bool:
     """Whether the device shows what the item asked for."""
     if device is None:
         return False
+    action = job.action
     claim = device.claim_for(SectionType.ZERO_TOUCH)
     if action == BatchJob.Action.CLAIM:
         return bool(claim and claim.owner_company_id and int(claim.owner_company_id) == item.customer_id)
     if action == BatchJob.Action.UNCLAIM:
+        if job.vacation_mode_days or job.vacation_mode_until:  # the claim stays, in vacation mode
+            return claim is None or bool(claim.vacation_mode_expire_time)
         return claim is None
     return all(device.metadata.entries.get(key, "") == value for key, value in item.metadata.items())
 
@@ -726,7 +979,7 @@ def _reconcile(chunk: BatchChunk, client: zerotouch.Client | None) -> bool:
     outcomes, resend = [], []
     for item in items:
         device = zerotouch.Device.from_json(observed[str(item.id)]) if observed[str(item.id)] else None
-        if _wanted(action, item, device):
+        if _wanted(chunk.job, item, device):
             outcomes.append(_outcome(item, action, succeeded=True, device_id=int(device.device_id)))
         elif kind := _explained_failure(action, item, device, str(client.partner_id)):
             device_id = int(device.device_id) if device else None

@@ -10,7 +10,7 @@ import time
 from celery import shared_task
 from django.conf import settings
 
-from batches import services
+from batches import retention, services
 
 # A submitting task hands over to a fresh one after this long, far under the task time limit.
 SUBMIT_BUDGET_SECONDS = 20.0
@@ -60,3 +60,9 @@ def sweep() -> None:
         poll_chunk.delay(chunk_id)
     for chunk_id in due.reconcile:
         reconcile_chunk.delay(chunk_id)
+
+
+@shared_task(ignore_result=True)
+def purge_drafts() -> None:
+    """Beat's clean-up: drafts and discarded jobs past ZT_BATCH_DRAFT_RETENTION_DAYS go, with their rows."""
+    retention.jobs_purge()

@@ -2,6 +2,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
@@ -9,9 +11,21 @@ from batches.forms import BatchForm, JobFilterForm, JobListForm, ScanForm
 from batches.models import BatchItem, BatchJob
 from batches.parsing import GOOGLE_TEMPLATE, TEMPLATES, FileRefused
 from batches.results import results_csv
-from batches.selectors import failure_kinds, job_items_page, job_users, jobs_page, time_left
+from batches.selectors import (
+    describe_rows,
+    failure_kinds,
+    job_customers,
+    job_items_page,
+    job_pasted_text,
+    job_progress,
+    job_users,
+    jobs_page,
+    retry_plan,
+    time_left,
+)
 from batches.services import (
     BatchRefused,
+    CustomerNeeded,
     job_cancel,
     job_confirm,
     job_discard,
@@ -19,8 +33,9 @@ from batches.services import (
     job_retry_failed,
     scan_check,
 )
+from batches.uploads import UploadLimit
 from customers.selectors import customer_for_value, customer_get
-from portal.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
+from portal.roles import ALL_ROLES, CHANGE_ROLES, Role, has_any_role, role_required
 from portal.views import HtmxHttpRequest
 
 
@@ -42,17 +57,27 @@ def batch_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "batches/list.html", context, status=200 if valid else 400)
 
 
+@csrf_exempt  # csrf_protect below checks the token, once the upload limit is in: the check reads the body
 @require_http_methods(["GET", "POST"])
 @role_required(CHANGE_ROLES)
 def batch_new(request: HtmxHttpRequest) -> HttpResponse:
-    max_bytes = settings.ZT_BATCH_MAX_BYTES
+    upload_limit = UploadLimit(request, max_bytes=settings.ZT_BATCH_MAX_BYTES)
+    request.upload_handlers.insert(0, upload_limit)  # before anything reads the body
+    return _batch_new(request, upload_limit)
+
+
+@csrf_protect
+def _batch_new(request: HtmxHttpRequest, upload_limit: UploadLimit) -> HttpResponse:
+    max_bytes = upload_limit.max_bytes
     if request.method == "POST":
-        form = BatchForm(request.POST, request.FILES, max_bytes=max_bytes)
+        form = BatchForm(request.POST, upload_limit.files(request.FILES), max_bytes=max_bytes)
     else:
         form = BatchForm(initial=_preset(request), max_bytes=max_bytes)
     if request.method == "POST" and form.is_valid():
         try:
             job = job_from_input(actor=request.user, **_input(form))
+        except CustomerNeeded as exc:
+            form.add_error("customer", str(exc))
         except FileRefused as exc:
             form.add_error(
                 {"file": "file", "paste": "pasted", "scan": "scanned"}[form.cleaned_data["mode"]], str(exc)
@@ -69,14 +94,37 @@ def batch_new(request: HtmxHttpRequest) -> HttpResponse:
 
 
 def _preset(request: HtmxHttpRequest) -> dict:
-    """A new job may start from a customer's page (``?customer=``) or an action (``?action=``)."""
-    initial = {}
+    """A new job may start from a customer's page (``?customer=``), an action (``?action=``) or a job
+    just discarded (``?from=``): its action, customer and pasted text come back to the form."""
+    initial = _from_discarded(request)
+    if initial:
+        return initial
     if request.GET.get("action") in BatchJob.Action.values:
         initial["action"] = request.GET["action"]
     customer = request.GET.get("customer", "")
     if customer.isascii() and customer.isdigit() and len(customer) < 19:
         initial["customer"] = int(customer)
     return initial
+
+
+def _from_discarded(request: HtmxHttpRequest) -> dict:
+    given = request.GET.get("from", "")
+    if not (given.isascii() and given.isdigit() and len(given) < 19):
+        return {}
+    job = BatchJob.objects.filter(pk=int(given), state=BatchJob.State.DISCARDED).first()
+    if job is None or (
+        job.created_by_id != request.user.pk and not has_any_role(request.user, {Role.ADMINS})
+    ):
+        return {}
+    text = job_pasted_text(job)
+    return {
+        "action": job.action,
+        "customer": job.customer_id,
+        "any_owner": job.any_owner,
+        "vacation_mode_days": job.vacation_mode_days,
+        "mode": BatchForm.Mode.PASTE if text else BatchForm.Mode.FILE,
+        "pasted": text,
+    }
 
 
 def _input(form: BatchForm) -> dict:
@@ -87,6 +135,9 @@ def _input(form: BatchForm) -> dict:
         "action": data["action"],
         "mode": data["mode"],
         "customer": customer,
+        "any_owner": data["any_owner"],
+        "vacation_mode_days": data["vacation_mode_days"],
+        "vacation_mode_until": form.vacation_mode_end,
         "upload": upload.file if upload is not None and data["mode"] == BatchForm.Mode.FILE else None,
         "upload_name": upload.name if upload is not None else "",
         "text": data["pasted"] if data["mode"] == BatchForm.Mode.PASTE else data["scanned"],
@@ -96,19 +147,24 @@ def _input(form: BatchForm) -> dict:
 @require_POST
 @role_required(CHANGE_ROLES)
 def batch_scan(request: HtmxHttpRequest) -> HttpResponse:
-    """Check one scanned code at once: a row for the scan list, with its status."""
+    """Check one scanned code (a serial number with its manufacturer and model) at once: a row for the
+    scan list, with its status."""
     form = ScanForm(request.POST)
     if not form.is_valid():
         problems = " ".join(error for errors in form.errors.values() for error in errors)
-        return render(
-            request,
-            "batches/_scan_row.html",
-            {"code": request.POST.get("code", "")[:128], "problem": problems},
-        )
+        given = {name: request.POST.get(name, "")[:128] for name in ("code", "manufacturer", "model")}
+        return render(request, "batches/_scan_row.html", {**given, "problem": problems})
     data = form.cleaned_data
-    customer = customer_get(data["customer"] or None)
-    check = scan_check(code=data["code"], action=data["action"], customer=customer)
-    return render(request, "batches/_scan_row.html", {"code": data["code"], "check": check})
+    check = scan_check(
+        code=data["code"],
+        manufacturer=data["manufacturer"],
+        model=data["model"],
+        action=data["action"],
+        customer=customer_get(data["customer"] or None),
+        any_owner=data["any_owner"],
+    )
+    kept = {"manufacturer": check.manufacturer, "model": check.model}  # a serial number's only
+    return render(request, "batches/_scan_row.html", {"code": data["code"], "check": check, **kept})
 
 
 def _job_or_404(job_id: int) -> BatchJob:
@@ -129,17 +185,22 @@ def batch_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     state = filters.cleaned_data.get("state", "") if valid else ""
     if job.state == BatchJob.State.DRAFT and "state" not in request.GET:
         state = BatchItem.State.INVALID if job.invalid else ""
+    page = job_items_page(
+        job,
+        state=state,
+        kind=filters.cleaned_data.get("kind", "") if valid else "",
+        after=filters.cleaned_data.get("after") if valid else None,
+    )
     context = {
         "job": job,
         "filters": filters,
         "state": state,
         "kind": filters.cleaned_data.get("kind", "") if valid else "",
-        "page": job_items_page(
-            job,
-            state=state,
-            kind=filters.cleaned_data.get("kind", "") if valid else "",
-            after=filters.cleaned_data.get("after") if valid else None,
-        ),
+        "page": page,
+        "rows": describe_rows(job, page.rows),
+        "customers": job_customers(job) if target != "progress" else [],
+        "progress": job_progress(job),
+        "retry": retry_plan(job) if job.finished and job.failed else None,
         "kinds": failure_kinds(job) if job.failed else [],
         "time_left": time_left(job),
         "took": job.finished_at - job.submitted_at if job.finished_at and job.submitted_at else None,
@@ -179,24 +240,40 @@ def batch_discard(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
     except BatchRefused as exc:
         messages.error(request, str(exc))
         return redirect("batches:detail", job_id=job.pk)
-    messages.info(request, "Discarded: nothing was sent.")
-    return redirect("batches:new")
+    if job.source in (BatchJob.Source.PASTE, BatchJob.Source.SCAN):
+        messages.info(request, "Discarded: nothing was sent. Your lines are back in the form to change.")
+    else:
+        messages.info(request, "Discarded: nothing was sent. Choose the corrected file to check it again.")
+    return redirect(f"{reverse('batches:new')}?from={job.pk}")
 
 
 @require_POST
 @role_required(CHANGE_ROLES)
 def batch_cancel(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
-    return _act(request, job_id, job_cancel, "Cancelled the rows not sent yet; rows already sent finish.")
+    job = _job_or_404(job_id)
+    try:
+        cancellation = job_cancel(job=job, actor=request.user)
+    except BatchRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        (messages.success if cancellation.cancelled else messages.info)(request, cancellation.sentence)
+    return redirect("batches:detail", job_id=job.pk)
 
 
 @require_POST
 @role_required(CHANGE_ROLES)
 def batch_retry(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
+    left_out = retry_plan(_job_or_404(job_id)).left_out_sentence
     return _act(
         request,
         job_id,
         job_retry_failed,
-        "A new job with the failed rows, checked again: confirm to send it.",
+        " ".join(
+            [
+                "A new job with the failed rows a retry can change, checked again: confirm to send it.",
+                left_out,
+            ]
+        ).strip(),
     )
 
 
@@ -205,6 +282,8 @@ def batch_retry(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
 def batch_results(request: HtmxHttpRequest, job_id: int) -> StreamingHttpResponse:
     """The job's rows with their outcome as CSV (``?rows=errors`` for the rows to fix and upload again)."""
     job = _job_or_404(job_id)
+    if job.state == BatchJob.State.DISCARDED:
+        raise Http404("This job was discarded before it was sent.")
     which = request.GET.get("rows", "")
     states = {"errors": [BatchItem.State.INVALID], "failed": [BatchItem.State.FAILED]}.get(which)
     name = f"batch-{job.pk}-{which if states else 'results'}.csv"
@@ -217,7 +296,7 @@ def batch_results(request: HtmxHttpRequest, job_id: int) -> StreamingHttpRespons
 @role_required(ALL_ROLES)
 def batch_template(request: HtmxHttpRequest, name: str) -> HttpResponse:
     """A CSV template to fill in: one per action, and Google's portal format for claims."""
-    text = GOOGLE_TEMPLATE if name == "google" else TEMPLATES.get(name)
+    text = GOOGLE_TEMPLATE["claim"] if name == "google" else TEMPLATES.get(name)
     if text is None:
         raise Http404("No such template.")
     response = HttpResponse("\ufeff" + text, content_type="text/csv; charset=utf-8")

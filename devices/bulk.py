@@ -8,6 +8,7 @@ at a time, with one history event per device, failed or not, whether the cache h
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -56,13 +57,27 @@ def devices_record_batch(
     batch_id: int,
     reseller_id: int,
     section_type: str = SectionType.ZERO_TOUCH,
+    vacation_mode_days: int | None = None,
+    vacation_mode_until: datetime | None = None,
 ) -> None:
     """Write one chunk's outcomes into the cache and the device history (in the caller's transaction,
-    or its own). Devices new to the cache that a claim registered are added from their identifier."""
+    or its own). Devices new to the cache that a claim registered are added from their identifier.
+
+    A metadata change's history says what each key held before, from the cache as it was, as the
+    one-device edit does; an event copies the device's make and model from the cache whatever the
+    batch's row named it by. Unclaims in vacation mode keep the claim until the mode ends."""
     now = timezone.now()
+    if vacation_mode_days:
+        vacation_mode_until = now + timedelta(days=vacation_mode_days)
+    vacation = {}
+    if vacation_mode_days:
+        vacation["vacation_mode_days"] = vacation_mode_days
+    elif vacation_mode_until:
+        vacation["vacation_mode_expire_time"] = vacation_mode_until.isoformat()
     with transaction.atomic():
         ids = [o.device_id for o in outcomes if o.device_id is not None]
         rows = cached_rows(ids, lock=True)
+        before = {device_id: dict(row["metadata"] or {}) for device_id, row in rows.items()}
         vendor_customers = vendor_customer_ids()
         changed = []
         for outcome in outcomes:
@@ -85,7 +100,11 @@ def devices_record_batch(
                 )
             elif action == "unclaim":
                 row = row_unclaimed(
-                    row, section_type=section_type, vendor_customers=vendor_customers, now=now
+                    row,
+                    section_type=section_type,
+                    vacation_mode_until=vacation_mode_until,
+                    vendor_customers=vendor_customers,
+                    now=now,
                 )
             else:
                 row = row_with_metadata(row, outcome.metadata, now=now)
@@ -107,7 +126,10 @@ def devices_record_batch(
                     actor=actor,
                     batch_id=batch_id,
                     customer_id=outcome.customer_id,
-                    details=_details(action, outcome),
+                    details={
+                        **_details(action, outcome, before.get(outcome.device_id)),
+                        **(vacation if action == "unclaim" else {}),
+                    },
                     **_device_fields(outcome, rows.get(outcome.device_id)),
                 )
                 for outcome in outcomes
@@ -134,12 +156,14 @@ def _device_fields(outcome: DeviceOutcome, row: DeviceRow | None) -> dict[str, s
     return fields
 
 
-def _details(action: str, outcome: DeviceOutcome) -> dict:
+def _details(action: str, outcome: DeviceOutcome, metadata_before: dict | None) -> dict:
     identifier = outcome.identifier
     details: dict = {"identifier": identifier.imei or identifier.meid or identifier.serial_number}
     if outcome.customer_id is not None:
         details["previous_owner" if action == "unclaim" else "customer"] = outcome.customer_id
     if action == "metadata":
+        if metadata_before is not None:
+            details["before"] = {key: str(metadata_before.get(key, "")) for key in outcome.metadata}
         details["after"] = dict(outcome.metadata)
     else:
         details.update(outcome.metadata)

@@ -23,6 +23,7 @@ METADATA_VALUE_LIMIT = 256
 METADATA_KEY = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 METADATA_LABELS = {"ordernumber": "Order number", "phonenumber": "Phone number"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PHONE = re.compile(r"\+?[0-9 ().\-\[\]/]+")
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,14 @@ def metadata_key_error(key: str) -> str:
 
 
 def metadata_value_error(key: str, value: str) -> str:
-    """What is wrong with a metadata value (empty: fine). An empty value removes its key."""
+    """What is wrong with a metadata value (empty: fine). An empty value removes its key. A phone
+    number holds digits, with + spaces dashes dots and brackets as people write them."""
     limit = METADATA_LIMITS.get(key, METADATA_VALUE_LIMIT)
+    if key == "phonenumber" and value and not (_PHONE.fullmatch(value) and any(c.isdigit() for c in value)):
+        return (
+            f"Phone number {value[:40]!r} is not a phone number: use digits, with + spaces dashes and "
+            "brackets if you like (e.g. +44 20 7946 0000)."
+        )
     if len(value) <= limit and value.isprintable():
         return ""  # the common case, without the search for control characters below
     label = METADATA_LABELS.get(key, f"The value of {key}")

@@ -36,15 +36,11 @@ _BY_STATUS = {
 
 # Failures that may go away on their own: a retry of the same request can succeed.
 RETRYABLE = frozenset({FailureKind.TEMPORARY, FailureKind.OUTCOME_UNKNOWN})
-# Failures the same request meets again whatever changes meanwhile: the row itself must be fixed.
-PERMANENT = frozenset(
-    {
-        FailureKind.INVALID_IDENTIFIER,
-        FailureKind.SECTION_TYPE,
-        FailureKind.INVALID_TOKEN,
-        FailureKind.VENDOR_CUSTOMER,
-    }
-)
+# Failures a retry of the batch row can change: the same request may succeed later. Every other kind
+# (another customer's or reseller's device, not the reseller's claim, not claimed, unknown to
+# zero-touch, an invalid identifier, section type or token, a vendor's customer) would meet the same
+# answer again: the row or the device's owner must change first.
+RETRY_MAY_CHANGE = RETRYABLE | {FailureKind.LIMIT_EXCEEDED, FailureKind.OTHER}
 
 # What each kind means for the person holding the device, one sentence each.
 EXPLANATIONS = {

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 
 from devices.models import DeviceEvent
-from reports.rollups import rollups_add
+from reports.rollups import rollups_add, rollups_move_models
 
 _IDENTIFIER_COLUMNS = ("imei", "meid", "serial_number")
 ORDER_NUMBER_LENGTH = 128
@@ -65,3 +65,40 @@ def events_count(events: Sequence[DeviceEvent]) -> None:
     transaction, the one that appended them)."""
     if events:
         rollups_add(events)
+
+
+def events_fill_models(*, limit: int = 5000) -> int:
+    """Give events that copied no make or model the ones the cache now holds for their device, and
+    count them there in the reports: a device claimed by its IMEI alone, before any sync had brought
+    it, is recorded without a model, which the next sync learns. Only these two descriptive copies
+    change; what happened stays as it was appended. Returns how many events were filled (at most
+    ``limit`` a call; beat calls it every few minutes, ``reports_rebuild`` until none is left)."""
+    with transaction.atomic():
+        events = list(
+            DeviceEvent.objects.select_for_update(of=("self",))
+            .filter(model="", manufacturer="", device__isnull=False)
+            .exclude(device__model="")
+            .select_related("device")
+            .only(*_ROLLUP_FIELDS, "device__manufacturer", "device__model")
+            .order_by("pk")[:limit]
+        )
+        if not events:
+            return 0
+        makes = [(event.device.manufacturer, event.device.model) for event in events]
+        rollups_move_models(events, makes)
+        DeviceEvent.objects.bulk_update(events, ["manufacturer", "model"], batch_size=500)
+    return len(events)
+
+
+# The fields the rollups key an event by (reports.rollups.model_key and its siblings).
+_ROLLUP_FIELDS = (
+    "created_at",
+    "customer_id",
+    "actor_id",
+    "kind",
+    "source",
+    "outcome",
+    "failure_kind",
+    "manufacturer",
+    "model",
+)

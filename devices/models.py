@@ -341,6 +341,12 @@ class DeviceEvent(models.Model):
                 name="deviceevent_customer_fail_idx",
                 condition=~models.Q(failure_kind=""),
             ),
+            # Events recorded before the cache knew their device's model (history.events_fill_models).
+            models.Index(
+                fields=["device"],
+                name="deviceevent_no_model_idx",
+                condition=models.Q(model="", manufacturer=""),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -265,6 +265,17 @@ def device_get(device_id: int) -> Device | None:
     return Device.objects.select_related("owner", "owner__vendor").filter(device_id=device_id).first()
 
 
+def owners_of(device_ids: list[int]) -> dict[int, int | None]:
+    """Whom the cache shows holding each of these devices (None: unclaimed); devices it does not hold
+    are left out. One query by primary key, however many ids."""
+    return dict(Device.objects.filter(device_id__in=device_ids).values_list("device_id", "owner_id"))
+
+
+def metadata_of(device_ids: list[int]) -> dict[int, dict]:
+    """The cached metadata of these devices, by id (devices the cache does not hold are left out)."""
+    return dict(Device.objects.filter(device_id__in=device_ids).values_list("device_id", "metadata"))
+
+
 def manufacturer_models() -> list[tuple[str, str]]:
     """Every (manufacturer, model) pair in the cache, for the filters: a small table the cache's
     writers keep (``devices.cache.remember_models``), not a DISTINCT over the devices."""

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from devices import sync
+from devices.history import events_fill_models
 from devices.models import SyncRun
 
 logger = logging.getLogger(__name__)
@@ -81,3 +82,9 @@ def sync_when_never_synced(sender, **kwargs) -> None:
     if never_synced:
         logger.info("No sync has finished yet: starting a full sync.")
         sync_full.delay("worker start")
+
+
+@shared_task(ignore_result=True)
+def fill_event_models() -> int:
+    """Beat's: events recorded before the cache knew their device's make and model get them."""
+    return events_fill_models()

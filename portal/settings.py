@@ -222,11 +222,16 @@ ZT_SYNC_WORKERS = int(os.environ.get("ZT_SYNC_WORKERS", "2"))
 ZT_BATCH_CHUNK_SIZE = max(1, min(100_000, int(os.environ.get("ZT_BATCH_CHUNK_SIZE", "1000"))))
 ZT_BATCH_MAX_ROWS = int(os.environ.get("ZT_BATCH_MAX_ROWS", "100000"))
 ZT_BATCH_MAX_BYTES = int(os.environ.get("ZT_BATCH_MAX_BYTES", str(20 * 1024 * 1024)))
+# How long the pre-flight of one file may take (reading, checking, storing) before it is refused.
+ZT_BATCH_PREFLIGHT_SECONDS = float(os.environ.get("ZT_BATCH_PREFLIGHT_SECONDS", "60"))
 ZT_BATCH_POLL_MIN_SECONDS = float(os.environ.get("ZT_BATCH_POLL_MIN_SECONDS", "2"))
 ZT_BATCH_POLL_MAX_SECONDS = float(os.environ.get("ZT_BATCH_POLL_MAX_SECONDS", "10"))
 ZT_BATCH_SETTLE_SECONDS = float(os.environ.get("ZT_BATCH_SETTLE_SECONDS", "30"))
 ZT_BATCH_SETTLE_SECONDS_PER_DEVICE = float(os.environ.get("ZT_BATCH_SETTLE_SECONDS_PER_DEVICE", "0.02"))
 ZT_BATCH_SWEEP_SECONDS = float(os.environ.get("ZT_BATCH_SWEEP_SECONDS", "10"))
+# Drafts (checked, never confirmed) and discarded jobs are deleted with their rows this many days after
+# they were made (beat looks hourly); jobs that were sent are kept.
+ZT_BATCH_DRAFT_RETENTION_DAYS = float(os.environ.get("ZT_BATCH_DRAFT_RETENTION_DAYS", "7"))
 # Pasted and scanned devices arrive in the request body: room for the row limit's worth of lines.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(8 * 1024 * 1024)))
 
@@ -272,6 +277,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": ZT_SYNC_ACTIVE_SECONDS,
     },
     "batches-sweep": {"task": "batches.tasks.sweep", "schedule": ZT_BATCH_SWEEP_SECONDS},
+    "fill-event-models": {"task": "devices.tasks.fill_event_models", "schedule": 300.0},
+    "batches-purge-drafts": {"task": "batches.tasks.purge_drafts", "schedule": 3600.0},
 }
 
 # Reports: the weekly summary to managers who opted in, Mondays at 07:00 (CELERY_TIMEZONE).

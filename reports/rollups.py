@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import connection, models, transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -190,6 +190,29 @@ def rollups_add(events: Sequence[DeviceEvent]) -> None:
     _add_counts(DailyModelActivity, MODEL_KEY, Counter(model_key(e) for e in events))
     _add_counts(DailyModelTotal, MODEL_TOTAL_KEY, Counter(model_total_key(e) for e in events))
     orders_add(events)
+
+
+def rollups_move_models(events: Sequence[DeviceEvent], makes: Sequence[tuple[str, str]]) -> None:
+    """Move counted events from the make and model they were counted under to ``makes`` (one pair per
+    event, in order), and set them on the events: a device claimed by its IMEI alone is counted under
+    its model once the cache knows it. Rows left at zero are removed (the caller's transaction)."""
+    activity, totals = Counter(), Counter()
+    for event, (manufacturer, model) in zip(events, makes, strict=True):
+        activity[model_key(event)] -= 1
+        totals[model_total_key(event)] -= 1
+        event.manufacturer, event.model = manufacturer, model
+        activity[model_key(event)] += 1
+        totals[model_total_key(event)] += 1
+    for model, key, counts in (
+        (DailyModelActivity, MODEL_KEY, activity),
+        (DailyModelTotal, MODEL_TOTAL_KEY, totals),
+    ):
+        _add_counts(model, key, Counter({values: n for values, n in counts.items() if n > 0}))
+        for values, n in counts.items():
+            if n < 0:  # the rows they were counted in exist: take them out there
+                row = model.objects.filter(**dict(zip(key, values, strict=True)))
+                row.update(count=F("count") + n)
+                row.filter(count=0).delete()
 
 
 @dataclass(frozen=True)

@@ -482,7 +482,7 @@ def test_a_file_over_the_byte_limit_is_refused_without_reading_it_all():
 
 
 def test_a_file_over_the_row_limit_is_refused_after_the_rows_within_it():
-    content = "imei\n" + f"{IMEI}\n\n" * 4
+    content = "imei\n" + f"{IMEI}\n" * 4
     produced = []
 
     with pytest.raises(FileRefused) as caught:
@@ -493,10 +493,8 @@ def test_a_file_over_the_row_limit_is_refused_after_the_rows_within_it():
         str(caught.value)
         == "The file has more than 3 rows: split it into files of at most 3 rows and upload each."
     )
-    assert produced == [2, 4, 6]
-    assert (
-        len(rows_of("imei\n" + f"{IMEI}\n\n\n" * 3, limits=Limits(max_rows=3))) == 3
-    )  # blank lines don't count
+    assert produced == [2, 3, 4]
+    assert len(rows_of("imei\n" + f"{IMEI}\n" * 3, limits=Limits(max_rows=3))) == 3
 
 
 def test_the_default_row_limit_is_one_hundred_thousand():
@@ -517,6 +515,117 @@ def test_an_overlong_line_is_refused_naming_it():
     with pytest.raises(FileRefused, match=r"^Line 2 is longer than 65,536 characters"):
         list(parse_csv(stream))
     assert stream.tell() < 400_000
+
+
+def test_a_row_of_more_than_200_cells_refuses_the_file_naming_it():
+    wide = ",".join([IMEI_2, "b", *[""] * 199])  # 201 cells, all but two empty
+
+    assert refusal(f"imei,model\n{IMEI},a\n\n{wide}\n{IMEI},c\n") == (
+        "Row 4 has 201 cells; the header has 2. Check that this is the list of devices, and that values "
+        "holding a comma are in quotes, then upload again."
+    )
+    assert rows_of(f"imei,model\n{IMEI},a{',' * 198}\n")[0].errors == ()  # 200 cells: read as before
+
+
+def test_a_row_far_wider_than_its_header_refuses_the_file_naming_it():
+    assert refusal(f"imei;model\n{IMEI};a\n{IMEI_2};b;1;2;;4;5;6\n") == (
+        "Row 3 has 8 cells; the header has 2. Check that this is the list of devices, and that values "
+        "holding a semicolon are in quotes, then upload again."
+    )
+
+
+def test_a_row_a_few_cells_wider_than_its_header_keeps_its_own_error():
+    rows = rows_of(f"imei,model\n{IMEI},a,1,,3,4,5\n{IMEI_2},b{',' * 150}\n")
+
+    assert rows[0].errors == (
+        "This row has 7 cells but the header has 2: check for a comma inside a value that is not in quotes.",
+    )
+    assert rows[0].raw["(column G)"] == "5"
+    assert rows[1].errors == ()  # empty cells past the header, however many up to 200, are harmless
+
+
+def test_a_header_of_more_than_200_cells_is_refused():
+    header = ",".join(["imei", *(f"c{number}" for number in range(200))])
+
+    assert refusal(f"\n{header}\n{IMEI}\n") == (
+        "Row 2 has 201 cells; a header may have at most 200. Check that this is the list of devices, or "
+        "export it again as CSV with only the columns it needs."
+    )
+
+
+def test_a_file_of_rows_of_32001_cells_is_refused_at_its_first_row_without_reading_on(capsys):
+    content = (HEADER_8 + (",".join([IMEI, *["x"] * 32_000]) + "\r\n") * 310).encode()
+    stream = io.BytesIO(content)  # shares the bytes: the trace below is the parser's alone
+    tracemalloc.start()
+    try:
+        with pytest.raises(FileRefused, match=r"^Row 2 has 32,001 cells; the header has 8\. "):
+            list(parse_csv(stream))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert len(content) > 19_000_000
+    assert stream.tell() <= 256 * 1024
+    assert peak < 2 * 1024 * 1024
+    with capsys.disabled():
+        print(
+            f"\nparse_csv: 32,001 cells a row, refused after {stream.tell():,} B, {peak / 1e6:.1f} MB traced"
+        )
+
+
+def test_a_record_joined_over_many_lines_by_quotes_is_refused_before_it_is_held_whole():
+    """A quote closed at the start of each line and opened again at its end makes one record of the
+    whole file: it is refused once it runs past a line and a field, before the csv module holds it."""
+    line = '",' + ",".join(["ab"] * 20_000) + ',"\n'
+    content = (f'imei,model\n{IMEI},a\n{IMEI_2},"\n' + line * 60).encode()
+    tracemalloc.start()
+    try:
+        message = refusal(content)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert message == (
+        "Row 3 (from line 3) runs on over several lines for more than 196,608 characters, so this is not a "
+        'list of devices: check the quotes (") in that row, or export the file again as CSV.'
+    )
+    assert peak < 16 * 1024 * 1024
+
+
+def test_blank_lines_count_toward_the_row_limit():
+    stream = GeneratedCsv("imei\n", "\r\n", rows=5_000_000)
+
+    with pytest.raises(FileRefused) as caught:
+        list(parse_csv(stream, limits=Limits(max_rows=1000)))
+
+    assert str(caught.value) == (
+        "The file has more than 1,000 rows, blank rows included: delete the blank rows, or split it into "
+        "files of at most 1,000 rows and upload each."
+    )
+    assert stream.served <= 128 * 1024
+    assert len(rows_of("imei\n" + f"{IMEI}\n" * 999 + "\n", limits=Limits(max_rows=1000))) == 999
+    assert refusal("imei\n" + f"{IMEI}\n" * 999 + "\n\n", limits=Limits(max_rows=1000)).startswith(
+        "The file has more than 1,000 rows, blank rows included"
+    )
+
+
+def test_blank_lines_before_the_header_count_toward_the_row_limit():
+    assert refusal("\r\n" * 1001 + f"imei\n{IMEI}\n", limits=Limits(max_rows=1000)).startswith(
+        "The file has more than 1,000 rows, blank rows included"
+    )
+    assert [
+        row.number for row in rows_of("\r\n" * 998 + f"imei\n{IMEI}\n", limits=Limits(max_rows=1000))
+    ] == [1000]
+
+
+def test_blank_pasted_lines_count_toward_the_line_limit():
+    assert pasted_refusal(f"{IMEI}\n\n" * 3, limits=Limits(max_rows=3)) == (
+        "The pasted text has more than 3 lines, blank lines included: delete the blank lines, or paste at "
+        "most 3 at a time."
+    )
+    assert pasted_refusal("\n" * 10 + IMEI, limits=Limits(max_rows=3)).startswith(
+        "The pasted text has more than 3 lines, blank lines included"
+    )
 
 
 def test_a_quote_that_is_never_closed_is_refused_naming_the_row():
@@ -664,10 +773,10 @@ def test_pasted_header_without_rows_is_refused():
 
 
 def test_pasted_text_limits():
-    assert pasted_refusal(f"{IMEI}\n\n" * 4, limits=Limits(max_rows=3)) == (
+    assert pasted_refusal(f"{IMEI}\n" * 4, limits=Limits(max_rows=3)) == (
         "The pasted text has more than 3 lines: paste at most 3 at a time."
     )
-    assert len(list(parse_pasted(f"{IMEI}\n\n" * 3, limits=Limits(max_rows=3)))) == 3
+    assert len(list(parse_pasted(f"{IMEI}\n" * 3, limits=Limits(max_rows=3)))) == 3
     assert pasted_refusal("imei\n" + f"{IMEI}\n" * 4, limits=Limits(max_rows=3)).startswith(
         "The pasted text has more than 3 rows"
     )

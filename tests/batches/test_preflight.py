@@ -44,11 +44,12 @@ def fleet():
     return customers
 
 
-def make_job(text: str, *, action: str = "claim", customer=None) -> BatchJob:
+def make_job(text: str, *, action: str = "claim", customer=None, any_owner=False) -> BatchJob:
     return job_from_input(
         action=action,
         mode="file",
         customer=customer,
+        any_owner=any_owner,
         actor=None,
         upload=io.BytesIO(text.encode()),
         upload_name="devices.csv",
@@ -210,7 +211,11 @@ def test_claim_rows_against_the_cache(fleet):
 
 
 def test_unclaim_and_metadata_rows_against_the_cache(fleet):
-    unclaim = make_job(f"imei\n{make_imei(1)}\n{make_imei(5)}\n{make_imei(70020)}\n", action="unclaim")
+    # From whichever customer holds each device: an explicit choice (tests/batches/test_ownership.py
+    # has the unclaims for one named customer).
+    unclaim = make_job(
+        f"imei\n{make_imei(1)}\n{make_imei(5)}\n{make_imei(70020)}\n", action="unclaim", any_owner=True
+    )
     metadata = make_job(
         "\n".join(
             [
@@ -257,7 +262,9 @@ def test_scanned_codes_are_checked_as_rows_are(fleet):
     assert wrong.status == "error" and "check digit is wrong" in wrong.message
     zero = scan_check(code=lost_zero, action="claim", customer=acme)
     assert (zero.status, zero.suggestion) == ("error", "0" + lost_zero)
-    assert scan_check(code=make_imei(5), action="unclaim", customer=None).status == "skip"
+    assert scan_check(code=make_imei(5), action="unclaim", customer=acme).status == "skip"
+    unnamed = scan_check(code=make_imei(5), action="unclaim", customer=None)
+    assert unnamed.status == "error" and "Choose the customer" in unnamed.message
 
 
 # --- One set of rules ----------------------------------------------------------------------------------

@@ -5,6 +5,9 @@
 Without --yes it only prints the pre-flight (the job stays checked, to be sent from its page).
 Exit status: 0 once the job is sent (and, with --wait, has ended, whatever its rows' outcomes);
 1 when the file is refused, nothing is ready to send, or --wait gives up.
+
+Whatever it prints from a file (cells, the file's name, a refusal quoting them) goes through
+``printable``: an escape sequence in a cell must not retitle, clear or recolour the operator's terminal.
 """
 
 import json
@@ -16,7 +19,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from batches.models import BatchItem, BatchJob
-from batches.parsing import FileRefused
+from batches.parsing import FileRefused, printable
+from batches.selectors import job_customers
 from batches.services import BatchRefused, job_confirm, job_from_input
 from customers.models import Customer
 
@@ -29,7 +33,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "file", type=Path, help="A CSV file: Google's reseller format or the portal's own."
         )
-        parser.add_argument("--customer", type=int, help="The customer to claim for (unless rows name one).")
+        parser.add_argument(
+            "--customer",
+            type=int,
+            help="Claim: the customer to claim for. Unclaim: the customer to unclaim from; without it, "
+            "each device is unclaimed from whichever customer holds it. Not needed when rows name one.",
+        )
         parser.add_argument("--user", help="The portal user the job is recorded for.")
         parser.add_argument("--yes", action="store_true", help="Send the ready rows (otherwise only check).")
         parser.add_argument("--wait", action="store_true", help="Wait until the job has ended.")
@@ -47,19 +56,20 @@ class Command(BaseCommand):
                 )
         path: Path = options["file"]
         if not path.is_file():
-            raise CommandError(f"No file at {path}.")
+            raise _refusal(f"No file at {path}.")
         try:
             with path.open("rb") as stream:
                 job = job_from_input(
                     action=options["action"],
                     mode="file",
                     customer=customer,
+                    any_owner=options["action"] == BatchJob.Action.UNCLAIM and customer is None,
                     actor=actor,
                     upload=stream,
                     upload_name=path.name,
                 )
         except FileRefused as exc:
-            raise CommandError(f"{path.name}: {exc}") from exc
+            raise _refusal(f"{path.name}: {exc}") from exc
         if not options["json"]:
             self._print_preflight(job)
         if not options["yes"]:
@@ -69,9 +79,9 @@ class Command(BaseCommand):
             job = job_confirm(job=job, actor=actor)
         except BatchRefused as exc:
             self._finish(job, options, sent=False)
-            raise CommandError(str(exc)) from exc
+            raise _refusal(str(exc)) from exc
         if not options["json"]:
-            self.stdout.write(f"Sent: batch {job.pk}.")
+            self._say(f"Sent: batch {job.pk}.")
         if options["wait"]:
             job = self._wait(job, options)
         self._finish(job, options, sent=True)
@@ -81,16 +91,25 @@ class Command(BaseCommand):
             return None
         user = get_user_model().objects.filter(username=username).first()
         if user is None:
-            raise CommandError(f"No portal user named {username!r}.")
+            raise _refusal(f"No portal user named {username!r}.")
         return user
 
+    def _say(self, line: str) -> None:
+        """One line to the operator's terminal, its control characters made visible."""
+        self.stdout.write(printable(line))
+
     def _print_preflight(self, job: BatchJob) -> None:
-        self.stdout.write(
+        self._say(
             f"Batch {job.pk} ({job.get_action_display().lower()}): {job.rows} rows, {job.ready} ready, "
             f"{job.invalid} with errors, {job.skipped} with nothing to do."
         )
+        if job.any_owner:
+            self._say("  Unclaimed from whichever customer holds each device:")
+        for customer in job_customers(job):
+            held = "for" if job.action == BatchJob.Action.CLAIM else "held by"
+            self._say(f"  {job.action} {customer.rows} {held} {customer.name} ({customer.company_id})")
         for item in job.items.filter(state=BatchItem.State.INVALID).order_by("row_number").iterator():
-            self.stdout.write(f"  row {item.row_number} {item.label}: {item.message}")
+            self._say(f"  row {item.row_number} {item.label}: {item.message}")
 
     def _wait(self, job: BatchJob, options: dict) -> BatchJob:
         deadline = time.monotonic() + options["timeout"]
@@ -105,9 +124,7 @@ class Command(BaseCommand):
             job.refresh_from_db()
             if not options["json"] and job.percent_done != last:
                 last = job.percent_done
-                self.stdout.write(
-                    f"  {last}% ({job.succeeded} done, {job.failed} failed, {job.pending} waiting)"
-                )
+                self._say(f"  {last}% ({job.succeeded} done, {job.failed} failed, {job.pending} waiting)")
         return job
 
     def _finish(self, job: BatchJob, options: dict, *, sent: bool) -> None:
@@ -123,10 +140,15 @@ class Command(BaseCommand):
             "skipped": job.skipped,
         }
         if options["json"]:
-            self.stdout.write(json.dumps(summary))
+            self.stdout.write(json.dumps(summary))  # no text of the file; json escapes controls (\u001b)
         elif job.finished:
             state = job.get_state_display().lower()
-            self.stdout.write(f"Batch {job.pk} {state}: {job.succeeded} done, {job.failed} failed.")
+            self._say(f"Batch {job.pk} {state}: {job.succeeded} done, {job.failed} failed.")
         elif not sent:
-            self.stdout.write("Checked only: nothing was sent (add --yes to send the ready rows).")
+            self._say("Checked only: nothing was sent (add --yes to send the ready rows).")
         sys.stdout.flush()
+
+
+def _refusal(message: str) -> CommandError:
+    """The command's refusal, printed on stderr: it may name the file or quote its cells."""
+    return CommandError(printable(message))

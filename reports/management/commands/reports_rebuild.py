@@ -2,6 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
+from devices.history import events_fill_models
 from reports.rollups import rollups_rebuild
 
 
@@ -10,6 +11,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         started = time.perf_counter()
+        filled = 0
+        while done := events_fill_models():
+            filled += done
+        if filled:
+            self.stdout.write(f"{filled:,} events took their device's make and model from the cache.")
         counts = rollups_rebuild()
         took = time.perf_counter() - started
         self.stdout.write(
