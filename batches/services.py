@@ -44,9 +44,17 @@ from batches.preflight import (
 )
 from batches.selectors import RETRY_MAY_CHANGE, customer_names, retry_plan
 from customers.models import Customer
-from devices.bulk import DeviceOutcome, devices_record_batch
-from devices.failures import EXPLANATIONS, change_failed_sentence, kind_of_error, kind_of_result
-from devices.models import FailureKind, SectionType
+from devices.bulk import devices_record_batch
+from devices.changes import (
+    Action,
+    Intent,
+    Verdict,
+    send_async,
+    verdict_of_error,
+    verdict_of_result,
+    verdict_of_state,
+)
+from devices.failures import change_failed_sentence
 from devices.selectors import owners_of
 from portal.api import zerotouch_client
 from portal.models import AuditEvent
@@ -502,54 +510,22 @@ def _client() -> zerotouch.Client:
     return zerotouch_client()  # the batch lane: long deadline, below people in priority
 
 
-def _identifier(item: BatchItem) -> zerotouch.DeviceIdentifier:
-    return zerotouch.DeviceIdentifier(
-        imei=item.imei or None,
-        meid=item.meid or None,
-        serial_number=item.serial_number or None,
-        manufacturer=item.manufacturer or None,
-        model=item.model or None,
-    )
-
-
-def _send(client: zerotouch.Client, job: BatchJob, items: list[BatchItem]) -> zerotouch.Operation:
-    """One async request for the items, in their order (the results come back in the same order)."""
-    action = job.action
-    if action == BatchJob.Action.CLAIM:
-        return client.devices_claim_async(
-            claims=[
-                zerotouch.PartnerClaim(
-                    identifier=_identifier(item),
-                    customer_id=str(item.customer_id),
-                    section_type=SectionType.ZERO_TOUCH,
-                    metadata=zerotouch.DeviceMetadata(entries=item.metadata) if item.metadata else None,
-                )
-                for item in items
-            ]
-        )
-    if action == BatchJob.Action.UNCLAIM:
-        until = job.vacation_mode_until.isoformat() if job.vacation_mode_until else None
-        return client.devices_unclaim_async(
-            unclaims=[
-                zerotouch.PartnerUnclaim(
-                    device_id=str(item.device_id) if item.device_id else None,
-                    identifier=None if item.device_id else _identifier(item),
-                    section_type=SectionType.ZERO_TOUCH,
-                    vacation_mode_days=job.vacation_mode_days,
-                    vacation_mode_expire_time=until,
-                )
-                for item in items
-            ]
-        )
-    return client.devices_update_metadata_async(
-        updates=[
-            zerotouch.MetadataUpdate(
-                metadata=zerotouch.DeviceMetadata(entries=item.metadata),
-                device_id=str(item.device_id) if item.device_id else None,
-                identifier=None if item.device_id else _identifier(item),
-            )
-            for item in items
-        ]
+def _intent(job: BatchJob, item: BatchItem) -> Intent:
+    """The change a row asks for, as the one path of a device change takes it (``devices.changes``)."""
+    return Intent(
+        action=Action(job.action),
+        identifier=zerotouch.DeviceIdentifier(
+            imei=item.imei or None,
+            meid=item.meid or None,
+            serial_number=item.serial_number or None,
+            manufacturer=item.manufacturer or None,
+            model=item.model or None,
+        ),
+        device_id=item.device_id,
+        customer_id=item.customer_id,
+        metadata=item.metadata,
+        vacation_mode_days=job.vacation_mode_days,
+        vacation_mode_until=job.vacation_mode_until,
     )
 
 
@@ -639,10 +615,9 @@ def chunk_submit_next(job_id: int, *, client: zerotouch.Client | None = None) ->
         chunk.state, chunk.attempted_at, chunk.attempts = BatchChunk.State.SUBMITTING, now, chunk.attempts + 1
         chunk.save(update_fields=["state", "attempted_at", "attempts"])
         BatchJob.objects.filter(pk=job_id, state=BatchJob.State.QUEUED).update(state=BatchJob.State.RUNNING)
-    action = job.action
     client = client or _client()
     try:
-        operation = _send(client, job, items)
+        operation = send_async(client, [_intent(job, item) for item in items])
     except zerotouch.OutcomeUnknown as exc:
         # The request may have started an operation the portal cannot name: find out from the devices
         # once whatever it did has settled.
@@ -656,7 +631,7 @@ def chunk_submit_next(job_id: int, *, client: zerotouch.Client | None = None) ->
         return chunk
     except zerotouch.InvalidArgument as exc:
         # The request as a whole was refused (nothing started): its items fail with the reason.
-        _fail_chunk(chunk, items, action, exc)
+        _fail_chunk(chunk, items, exc)
         return chunk
     except zerotouch.ZeroTouchError as exc:
         # Provably not acted on (a ONCE method is only failed this way when nothing started): wait.
@@ -687,14 +662,11 @@ def _update_chunk(chunk: BatchChunk, **changes) -> None:
     chunk.save(update_fields=list(changes))
 
 
-def _fail_chunk(
-    chunk: BatchChunk, items: list[BatchItem], action: str, exc: zerotouch.ZeroTouchError
-) -> None:
-    message = change_failed_sentence(exc, "the batch request")
-    outcomes = [
-        _outcome(item, action, succeeded=False, kind=kind_of_error(exc), message=message) for item in items
-    ]
-    _record_outcomes(chunk, items, outcomes, action)
+def _fail_chunk(chunk: BatchChunk, items: list[BatchItem], exc: zerotouch.ZeroTouchError) -> None:
+    job = chunk.job
+    _record_outcomes(
+        chunk, items, [verdict_of_error(exc, _intent(job, item), "the batch request") for item in items]
+    )
 
 
 # --- Results --------------------------------------------------------------------------------------
@@ -725,7 +697,11 @@ def chunk_poll(chunk_id: int, *, client: zerotouch.Client | None = None) -> Poll
         return PollResult(done=False, next_poll_in=delay)
     if not operation.done:
         progress = operation.metadata.progress if operation.metadata and operation.metadata.progress else 0
-        delay = _next_poll(chunk, progress)
+        submitted = chunk.submitted_at
+        elapsed = None if submitted is None else (timezone.now() - submitted).total_seconds()
+        delay = operation.next_poll_in(
+            elapsed, minimum=settings.ZT_BATCH_POLL_MIN_SECONDS, maximum=settings.ZT_BATCH_POLL_MAX_SECONDS
+        )
         _update_chunk(
             chunk, progress=progress, due_at=timezone.now() + timedelta(seconds=delay), last_error=""
         )
@@ -734,104 +710,26 @@ def chunk_poll(chunk_id: int, *, client: zerotouch.Client | None = None) -> Poll
     return PollResult(done=True, next_poll_in=None)
 
 
-def _next_poll(chunk: BatchChunk, progress: int) -> float:
-    low, high = settings.ZT_BATCH_POLL_MIN_SECONDS, settings.ZT_BATCH_POLL_MAX_SECONDS
-    if progress <= 0 or chunk.submitted_at is None:
-        return low
-    elapsed = (timezone.now() - chunk.submitted_at).total_seconds()
-    remaining = elapsed * (100 - progress) / progress
-    return max(low, min(high, remaining))
-
-
-def _outcome(
-    item: BatchItem,
-    action: str,
-    *,
-    succeeded: bool,
-    device_id: int | None = None,
-    kind: str = "",
-    message: str = "",
-    status: str = "",
-) -> tuple[DeviceOutcome, dict]:
-    """The device's outcome (for the cache and history) and the item's new fields."""
-    device_id = device_id or item.device_id
-    outcome = DeviceOutcome(
-        identifier=_identifier(item),
-        device_id=device_id,
-        succeeded=succeeded,
-        customer_id=item.customer_id,
-        metadata=item.metadata,
-        failure_kind="" if succeeded else kind,
-        message=message,
-    )
-    fields = {
-        "state": BatchItem.State.SUCCEEDED if succeeded else BatchItem.State.FAILED,
-        "device_id": device_id,
-        "failure_kind": "" if succeeded else kind,
-        "status": status,
-        "message": message,
-    }
-    return outcome, fields
-
-
 def _apply_operation(chunk: BatchChunk, operation: zerotouch.Operation) -> None:
     items = _chunk_items(chunk)
-    action = chunk.job.action
     results = list(operation.results)
-    outcomes = []
-    for index, item in enumerate(items):
-        result = results[index] if index < len(results) else None
-        if result is None:
-            outcomes.append(
-                _outcome(
-                    item,
-                    action,
-                    succeeded=False,
-                    kind=FailureKind.OTHER,
-                    message="Zero-touch returned no result for this device.",
-                )
-            )
-        elif result.succeeded:
-            outcomes.append(
-                _outcome(
-                    item,
-                    action,
-                    succeeded=True,
-                    device_id=int(result.device_id) if result.device_id else None,
-                    status=result.status or "",
-                )
-            )
-        else:
-            kind = kind_of_result(result)
-            outcomes.append(
-                _outcome(
-                    item,
-                    action,
-                    succeeded=False,
-                    kind=kind,
-                    message=_result_sentence(kind, result),
-                    status=result.status or "",
-                )
-            )
-    _record_outcomes(chunk, items, outcomes, action, expect=BatchChunk.State.SUBMITTED)
-
-
-def _result_sentence(kind: str, result: zerotouch.PerDeviceResult) -> str:
-    said = (result.error_message or "").strip()
-    explanation = EXPLANATIONS.get(FailureKind(kind), "")
-    return f"{explanation} (Zero-touch: {said})" if said else explanation
+    job = chunk.job
+    verdicts = [
+        verdict_of_result(_intent(job, item), results[index] if index < len(results) else None)
+        for index, item in enumerate(items)
+    ]
+    _record_outcomes(chunk, items, verdicts, expect=BatchChunk.State.SUBMITTED)
 
 
 def _record_outcomes(
     chunk: BatchChunk,
     items: list[BatchItem],
-    outcomes: list[tuple[DeviceOutcome, dict]],
-    action: str,
+    verdicts: list[Verdict],
     *,
     expect: str | None = None,
     resend: list[BatchItem] = (),
 ) -> bool:
-    """Store a chunk's outcomes: items, the devices' cache and history, the job's counts, in one
+    """Store a chunk's verdicts: items, the devices' cache and history, the job's counts, in one
     transaction that holds the chunk, so that outcomes are recorded once however often they arrive.
     Items in ``resend`` go back to waiting in a new chunk."""
     job = chunk.job
@@ -841,24 +739,24 @@ def _record_outcomes(
             return False
         if locked.state in (BatchChunk.State.DONE, BatchChunk.State.CANCELLED):
             return False
-        for item, (_, fields) in zip(items, outcomes, strict=True):
-            for name, value in fields.items():
-                setattr(item, name, value)
+        for item, verdict in zip(items, verdicts, strict=True):
+            item.state = BatchItem.State.SUCCEEDED if verdict.succeeded else BatchItem.State.FAILED
+            item.device_id = verdict.device_id or item.device_id
+            item.failure_kind = "" if verdict.succeeded else verdict.kind
+            item.status = verdict.status
+            item.message = verdict.sentence
         BatchItem.objects.bulk_update(
             items, ["state", "device_id", "failure_kind", "status", "message"], batch_size=500
         )
         devices_record_batch(
-            action=action,
-            outcomes=[outcome for outcome, _ in outcomes],
-            vacation_mode_days=job.vacation_mode_days,
-            vacation_mode_until=job.vacation_mode_until,
+            changes=[(_intent(job, item), verdict) for item, verdict in zip(items, verdicts, strict=True)],
             actor=job.created_by,
             batch_id=job.pk,
             reseller_id=int(settings.ZT_PARTNER_ID),
         )
-        succeeded = sum(1 for outcome, _ in outcomes if outcome.succeeded)
+        succeeded = sum(1 for verdict in verdicts if verdict.succeeded)
         BatchJob.objects.filter(pk=job.pk).update(
-            succeeded=F("succeeded") + succeeded, failed=F("failed") + len(outcomes) - succeeded
+            succeeded=F("succeeded") + succeeded, failed=F("failed") + len(verdicts) - succeeded
         )
         if resend:
             BatchItem.objects.filter(id__in=[item.id for item in resend]).update(chunk=None)
@@ -884,40 +782,7 @@ def _finish_if_done(job_id: int) -> None:
 # --- A lost answer: reading the devices instead ---------------------------------------------------
 
 
-def _wanted(job: BatchJob, item: BatchItem, device: zerotouch.Device | None) -> bool:
-    """Whether the device shows what the item asked for."""
-    if device is None:
-        return False
-    action = job.action
-    claim = device.claim_for(SectionType.ZERO_TOUCH)
-    if action == BatchJob.Action.CLAIM:
-        return bool(claim and claim.owner_company_id and int(claim.owner_company_id) == item.customer_id)
-    if action == BatchJob.Action.UNCLAIM:
-        if job.vacation_mode_days or job.vacation_mode_until:  # the claim stays, in vacation mode
-            return claim is None or bool(claim.vacation_mode_expire_time)
-        return claim is None
-    return all(device.metadata.entries.get(key, "") == value for key, value in item.metadata.items())
-
-
-def _explained_failure(
-    action: str, item: BatchItem, device: zerotouch.Device | None, partner_id: str
-) -> str | None:
-    """The failure a device's state explains without sending anything again (None: none)."""
-    if device is None:
-        # Unknown to zero-touch: nothing the lost request did. A claim registers a new device, so it is
-        # worth sending again; an unclaim or a metadata change would only be refused.
-        return None if action == BatchJob.Action.CLAIM else FailureKind.NOT_FOUND
-    claim = device.claim_for(SectionType.ZERO_TOUCH)
-    if action == BatchJob.Action.CLAIM and claim is not None:
-        if claim.reseller_id and str(claim.reseller_id) != str(partner_id):
-            return FailureKind.CLAIMED_BY_ANOTHER_RESELLER
-        return FailureKind.CLAIMED_BY_ANOTHER_CUSTOMER
-    if action == BatchJob.Action.METADATA and claim is None:
-        return FailureKind.NOT_OURS
-    return None
-
-
-def _read_devices(client: zerotouch.Client, items: list[BatchItem]) -> dict[int, dict | None]:
+def _read_devices(client: zerotouch.Client, job: BatchJob, items: list[BatchItem]) -> dict[int, dict | None]:
     """Each item's device as the API holds it now, as JSON (None: unknown to the API)."""
     observed = {}
     for item in items:
@@ -929,7 +794,10 @@ def _read_devices(client: zerotouch.Client, items: list[BatchItem]) -> dict[int,
             continue
         try:
             found = next(
-                iter(client.devices_find_by_identifier(identifier=_identifier(item), page_size=1)), None
+                iter(
+                    client.devices_find_by_identifier(identifier=_intent(job, item).identifier, page_size=1)
+                ),
+                None,
             )
         except zerotouch.InvalidArgument:
             found = None  # an identifier zero-touch does not accept names no device
@@ -964,7 +832,7 @@ def _reconcile(chunk: BatchChunk, client: zerotouch.Client | None) -> bool:
     items = _chunk_items(chunk)
     client = client or _client()
     try:
-        observed = {str(key): value for key, value in _read_devices(client, items).items()}
+        observed = {str(key): value for key, value in _read_devices(client, chunk.job, items).items()}
     except zerotouch.ZeroTouchError as exc:
         _update_chunk(chunk, due_at=timezone.now() + _backoff(3), last_error=str(exc))
         return False
@@ -975,25 +843,16 @@ def _reconcile(chunk: BatchChunk, client: zerotouch.Client | None) -> bool:
             due_at=timezone.now() + timedelta(seconds=settle_seconds(len(items))),
         )
         return False
-    action = chunk.job.action
-    outcomes, resend = [], []
+    decided, verdicts, resend = [], [], []
     for item in items:
         device = zerotouch.Device.from_json(observed[str(item.id)]) if observed[str(item.id)] else None
-        if _wanted(chunk.job, item, device):
-            outcomes.append(_outcome(item, action, succeeded=True, device_id=int(device.device_id)))
-        elif kind := _explained_failure(action, item, device, str(client.partner_id)):
-            device_id = int(device.device_id) if device else None
-            outcomes.append(
-                _outcome(
-                    item, action, succeeded=False, device_id=device_id, kind=kind, message=EXPLANATIONS[kind]
-                )
-            )
-        else:
+        verdict = verdict_of_state(_intent(chunk.job, item), device, partner_id=str(client.partner_id))
+        if verdict.send_again:
             resend.append(item)
-    done_items = [item for item in items if item not in resend]
-    return _record_outcomes(
-        chunk, done_items, outcomes, action, expect=BatchChunk.State.UNKNOWN, resend=resend
-    )
+        else:
+            decided.append(item)
+            verdicts.append(verdict)
+    return _record_outcomes(chunk, decided, verdicts, expect=BatchChunk.State.UNKNOWN, resend=resend)
 
 
 # --- The sweeper: carrying on after crashes and lost messages ----------------------------------------

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import zerotouch
 from customers.models import Customer
+from devices.changes import Action, Intent
 from devices.identifiers import identifier_errors, normalize_imei, normalize_meid
 from devices.models import SectionType
 
@@ -54,29 +55,18 @@ class ClaimRequest:
             chrome_os_attested_device_id=self.chrome_os_attested_device_id or None,
         )
 
-    def partner_claim(self) -> zerotouch.PartnerClaim:
-        """The item of a ``claimAsync`` request. A ChromeOS device is claimed for the customer's
-        Google Workspace id with its token, an Android device for the customer id."""
-        return zerotouch.PartnerClaim(
+    def intent(self) -> Intent:
+        """This claim as the one path of a device change takes it (``devices.changes``)."""
+        return Intent(
+            action=Action.CLAIM,
             identifier=self.identifier(),
-            customer_id=None if self.chrome_os else str(self.customer_id),
-            google_workspace_customer_id=self.google_workspace_customer_id if self.chrome_os else None,
-            pre_provisioning_token=self.pre_provisioning_token or None,
+            customer_id=self.customer_id,
             section_type=self.section_type,
-            metadata=zerotouch.DeviceMetadata(entries=dict(self.metadata)) if self.metadata else None,
+            metadata=dict(self.metadata),
+            chrome_os=self.chrome_os,
+            google_workspace_customer_id=self.google_workspace_customer_id,
+            pre_provisioning_token=self.pre_provisioning_token,
         )
-
-    def claim_arguments(self) -> dict:
-        """The keyword arguments of ``Client.devices_claim`` for this one device."""
-        claim = self.partner_claim()
-        return {
-            "identifier": claim.identifier,
-            "customer_id": claim.customer_id,
-            "google_workspace_customer_id": claim.google_workspace_customer_id,
-            "pre_provisioning_token": claim.pre_provisioning_token,
-            "section_type": claim.section_type,
-            "metadata": dict(self.metadata) or None,
-        }
 
     @property
     def label(self) -> str:

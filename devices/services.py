@@ -33,6 +33,7 @@ from devices.cache import (
     row_with_metadata,
     vendor_customer_ids,
 )
+from devices.changes import Action, Intent, shows_done
 from devices.claims import ClaimRequest
 from devices.failures import change_failed_sentence, kind_of_error, lookup_failed_sentence
 from devices.history import device_fields, events_record, order_number_of
@@ -228,11 +229,6 @@ def _found(client: zerotouch.Client, request: ClaimRequest) -> zerotouch.Device 
         raise _Unreadable from exc
 
 
-def _claimed_for(device: zerotouch.Device | None, request: ClaimRequest) -> bool:
-    claim = device.claim_for(request.section_type) if device else None
-    return bool(claim and claim.owner_company_id and int(claim.owner_company_id) == request.customer_id)
-
-
 def _explain_claim_refusal(
     client: zerotouch.Client, request: ClaimRequest, exc: zerotouch.ApiError
 ) -> DeviceActionFailed:
@@ -303,14 +299,14 @@ def device_claim(
         "model": request.model,
     }
     try:
-        device_id = int(client.devices_claim(**request.claim_arguments()).device_id)
+        device_id = request.intent().send(client)
     except zerotouch.ZeroTouchError as exc:
         if isinstance(exc, zerotouch.OutcomeUnknown):
             try:
                 found, state_read = _found(client, request), True
             except _Unreadable:
                 found, state_read = None, False
-            if _claimed_for(found, request):
+            if shows_done(request.intent(), found):
                 return _claimed(client, request, int(found.device_id), record)
             failure = _not_confirmed(exc, "the claim", state_read=state_read)
         elif isinstance(exc, zerotouch.ApiError):
@@ -392,16 +388,17 @@ def device_unclaim(
         "customer_id": device.owner_id,
         "details": details,
     }
-    vacation = bool(vacation_mode_days or vacation_mode_expire_time)
+    intent = Intent(
+        action=Action.UNCLAIM,
+        device_id=device.device_id,
+        customer_id=device.owner_id,
+        section_type=section,
+        vacation_mode_days=vacation_mode_days,
+        vacation_mode_until=vacation_mode_expire_time,
+    )
+    vacation = intent.vacation
     try:
-        client.devices_unclaim(
-            device_id=device.device_id,
-            section_type=section,
-            vacation_mode_days=vacation_mode_days,
-            vacation_mode_expire_time=vacation_mode_expire_time.isoformat()
-            if vacation_mode_expire_time
-            else None,
-        )
+        intent.send(client)
     except zerotouch.ZeroTouchError as exc:
         read = _read_device(client, device.device_id) if _worth_reading(exc) else None
         claim = read.claim_for(section) if read else None
@@ -475,13 +472,14 @@ def device_update_metadata(
         "customer_id": device.owner_id,
         "details": {"before": {key: device.metadata.get(key, "") for key in entries}, "after": entries},
     }
+    intent = Intent(
+        action=Action.METADATA, device_id=device.device_id, customer_id=device.owner_id, metadata=entries
+    )
     try:
-        client.devices_metadata(device_id=device.device_id, entries=entries)
+        intent.send(client)
     except zerotouch.ZeroTouchError as exc:
         read = _read_device(client, device.device_id) if isinstance(exc, zerotouch.OutcomeUnknown) else None
-        if read is not None and all(
-            read.metadata.entries.get(key, "") == value for key, value in entries.items()
-        ):
+        if read is not None and shows_done(intent, read):
             cache_store_devices([read])
             _record(device_id=device.device_id, outcome=DeviceEvent.Outcome.SUCCEEDED, **record)
             return DeviceChange(device=_cached(device.device_id))

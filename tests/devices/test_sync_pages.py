@@ -125,21 +125,23 @@ def test_the_filters_list_models_kept_by_the_writers_without_scanning_devices(em
 @pytest.mark.django_db
 def test_a_batch_claim_adds_its_new_models_too(emulator):
     import zerotouch
-    from devices.bulk import DeviceOutcome, devices_record_batch
+    from devices.bulk import devices_record_batch
+    from devices.changes import Action, Intent, Verdict
 
     emulator.seed(customers=1, vendors=0, devices=0, random_seed=96)
     sync_full()
     customer = Customer.objects.get()
     devices_record_batch(
-        action="claim",
-        outcomes=[
-            DeviceOutcome(
-                identifier=zerotouch.DeviceIdentifier(
-                    imei=make_imei(96001), manufacturer="Zebra", model="TC58"
+        changes=[
+            (
+                Intent(
+                    action=Action.CLAIM,
+                    identifier=zerotouch.DeviceIdentifier(
+                        imei=make_imei(96001), manufacturer="Zebra", model="TC58"
+                    ),
+                    customer_id=customer.pk,
                 ),
-                device_id=123456789,
-                succeeded=True,
-                customer_id=customer.pk,
+                Verdict(succeeded=True, device_id=123456789),
             )
         ],
         actor=None,

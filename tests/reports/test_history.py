@@ -9,7 +9,8 @@ from django.utils import timezone
 import zerotouch
 from batches.models import BatchJob
 from customers.models import Customer
-from devices.bulk import DeviceOutcome, devices_record_batch
+from devices.bulk import devices_record_batch
+from devices.changes import Action, Intent, Verdict
 from devices.models import Device, DeviceEvent
 from devices.sync import sync_full
 from portal.roles import Role
@@ -87,22 +88,26 @@ def test_a_batchs_outcomes_are_history_of_their_job_failed_and_unknown_devices_i
     claimed, refused = make_imei(82001), make_imei(82002)
 
     devices_record_batch(
-        action="claim",
-        outcomes=[
-            DeviceOutcome(
-                identifier=zerotouch.DeviceIdentifier(imei=claimed, manufacturer="Google", model="Pixel 8"),
-                device_id=900_001,
-                succeeded=True,
-                customer_id=acme.pk,
-                metadata={"ordernumber": "SO-5"},
+        changes=[
+            (
+                Intent(
+                    action=Action.CLAIM,
+                    identifier=zerotouch.DeviceIdentifier(
+                        imei=claimed, manufacturer="Google", model="Pixel 8"
+                    ),
+                    customer_id=acme.pk,
+                    metadata={"ordernumber": "SO-5"},
+                ),
+                Verdict(succeeded=True, device_id=900_001),
             ),
-            DeviceOutcome(
-                identifier=zerotouch.DeviceIdentifier(imei=refused, manufacturer="Zebra", model="TC58"),
-                device_id=None,
-                succeeded=False,
-                customer_id=acme.pk,
-                metadata={"ordernumber": "SO-5"},
-                failure_kind="invalid_identifier",
+            (
+                Intent(
+                    action=Action.CLAIM,
+                    identifier=zerotouch.DeviceIdentifier(imei=refused, manufacturer="Zebra", model="TC58"),
+                    customer_id=acme.pk,
+                    metadata={"ordernumber": "SO-5"},
+                ),
+                Verdict(succeeded=False, device_id=None, kind="invalid_identifier"),
             ),
         ],
         actor=sam,
@@ -150,23 +155,22 @@ def test_a_chunk_adds_to_the_shared_counters_only_after_writing_its_devices_and_
     them last, so that their row locks are not held while its devices and events are written (a
     person's claim during a batch would wait behind them)."""
     acme = Customer.objects.create(company_id=502, name="Acme")
-    outcomes = [
-        DeviceOutcome(
-            identifier=zerotouch.DeviceIdentifier(
-                imei=make_imei(83000 + n), manufacturer="Google", model="Pixel 8"
+    changes = [
+        (
+            Intent(
+                action=Action.CLAIM,
+                identifier=zerotouch.DeviceIdentifier(
+                    imei=make_imei(83000 + n), manufacturer="Google", model="Pixel 8"
+                ),
+                customer_id=acme.pk,
             ),
-            device_id=910_000 + n,
-            succeeded=True,
-            customer_id=acme.pk,
-            metadata={},
+            Verdict(succeeded=True, device_id=910_000 + n),
         )
         for n in range(5)
     ]
 
     with CaptureQueriesContext(connection) as queries:
-        devices_record_batch(
-            action="claim", outcomes=outcomes, actor=None, batch_id=None, reseller_id=1000001
-        )
+        devices_record_batch(changes=changes, actor=None, batch_id=None, reseller_id=1000001)
 
     statements = [query["sql"] for query in queries.captured_queries]
 
