@@ -36,7 +36,7 @@ migrate: venv
 	$(PY) manage.py migrate --no-input
 
 demo: migrate $(EMULATOR_STATE)
-	$(PY) manage.py demo_setup --emulator-state $(EMULATOR_STATE)
+	PORTAL_DEV_TOOLS=1 $(PY) manage.py demo_setup --emulator-state $(EMULATOR_STATE)
 
 # The emulator's demo state: customers, vendors and their customers, 20,000 devices. Made once.
 $(EMULATOR_STATE): | venv
@@ -64,31 +64,34 @@ lint: venv
 clean:
 	rm -rf var/ .pytest_cache
 
+# The benchmarks run production settings (DEBUG off) with the development tools (bench/) installed.
+BENCH_ENV := DEBUG=0 SECRET_KEY=benchmark-only PORTAL_DEV_TOOLS=1
+
 # Search benchmarks at 1,000,000 devices, on a scratch SQLite file and a scratch PostgreSQL database.
 BENCH_DEVICES ?= 1000000
 bench-cache: venv
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-cache.sqlite3 $(PY) manage.py migrate -v0
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-cache.sqlite3 \
+	$(BENCH_ENV) DATABASE_URL=sqlite:///var/bench-cache.sqlite3 $(PY) manage.py migrate -v0
+	$(BENCH_ENV) DATABASE_URL=sqlite:///var/bench-cache.sqlite3 \
 		$(PY) manage.py zt_bench cache --devices $(BENCH_DEVICES)
 	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'zt_bench'" | grep -q 1 \
 		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE zt_bench"
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench $(PY) manage.py migrate -v0
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench \
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench $(PY) manage.py migrate -v0
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench \
 		$(PY) manage.py zt_bench cache --devices $(BENCH_DEVICES)
 
 # Sync ingest from a zero-latency emulator, then 20,000 devices under 20% injected server errors.
 bench-sync: venv
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-sync.sqlite3 $(PY) manage.py migrate -v0
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-sync.sqlite3 \
+	$(BENCH_ENV) DATABASE_URL=sqlite:///var/bench-sync.sqlite3 $(PY) manage.py migrate -v0
+	$(BENCH_ENV) DATABASE_URL=sqlite:///var/bench-sync.sqlite3 \
 		$(PY) manage.py zt_bench sync --devices 200000 --runs 3 --resync
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-sync.sqlite3 \
+	$(BENCH_ENV) DATABASE_URL=sqlite:///var/bench-sync.sqlite3 \
 		$(PY) manage.py zt_bench sync --devices 20000 --error-rate 0.2
 	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'zt_bench_sync'" | grep -q 1 \
 		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE zt_bench_sync"
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_sync $(PY) manage.py migrate -v0
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_sync \
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_sync $(PY) manage.py migrate -v0
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_sync \
 		$(PY) manage.py zt_bench sync --devices 200000 --runs 3 --resync
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_sync \
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_sync \
 		$(PY) manage.py zt_bench sync --devices 20000 --error-rate 0.2
 
 # Batches on the cache bench-cache built (1,000,000 devices): pre-flight of 100,000 rows, submission
@@ -96,52 +99,52 @@ bench-sync: venv
 bench-batch: venv
 	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'zt_bench'" | grep -q 1 \
 		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE zt_bench"
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench $(PY) manage.py migrate -v0
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench \
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench $(PY) manage.py migrate -v0
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench \
 		$(PY) manage.py zt_bench cache --devices $(BENCH_DEVICES) --repeat 20
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench \
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench \
 		$(PY) manage.py zt_bench batch --rows 100000
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-cache.sqlite3 $(PY) manage.py migrate -v0
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-cache.sqlite3 \
+	$(BENCH_ENV) DATABASE_URL=sqlite:///var/bench-cache.sqlite3 $(PY) manage.py migrate -v0
+	$(BENCH_ENV) DATABASE_URL=sqlite:///var/bench-cache.sqlite3 \
 		$(PY) manage.py zt_bench cache --devices $(BENCH_DEVICES) --repeat 20
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-cache.sqlite3 \
+	$(BENCH_ENV) DATABASE_URL=sqlite:///var/bench-cache.sqlite3 \
 		$(PY) manage.py zt_bench batch --rows 100000
 
 # The sync, a batch and a person sharing a scaled-down quota (240 requests a minute) through a real
 # worker and beat: SQLite with the file limiter, then PostgreSQL with Redis.
 bench-quota: venv
 	rm -f var/bench-quota.sqlite3
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-quota.sqlite3 $(PY) manage.py migrate -v0
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-quota.sqlite3 \
+	$(BENCH_ENV) DATABASE_URL=sqlite:///var/bench-quota.sqlite3 $(PY) manage.py migrate -v0
+	$(BENCH_ENV) DATABASE_URL=sqlite:///var/bench-quota.sqlite3 \
 		$(PY) manage.py zt_bench quota --devices 32000 --per-minute 240 --soft-limit 20
 	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'zt_bench_quota'" | grep -q 1 \
 		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE zt_bench_quota"
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_quota $(PY) manage.py migrate -v0
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_quota \
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_quota $(PY) manage.py migrate -v0
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_quota \
 		CELERY_BROKER_URL=redis://127.0.0.1:6379/14 \
 		$(PY) manage.py zt_bench quota --devices 32000 --per-minute 240 --soft-limit 20
 
 # The customers page at 10,000 customers (server time through Django's whole request path).
 bench-customers: venv
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-customers.sqlite3 $(PY) manage.py migrate -v0
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-customers.sqlite3 \
+	$(BENCH_ENV) DATABASE_URL=sqlite:///var/bench-customers.sqlite3 $(PY) manage.py migrate -v0
+	$(BENCH_ENV) DATABASE_URL=sqlite:///var/bench-customers.sqlite3 \
 		$(PY) manage.py zt_bench customers --customers 10000
 	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'zt_bench_customers'" | grep -q 1 \
 		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE zt_bench_customers"
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_customers $(PY) manage.py migrate -v0
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_customers \
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_customers $(PY) manage.py migrate -v0
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_customers \
 		$(PY) manage.py zt_bench customers --customers 10000
 
 # Every report section at 1,000,000 devices and 3,000,000 history events (built once per database,
 # reused by later runs), on a scratch SQLite file and a scratch PostgreSQL database.
 bench-reports: venv
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-reports.sqlite3 $(PY) manage.py migrate -v0
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=sqlite:///var/bench-reports.sqlite3 \
+	$(BENCH_ENV) DATABASE_URL=sqlite:///var/bench-reports.sqlite3 $(PY) manage.py migrate -v0
+	$(BENCH_ENV) DATABASE_URL=sqlite:///var/bench-reports.sqlite3 \
 		$(PY) manage.py reports_bench --devices $(BENCH_DEVICES) --events 3000000
 	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'zt_bench_reports'" | grep -q 1 \
 		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE zt_bench_reports"
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_reports $(PY) manage.py migrate -v0
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_reports \
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_reports $(PY) manage.py migrate -v0
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_reports \
 		$(PY) manage.py reports_bench --devices $(BENCH_DEVICES) --events 3000000
 
 # The chaos run on PostgreSQL + a private Redis: a 10,000-device batch claim and a sync through 10 worker
@@ -150,8 +153,8 @@ bench-reports: venv
 CHAOS_SEED ?= 1
 bench-chaos: venv
 	psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS zt_chaos" -c "CREATE DATABASE zt_chaos"
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_chaos $(PY) manage.py migrate -v0
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_chaos \
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_chaos $(PY) manage.py migrate -v0
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_chaos \
 		$(PY) manage.py zt_bench chaos --devices 10000 --seed $(CHAOS_SEED)
 
 # 50 staff at the pages for 120 s while a 10,000-device batch claim runs: gunicorn, PostgreSQL (its own
@@ -160,8 +163,8 @@ bench-chaos: venv
 bench-load: venv
 	psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname = 'zt_bench_load'" | grep -q 1 \
 		|| psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE zt_bench_load"
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_load $(PY) manage.py migrate -v0
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_load \
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_load $(PY) manage.py migrate -v0
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_load \
 		$(PY) manage.py zt_bench cache --devices $(BENCH_DEVICES) --repeat 20
-	DEBUG=0 SECRET_KEY=benchmark-only DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_load \
+	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_load \
 		CELERY_BROKER_URL=redis://127.0.0.1:6379/13 $(PY) manage.py zt_bench load $(LOAD_ARGS)

@@ -28,12 +28,12 @@ from batches.models import BatchChunk, BatchItem, BatchJob
 from batches.parsing import Limits, parse_csv
 from batches.preflight import Checker, checked_blocks, cycle_collector_paused, items_of
 from batches.services import _cut_into_chunks, chunk_submit_next, job_confirm, job_from_input
+from bench.subprocesses import database_url
 from customers.models import Customer
 from customers.services import customers_sync
 from devices.identifiers import luhn_check_digit
 from devices.models import Device
 from portal.api import reset_zerotouch_client, zerotouch_client
-from portal.subprocesses import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 

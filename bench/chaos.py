@@ -57,13 +57,13 @@ from django.test.utils import override_settings
 
 from batches.models import BatchChunk, BatchItem, BatchJob
 from batches.services import job_confirm, job_from_input
+from bench.subprocesses import database_url, free_port
 from customers.models import Customer
 from customers.services import customers_sync
 from devices.identifiers import luhn_check_digit
 from devices.models import Device, DeviceEvent, SyncRun
 from portal.api import reset_zerotouch_client, zerotouch_client
 from portal.models import AuditEvent
-from portal.subprocesses import database_url, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTNER_ID = 1000001

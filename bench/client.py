@@ -1,7 +1,7 @@
-"""Measure the client's own overhead per call: ``python -m zerotouch.bench``.
+"""Measure the client's own overhead per call: ``python -m bench.client``.
 
 Starts an emulator (``python -m emulator seed`` and ``serve`` in a temporary directory, through its
-command line, so this package imports nothing of it), then times, call by call and alternating so that
+command line, so this module imports nothing of it), then times, call by call and alternating so that
 both see the same server, a bare ``requests`` call (send, receive, decode JSON) and the same call
 through the client (plus rate limiter, retry bookkeeping, error mapping, dataclasses, logging), for
 ``devices.get`` and one ``findByOwner`` page. The difference of the medians is the overhead.
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import requests
 
-from .auth import build_session
-from .client import Client
-from .ratelimit import LocalTokenBucket, Quota, RedisTokenBucket
+from zerotouch.auth import build_session
+from zerotouch.client import Client
+from zerotouch.ratelimit import LocalTokenBucket, Quota, RedisTokenBucket
 
 PARTNER_ID = "1000001"
 
@@ -215,7 +215,7 @@ def run(url: str, *, iterations: int, redis_url: str | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m zerotouch.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.client", description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", help="an API (emulator) already running; default: start one")
     parser.add_argument("--iterations", type=int, default=2000, help="calls per measurement (default 2000)")
     parser.add_argument("--devices", type=int, default=2000, help="devices to seed (default 2000)")

@@ -35,8 +35,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from bench.subprocesses import database_url, free_port
 from devices.identifiers import luhn_check_digit
-from portal.subprocesses import database_url, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})

@@ -27,11 +27,11 @@ from django.test.utils import override_settings
 
 from batches.models import BatchChunk, BatchItem, BatchJob
 from batches.services import job_confirm, job_from_input
+from bench.subprocesses import database_url
 from customers.models import Customer, Vendor
 from devices.identifiers import luhn_check_digit
 from devices.models import Device, DeviceEvent, DeviceModel, SearchKey, SyncRun
 from portal.api import Lane, reset_zerotouch_client, zerotouch_client
-from portal.subprocesses import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -54,6 +54,12 @@ INSTALLED_APPS = [
     "batches",
     "reports",
 ]
+# Development tools (bench/: the benchmarks, the chaos run, the load test, the demo's history, and the
+# zt_bench, reports_bench and demo_setup commands): installed with DEBUG on, or with PORTAL_DEV_TOOLS=1
+# (the Makefile's bench targets, which run with DEBUG off). Production installs none of it.
+PORTAL_DEV_TOOLS = DEBUG or env_bool("PORTAL_DEV_TOOLS", False)
+if PORTAL_DEV_TOOLS:
+    INSTALLED_APPS.append("bench")
 
 MIDDLEWARE = [
     "portal.middleware.RequestIdMiddleware",  # first: every later line logged names the request

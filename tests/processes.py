@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from portal.subprocesses import database_url
+from bench.subprocesses import database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,4 +1,4 @@
-"""The chaos run at CI size (``batches.chaos``, the same function as ``zt_bench chaos``): 200 devices
+"""The chaos run at CI size (``bench.chaos``, the same function as ``zt_bench chaos``): 200 devices
 claimed while a sync runs, the worker SIGKILLed three times, the API failing 20% of calls, dropping
 answers after acting and refusing calls over a quota, a short outage, Redis and the web process
 restarted. Every invariant must hold."""
@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from batches.chaos import ChaosPlan, run_chaos
+from bench.chaos import ChaosPlan, run_chaos
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -1,12 +1,12 @@
-"""The load script's own logic (``portal.load``): a few staff for a few seconds against the test
+"""The load script's own logic (``bench.load``): a few staff for a few seconds against the test
 server, and the refusal of any address but this machine's."""
 
 import pytest
 
+from bench.load import MIX, Catalogue, LoadResult, Sample, Staff, TargetRefused, local_target, run_load
 from customers.models import Customer
 from devices.models import Device
 from devices.sync import sync_full
-from portal.load import MIX, Catalogue, LoadResult, Sample, Staff, TargetRefused, local_target, run_load
 from portal.roles import Role
 from tests.conftest import make_user
 

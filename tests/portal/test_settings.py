@@ -34,6 +34,7 @@ SETTINGS_VARIABLES = [
     "SECURE_COOKIES",
     "SECURE_SSL_REDIRECT",
     "TRUST_X_FORWARDED_PROTO",
+    "PORTAL_DEV_TOOLS",
 ]
 
 
@@ -53,7 +54,7 @@ def read_settings(env: dict[str, str], tmp_path: Path) -> dict:
         "'credentials': s.ZT_CREDENTIALS_FILE, 'secure_cookie': s.SESSION_COOKIE_SECURE,"
         "'secure_csrf_cookie': s.CSRF_COOKIE_SECURE, 'redirect': s.SECURE_SSL_REDIRECT,"
         "'hsts': s.SECURE_HSTS_SECONDS, 'proxy_header': s.SECURE_PROXY_SSL_HEADER,"
-        "'cache': s.CACHES['default']}, default=str))"
+        "'cache': s.CACHES['default'], 'apps': s.INSTALLED_APPS}, default=str))"
     )
     result = run_manage(["shell", "-c", code], env, tmp_path)
     assert result.returncode == 0, result.stderr
@@ -75,6 +76,14 @@ def test_development_defaults_need_no_server(tmp_path):
     assert loaded["credentials"] == ""
     assert loaded["cache"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
     assert (loaded["secure_cookie"], loaded["redirect"]) == (False, False)
+    assert "bench" in loaded["apps"]
+
+
+def test_the_bench_targets_install_the_development_tools_with_debug_off(tmp_path):
+    loaded = read_settings({**PRODUCTION_ENV, "PORTAL_DEV_TOOLS": "1"}, tmp_path)
+
+    assert loaded["debug"] is False
+    assert "bench" in loaded["apps"]
 
 
 def test_production_settings_come_from_the_environment(tmp_path):
@@ -90,6 +99,7 @@ def test_production_settings_come_from_the_environment(tmp_path):
     assert loaded["credentials"] == "/run/secrets/zero-touch-key.json"
     assert loaded["cache"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
     assert loaded["cache"]["LOCATION"] == "redis://redis:6379/0"
+    assert "bench" not in loaded["apps"]  # the development tools are never installed in production
 
 
 def test_production_is_secure_by_default_and_trusts_no_forwarded_header(tmp_path):

@@ -6,7 +6,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
 
-from devices.demo import demo_history
+from bench.demo import demo_history
 from devices.sync import sync_full
 from portal.api import reset_zerotouch_client
 from portal.roles import Role, ensure_role_groups

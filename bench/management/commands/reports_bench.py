@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from reports.bench import bench_reports
+from bench.reports import bench_reports
 
 
 class Command(BaseCommand):
