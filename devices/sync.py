@@ -343,7 +343,7 @@ def _page_rows(
     the writer waits for the database."""
     for page in pages:
         yield (
-            list(device_rows(page.items, vendor_customers=vendor_customers, sync_run_id=run_id)),
+            list(device_rows(page.items_json, vendor_customers=vendor_customers, sync_run_id=run_id)),
             page.next_page_token,
         )
         if page.next_page_token is None or checkpoint.out_of_time():

@@ -6,7 +6,7 @@ Depends on requests and google-auth only (redis, lazily, for the shared rate lim
 __version__ = "0.1.0"
 
 from .auth import SCOPE, StaticBearerToken, build_session, settle_environment
-from .client import DEFAULT_BASE_URL, MAX_BATCH_SIZE, MAX_PAGE_SIZE, Client, Page, build_client
+from .client import DEFAULT_BASE_URL, MAX_BATCH_SIZE, MAX_PAGE_SIZE, Client, build_client
 from .errors import (
     AlreadyExists,
     ApiError,
@@ -28,6 +28,7 @@ from .errors import (
     Unimplemented,
     ZeroTouchError,
 )
+from .paging import Page, Pager
 from .ratelimit import FileTokenBucket, LocalTokenBucket, Priority, Quota, RateLimiter, RedisTokenBucket
 from .resources import (
     ClaimResult,
@@ -81,6 +82,7 @@ __all__ = [
     "OperationMetadata",
     "OutcomeUnknown",
     "Page",
+    "Pager",
     "PartnerClaim",
     "PartnerUnclaim",
     "PerDeviceResult",

@@ -537,3 +537,14 @@ class Operation:
     @property
     def failed_results(self) -> tuple[PerDeviceResult, ...]:
         return tuple(result for result in self.results if not result.succeeded)
+
+    def next_poll_in(self, elapsed_seconds: float | None, *, minimum: float, maximum: float) -> float:
+        """Seconds to wait before reading this unfinished operation again: the time it still needs at
+        the pace of its progress so far (``elapsed * (100 - progress) / progress``), kept between
+        ``minimum`` and ``maximum``. ``minimum`` while it shows no progress yet, or when the time since
+        it was submitted (``elapsed_seconds``) is unknown: a small batch may be done by then."""
+        progress = self.metadata.progress if self.metadata is not None else 0
+        if progress <= 0 or elapsed_seconds is None:
+            return minimum
+        remaining = elapsed_seconds * (100 - progress) / progress
+        return max(minimum, min(maximum, remaining))

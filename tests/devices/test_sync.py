@@ -12,11 +12,11 @@ import pytest
 from django.core.management import call_command
 from django.db import connection
 
+from bench.subprocesses import database_url
 from customers.models import Customer, Vendor
 from devices.models import Device, DeviceEvent, SearchKey, SyncRun
 from devices.services import device_refresh
 from devices.sync import SyncAlreadyRunning, prefetched, sync_customer_devices, sync_full, sync_workers
-from portal.subprocesses import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -82,16 +82,43 @@ def test_find_by_owner_pages_through_every_device_once(client, emulator):
     assert pages == -(-len(ids) // 7)
 
 
-def test_find_by_owner_json_yields_the_same_devices_as_the_apis_json(client, emulator):
+def test_find_by_owner_pages_hold_the_apis_json_of_the_same_devices(client, emulator):
     summary = emulator.seed_summary
     customer_ids = summary["customerIds"] + [c for v in summary["vendors"] for c in v["customerIds"]]
 
-    raw = list(client.devices_find_by_owner_json(customer_ids=customer_ids, page_size=30))
+    pages = list(client.devices_find_by_owner(customer_ids=customer_ids, page_size=30).pages())
 
+    raw = [device for page in pages for device in page.items_json]
     assert all(isinstance(device, dict) for device in raw)
     assert [Device.from_json(device) for device in raw] == all_devices(client, emulator)
+    assert [device for page in pages for device in page.items()] == all_devices(client, emulator)
+    assert [len(page.items_json) for page in pages[:-1]] == [30] * (len(pages) - 1)
+    assert [page.next_page_token is None for page in pages] == [False] * (len(pages) - 1) + [True]
     with pytest.raises(ValueError, match="at least one customer"):
-        client.devices_find_by_owner_json()
+        client.devices_find_by_owner()
+
+
+def test_find_by_owner_resumes_after_the_page_a_reader_checkpointed(client, emulator):
+    customer_id = emulator.seed_summary["customerIds"][0]
+    everything = [d.device_id for d in client.devices_find_by_owner(customer_ids=[customer_id], page_size=5)]
+    emulator.clear_stats()
+
+    first = next(client.devices_find_by_owner_pages(customer_ids=[customer_id], page_size=5))
+    rest = client.devices_find_by_owner(
+        customer_ids=[customer_id], page_size=5, page_token=first.next_page_token
+    )
+
+    assert [device["deviceId"] for device in first.items_json] + [d.device_id for d in rest] == everything
+    assert requests_made(emulator, "partners.devices.findByOwner") == -(-len(everything) // 5)
+
+
+def test_a_listing_is_read_once(client, emulator):
+    listing = client.customers_list()
+
+    assert len(list(listing)) == len(emulator.seed_summary["customerIds"])
+    assert list(listing) == []
+    with pytest.raises(ValueError, match="read already"):
+        listing.pages()
 
 
 def test_find_by_owner_can_resume_from_a_page_token(client, emulator):

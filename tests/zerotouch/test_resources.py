@@ -7,6 +7,7 @@ from zerotouch import (
     DeviceMetadata,
     MetadataUpdate,
     Operation,
+    OperationMetadata,
     PartnerClaim,
     PartnerUnclaim,
     ProcessingStatus,
@@ -188,3 +189,27 @@ def test_finished_operation_lists_per_device_results_in_request_order():
     assert second.error_identifier == "SECTION_NOT_YOURS"
     assert second.error_message == "Claimed by another reseller."
     assert operation.failed_results == (second,)
+
+
+def test_an_operation_is_polled_again_when_its_pace_says_it_will_be_done():
+    def at(progress):
+        return Operation(name="operations/1", metadata=OperationMetadata(progress=progress))
+
+    bounds = {"minimum": 2.0, "maximum": 10.0}
+    assert at(25).next_poll_in(2.0, **bounds) == 6.0  # 2 s for a quarter: 6 s for the rest
+    assert at(50).next_poll_in(30.0, **bounds) == 10.0  # never longer than the maximum
+    assert at(90).next_poll_in(9.0, **bounds) == 2.0  # nor shorter than the minimum
+    assert at(100).next_poll_in(9.0, **bounds) == 2.0  # 100 % but not done yet
+
+
+def test_an_operation_without_progress_or_submission_time_is_polled_after_the_minimum():
+    bounds = {"minimum": 2.0, "maximum": 10.0}
+    assert Operation(name="operations/1").next_poll_in(60.0, **bounds) == 2.0
+    assert (
+        Operation(name="operations/1", metadata=OperationMetadata(progress=0)).next_poll_in(60.0, **bounds)
+        == 2.0
+    )
+    assert (
+        Operation(name="operations/1", metadata=OperationMetadata(progress=40)).next_poll_in(None, **bounds)
+        == 2.0
+    )
