@@ -5,9 +5,9 @@ from django.contrib import admin, messages
 from django.urls import reverse
 from django.utils.html import format_html
 
+from batches.jobs import BatchRefused, job_cancel, job_retry_failed
 from batches.models import BatchChunk, BatchItem, BatchJob
 from batches.selectors import retry_plan
-from batches.services import BatchRefused, job_cancel, job_retry_failed
 from portal.admin import LargeTableAdmin, ReadOnlyModelAdmin
 
 

@@ -10,7 +10,12 @@ import time
 from celery import shared_task
 from django.conf import settings
 
-from batches import retention, services
+from batches import retention
+from batches.chunks import job_with_waiting_chunks
+from batches.polling import chunk_poll
+from batches.reconciliation import chunk_reconcile
+from batches.submission import chunk_submit_next
+from batches.sweep import batches_sweep
 
 # A submitting task hands over to a fresh one after this long, far under the task time limit.
 SUBMIT_BUDGET_SECONDS = 20.0
@@ -20,7 +25,7 @@ SUBMIT_BUDGET_SECONDS = 20.0
 def submit_job(job_id: int) -> None:
     """Send the job's due chunks one after the other, then poll each sent one."""
     started = time.monotonic()
-    while (chunk := services.chunk_submit_next(job_id)) is not None:
+    while (chunk := chunk_submit_next(job_id)) is not None:
         if chunk.state == chunk.State.SUBMITTED:
             poll_chunk.apply_async((chunk.pk,), countdown=settings.ZT_BATCH_POLL_MIN_SECONDS)
         if time.monotonic() - started > SUBMIT_BUDGET_SECONDS:
@@ -30,7 +35,7 @@ def submit_job(job_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def poll_chunk(chunk_id: int) -> None:
-    result = services.chunk_poll(chunk_id)
+    result = chunk_poll(chunk_id)
     if result.next_poll_in is not None:
         poll_chunk.apply_async((chunk_id,), countdown=result.next_poll_in)
     elif result.done:
@@ -39,21 +44,20 @@ def poll_chunk(chunk_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def reconcile_chunk(chunk_id: int) -> None:
-    if services.chunk_reconcile(chunk_id):
+    if chunk_reconcile(chunk_id):
         _submit_resent(chunk_id)
 
 
 def _submit_resent(chunk_id: int) -> None:
     """Items a reconciliation sends again wait in a new chunk of the same job: send it now."""
-    job_id = services.BatchChunk.objects.filter(pk=chunk_id).values_list("job_id", flat=True).first()
-    if job_id is not None and services.BatchChunk.objects.filter(job_id=job_id, state="pending").exists():
+    if (job_id := job_with_waiting_chunks(chunk_id)) is not None:
         submit_job.delay(job_id)
 
 
 @shared_task(ignore_result=True)
 def sweep() -> None:
     """Beat's safety net: enqueue what is due and that no task is on its way to do."""
-    due = services.batches_sweep()
+    due = batches_sweep()
     for job_id in due.submit:
         submit_job.delay(job_id)
     for chunk_id in due.poll:

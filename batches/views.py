@@ -7,7 +7,9 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
+from batches.drafts import CustomerNeeded, job_from_input, scan_check
 from batches.forms import BatchForm, JobFilterForm, JobListForm, ScanForm
+from batches.jobs import BatchRefused, job_cancel, job_confirm, job_discard, job_retry_failed
 from batches.models import BatchItem, BatchJob
 from batches.parsing import GOOGLE_TEMPLATE, TEMPLATES, FileRefused
 from batches.results import results_csv
@@ -22,16 +24,6 @@ from batches.selectors import (
     jobs_page,
     retry_plan,
     time_left,
-)
-from batches.services import (
-    BatchRefused,
-    CustomerNeeded,
-    job_cancel,
-    job_confirm,
-    job_discard,
-    job_from_input,
-    job_retry_failed,
-    scan_check,
 )
 from batches.uploads import UploadLimit
 from customers.selectors import customer_for_value, customer_get

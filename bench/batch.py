@@ -24,10 +24,13 @@ from pathlib import Path
 from django.db import connection, transaction
 from django.test.utils import override_settings
 
+from batches.chunks import cut_into_chunks
+from batches.drafts import job_from_input
+from batches.jobs import job_confirm
 from batches.models import BatchChunk, BatchItem, BatchJob
 from batches.parsing import Limits, parse_csv
 from batches.preflight import Checker, checked_blocks, cycle_collector_paused, items_of
-from batches.services import _cut_into_chunks, chunk_submit_next, job_confirm, job_from_input
+from batches.submission import chunk_submit_next
 from bench.subprocesses import database_url
 from customers.models import Customer
 from customers.services import customers_sync
@@ -241,7 +244,7 @@ def bench_submission(out, *, emulator_customer: Customer, devices: int, seed: in
     rng = random.Random(seed)
     job = _job_for(emulator_customer, [_fresh_imei(rng) for _ in range(devices)])
     with transaction.atomic():
-        _cut_into_chunks(job)
+        cut_into_chunks(job)
         BatchJob.objects.filter(pk=job.pk).update(state=BatchJob.State.QUEUED)
     client = _TimedClient(zerotouch_client())
     started = time.perf_counter()

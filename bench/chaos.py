@@ -55,8 +55,9 @@ from typing import TextIO
 from django.db import close_old_connections
 from django.test.utils import override_settings
 
+from batches.drafts import job_from_input
+from batches.jobs import job_confirm
 from batches.models import BatchChunk, BatchItem, BatchJob
-from batches.services import job_confirm, job_from_input
 from bench.subprocesses import database_url, free_port
 from customers.models import Customer
 from customers.services import customers_sync

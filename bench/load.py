@@ -12,7 +12,7 @@ Two halves:
 - the production shape around it (:func:`bench_load`): gunicorn on the database of ``zt_bench
   cache`` (1,000,000 devices), a Celery worker and beat, Redis when the broker is Redis, an emulator
   process standing in for Google, and a 10,000-device batch claim started through
-  ``batches.services`` just before the staff start.
+  ``batches.drafts`` just before the staff start.
 """
 
 from __future__ import annotations
@@ -510,7 +510,7 @@ def make_catalogue(rng: random.Random, *, claim_customer_ids: list[int], size: i
 
 def _batch_job(rng: random.Random, *, customer, devices: int):
     """A checked (not yet sent) claim of ``devices`` new devices for ``customer``, as an upload makes it."""
-    from batches.services import job_from_input
+    from batches.drafts import job_from_input
 
     lines = ["imei,ordernumber"]
     for number in range(devices):
@@ -662,7 +662,7 @@ def bench_load(
     from django.db import connection
     from django.test.utils import override_settings
 
-    from batches.services import job_confirm
+    from batches.jobs import job_confirm
     from customers.models import Customer
     from customers.services import customers_sync
     from devices.models import Device

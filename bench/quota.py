@@ -25,8 +25,9 @@ from pathlib import Path
 from django.db import transaction
 from django.test.utils import override_settings
 
+from batches.drafts import job_from_input
+from batches.jobs import job_confirm
 from batches.models import BatchChunk, BatchItem, BatchJob
-from batches.services import job_confirm, job_from_input
 from bench.subprocesses import database_url
 from customers.models import Customer, Vendor
 from devices.identifiers import luhn_check_digit

@@ -5,25 +5,46 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('batches', '0001_initial'),
+        ("batches", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='batchitem',
-            name='chunk',
-            field=models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='items', to='batches.batchchunk'),
+            model_name="batchitem",
+            name="chunk",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="items",
+                to="batches.batchchunk",
+            ),
         ),
         migrations.AlterField(
-            model_name='batchitem',
-            name='job',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='items', to='batches.batchjob'),
+            model_name="batchitem",
+            name="job",
+            field=models.ForeignKey(
+                db_index=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="items",
+                to="batches.batchjob",
+            ),
         ),
         migrations.AlterField(
-            model_name='batchitem',
-            name='state',
-            field=models.CharField(choices=[('invalid', 'Not sent: invalid'), ('skipped', 'Nothing to do'), ('pending', 'Waiting to be sent'), ('succeeded', 'Done'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], max_length=12),
+            model_name="batchitem",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("invalid", "Not sent: invalid"),
+                    ("skipped", "Nothing to do"),
+                    ("pending", "Waiting to be sent"),
+                    ("succeeded", "Done"),
+                    ("failed", "Failed"),
+                    ("cancelled", "Cancelled"),
+                ],
+                max_length=12,
+            ),
         ),
     ]

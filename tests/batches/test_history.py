@@ -5,7 +5,8 @@ alone, and an unclaim's vacation mode."""
 import io
 
 import zerotouch
-from batches.services import job_confirm, job_from_input
+from batches.drafts import job_from_input
+from batches.jobs import job_confirm
 from devices.cache import cache_store_devices
 from devices.history import events_fill_models
 from devices.models import Device, DeviceEvent

@@ -9,9 +9,10 @@ import pytest
 from django.core.management import call_command
 
 import zerotouch
+from batches.drafts import CustomerNeeded, job_from_input
+from batches.jobs import job_confirm
 from batches.models import BatchJob
 from batches.selectors import job_customers
-from batches.services import CustomerNeeded, job_confirm, job_from_input
 from devices.cache import cache_store_devices
 from devices.models import Device
 from tests.batches.test_services import items, run_to_the_end

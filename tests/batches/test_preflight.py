@@ -8,10 +8,10 @@ import io
 import orjson
 import pytest
 
+from batches.drafts import _item_writer, job_from_input, scan_check
 from batches.models import BatchItem, BatchJob
 from batches.parsing import FileRefused
 from batches.preflight import BLOCK, ITEM_COLUMNS, cycle_collector_paused
-from batches.services import _item_writer, job_from_input, scan_check
 from customers.models import Vendor
 from devices.cache import cache_store_devices
 from devices.claims import claim_request

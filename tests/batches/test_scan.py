@@ -6,7 +6,7 @@ import pytest
 from django.test.html import Element, parse_html
 from django.urls import reverse
 
-from batches.services import job_from_input
+from batches.drafts import job_from_input
 from devices.cache import cache_store_devices
 from devices.identifiers import luhn_check_digit
 from portal.roles import Role

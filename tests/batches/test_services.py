@@ -8,21 +8,16 @@ import pytest
 from django.core.cache import cache
 
 import zerotouch
+from batches.drafts import job_from_input
+from batches.jobs import BatchRefused, job_cancel, job_confirm, job_retry_failed
 from batches.models import BatchChunk, BatchItem, BatchJob
 from batches.parsing import FileRefused
+from batches.polling import chunk_poll
+from batches.reconciliation import chunk_reconcile
 from batches.results import results_csv
 from batches.selectors import retry_plan
-from batches.services import (
-    BatchRefused,
-    batches_sweep,
-    chunk_poll,
-    chunk_reconcile,
-    chunk_submit_next,
-    job_cancel,
-    job_confirm,
-    job_from_input,
-    job_retry_failed,
-)
+from batches.submission import chunk_submit_next
+from batches.sweep import batches_sweep
 from devices.cache import cache_store_devices
 from devices.identifiers import luhn_check_digit
 from devices.models import Device, DeviceEvent

@@ -9,8 +9,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from batches.drafts import job_from_input
+from batches.jobs import job_confirm
 from batches.models import BatchChunk, BatchJob
-from batches.services import chunk_submit_next, job_confirm, job_from_input
+from batches.submission import chunk_submit_next
 from devices.models import Device
 from portal.models import AuditEvent
 from portal.roles import Role

@@ -14,8 +14,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from batches.drafts import job_from_input
+from batches.jobs import job_confirm
 from batches.models import BatchChunk, BatchItem, BatchJob
-from batches.services import job_confirm, job_from_input
 from customers.models import Customer
 from devices.models import Device
 from devices.sync import sync_full

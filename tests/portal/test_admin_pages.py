@@ -13,8 +13,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from batches.drafts import job_from_input
+from batches.jobs import job_confirm
 from batches.models import BatchChunk, BatchItem, BatchJob
-from batches.services import job_confirm, job_from_input
 from customers.models import Customer, Vendor
 from devices.models import Device, DeviceEvent, DeviceModel, SyncRun
 from devices.services import device_unclaim

@@ -116,7 +116,9 @@ def test_the_page_is_for_admins_only(client_as):
 def test_operations_waited_on_are_counted(emulator, calls, client_as, settings):
     import io
 
-    from batches.services import chunk_submit_next, job_confirm, job_from_input
+    from batches.drafts import job_from_input
+    from batches.jobs import job_confirm
+    from batches.submission import chunk_submit_next
     from devices.models import Device
 
     settings.ZT_BATCH_CHUNK_SIZE = 2

@@ -18,10 +18,11 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from batches.drafts import job_from_input
+from batches.jobs import BatchRefused, job_confirm
 from batches.models import BatchItem, BatchJob
 from batches.parsing import FileRefused, printable
 from batches.selectors import job_customers
-from batches.services import BatchRefused, job_confirm, job_from_input
 from customers.models import Customer
 
 

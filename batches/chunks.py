@@ -1,0 +1,167 @@
+"""What every step of a batch does with its chunks: cut the confirmed rows into chunks, read a chunk's
+rows as the changes they ask for, store a chunk's verdicts (items, the devices' cache and history, the
+job's counts) once however often they arrive, and finish the job when its last chunk ends.
+
+The steps themselves live by topic: ``batches.drafts`` (the pre-flight), ``batches.jobs`` (what a
+person does to a job), ``batches.submission``, ``batches.polling``, ``batches.reconciliation`` and
+``batches.sweep`` (the worker's side). Every step that sends a request first commits what it is about
+to do (a chunk ``submitting``), and every answer is stored in the transaction that records what it
+means, so that a worker killed at any moment leaves a state the sweeper can carry on from without
+sending anything twice blindly.
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+import zerotouch
+from batches.models import BatchChunk, BatchItem, BatchJob
+from devices.bulk import devices_record_batch
+from devices.changes import (
+    Action,
+    Intent,
+    Verdict,
+)
+from portal.api import zerotouch_client
+
+ACTIVE_CHUNKS = (
+    BatchChunk.State.PENDING,
+    BatchChunk.State.SUBMITTING,
+    BatchChunk.State.SUBMITTED,
+    BatchChunk.State.UNKNOWN,
+)
+
+
+def batch_client() -> zerotouch.Client:
+    return zerotouch_client()  # the batch lane: long deadline, below people in priority
+
+
+def intent_of(job: BatchJob, item: BatchItem) -> Intent:
+    """The change a row asks for, as the one path of a device change takes it (``devices.changes``)."""
+    return Intent(
+        action=Action(job.action),
+        identifier=zerotouch.DeviceIdentifier(
+            imei=item.imei or None,
+            meid=item.meid or None,
+            serial_number=item.serial_number or None,
+            manufacturer=item.manufacturer or None,
+            model=item.model or None,
+        ),
+        device_id=item.device_id,
+        customer_id=item.customer_id,
+        metadata=item.metadata,
+        vacation_mode_days=job.vacation_mode_days,
+        vacation_mode_until=job.vacation_mode_until,
+    )
+
+
+def chunk_items(chunk: BatchChunk) -> list[BatchItem]:
+    """The chunk's items still waiting for an outcome, in the order their request lists them (rows the
+    last check before sending skipped are not in the request)."""
+    return list(chunk.items.filter(state=BatchItem.State.PENDING).order_by("row_number", "id"))
+
+
+def settle_seconds(size: int) -> float:
+    """How long an operation of ``size`` devices may still be changing devices after it was sent."""
+    return settings.ZT_BATCH_SETTLE_SECONDS + size * settings.ZT_BATCH_SETTLE_SECONDS_PER_DEVICE
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(300, 2 ** min(attempts, 9)))
+
+
+def cut_into_chunks(job: BatchJob, *, item_ids: list[int] | None = None) -> list[BatchChunk]:
+    """Put the job's waiting items (or ``item_ids``) into new chunks of ``chunk_size``, in row order."""
+    if item_ids is None:
+        item_ids = list(
+            job.items.filter(state=BatchItem.State.PENDING, chunk__isnull=True)
+            .order_by("row_number", "id")
+            .values_list("id", flat=True)
+        )
+    last = job.chunks.order_by("-number").values_list("number", flat=True).first() or 0
+    chunks = []
+    for offset in range(0, len(item_ids), job.chunk_size):
+        ids = item_ids[offset : offset + job.chunk_size]
+        chunk = BatchChunk.objects.create(job=job, number=last + 1 + len(chunks), size=len(ids))
+        BatchItem.objects.filter(id__in=ids).update(chunk=chunk, state=BatchItem.State.PENDING)
+        chunks.append(chunk)
+    return chunks
+
+
+def update_chunk(chunk: BatchChunk, **changes) -> None:
+    for name, value in changes.items():
+        setattr(chunk, name, value)
+    chunk.save(update_fields=list(changes))
+
+
+def record_outcomes(
+    chunk: BatchChunk,
+    items: list[BatchItem],
+    verdicts: list[Verdict],
+    *,
+    expect: str | None = None,
+    resend: list[BatchItem] = (),
+) -> bool:
+    """Store a chunk's verdicts: items, the devices' cache and history, the job's counts, in one
+    transaction that holds the chunk, so that outcomes are recorded once however often they arrive.
+    Items in ``resend`` go back to waiting in a new chunk."""
+    job = chunk.job
+    with transaction.atomic():
+        locked = BatchChunk.objects.select_for_update().get(pk=chunk.pk)
+        if expect is not None and locked.state != expect:
+            return False
+        if locked.state in (BatchChunk.State.DONE, BatchChunk.State.CANCELLED):
+            return False
+        for item, verdict in zip(items, verdicts, strict=True):
+            item.state = BatchItem.State.SUCCEEDED if verdict.succeeded else BatchItem.State.FAILED
+            item.device_id = verdict.device_id or item.device_id
+            item.failure_kind = "" if verdict.succeeded else verdict.kind
+            item.status = verdict.status
+            item.message = verdict.sentence
+        BatchItem.objects.bulk_update(
+            items, ["state", "device_id", "failure_kind", "status", "message"], batch_size=500
+        )
+        devices_record_batch(
+            changes=[(intent_of(job, item), verdict) for item, verdict in zip(items, verdicts, strict=True)],
+            actor=job.created_by,
+            batch_id=job.pk,
+            reseller_id=int(settings.ZT_PARTNER_ID),
+        )
+        succeeded = sum(1 for verdict in verdicts if verdict.succeeded)
+        BatchJob.objects.filter(pk=job.pk).update(
+            succeeded=F("succeeded") + succeeded, failed=F("failed") + len(verdicts) - succeeded
+        )
+        if resend:
+            BatchItem.objects.filter(id__in=[item.id for item in resend]).update(chunk=None)
+            cut_into_chunks(job, item_ids=[item.id for item in resend])
+        update_chunk(
+            locked, state=BatchChunk.State.DONE, progress=100, finished_at=timezone.now(), due_at=None
+        )
+        finish_if_done(job.pk)
+    return True
+
+
+def finish_if_done(job_id: int) -> None:
+    """A job whose chunks have all ended is finished (cancelled, if any were cancelled)."""
+    if BatchChunk.objects.filter(job_id=job_id, state__in=ACTIVE_CHUNKS).exists():
+        return
+    job = BatchJob.objects.get(pk=job_id)
+    if job.state in (BatchJob.State.QUEUED, BatchJob.State.RUNNING):
+        job.state = BatchJob.State.CANCELLED if job.cancelled else BatchJob.State.DONE
+        job.finished_at = timezone.now()
+        job.save(update_fields=["state", "finished_at"])
+
+
+def job_with_waiting_chunks(chunk_id: int) -> int | None:
+    """The job of this chunk when it has chunks waiting to be sent (rows a reconciliation sends again
+    wait in a new chunk of the same job), else None."""
+    job_id = BatchChunk.objects.filter(pk=chunk_id).values_list("job_id", flat=True).first()
+    if (
+        job_id is not None
+        and BatchChunk.objects.filter(job_id=job_id, state=BatchChunk.State.PENDING).exists()
+    ):
+        return job_id
+    return None

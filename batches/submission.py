@@ -1,0 +1,150 @@
+"""The worker sends a job's chunks, one async request each, after a last look at the devices."""
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+import zerotouch
+from batches.chunks import (
+    backoff,
+    batch_client,
+    chunk_items,
+    finish_if_done,
+    intent_of,
+    record_outcomes,
+    settle_seconds,
+    update_chunk,
+)
+from batches.models import BatchChunk, BatchItem, BatchJob
+from batches.selectors import customer_names
+from devices.changes import (
+    send_async,
+    verdict_of_error,
+)
+from devices.failures import change_failed_sentence
+from devices.selectors import owners_of
+
+logger = logging.getLogger(__name__)
+
+
+def _skip_moved_devices(job: BatchJob, chunk: BatchChunk) -> int:
+    """The last check before a chunk of unclaims or metadata changes is sent: a device the cache now
+    shows held by another customer than the pre-flight saw (someone claimed, unclaimed or moved it
+    meanwhile) is skipped with that reason, so the request never touches a device nobody asked to
+    change. Runs in the transaction that marks the chunk ``submitting``; returns the rows skipped."""
+    if job.action == BatchJob.Action.CLAIM:
+        return 0
+    items = list(
+        chunk.items.filter(state=BatchItem.State.PENDING, device_id__isnull=False).only(
+            "id", "device_id", "customer_id"
+        )
+    )
+    owners = owners_of([item.device_id for item in items])
+    moved = [
+        item for item in items if item.device_id in owners and owners[item.device_id] != item.customer_id
+    ]
+    if not moved:
+        return 0
+    names = customer_names({item.customer_id for item in moved} | {owners[i.device_id] for i in moved})
+
+    def name(company_id: int | None) -> str:
+        return names.get(company_id, f"customer id {company_id}")
+
+    for item in moved:
+        now = owners[item.device_id]
+        if now is None:
+            item.message = f"Unclaimed since the check (it was {name(item.customer_id)}'s): left as it is."
+        elif item.customer_id is None:
+            item.message = f"Claimed by {name(now)} since the check: left as it is."
+        else:
+            item.message = (
+                f"Claimed by {name(now)} since the check, not by {name(item.customer_id)}: left as it is."
+            )
+        item.state = BatchItem.State.SKIPPED
+    BatchItem.objects.bulk_update(moved, ["state", "message"], batch_size=500)
+    BatchJob.objects.filter(pk=job.pk).update(
+        ready=F("ready") - len(moved), skipped=F("skipped") + len(moved)
+    )
+    return len(moved)
+
+
+def chunk_submit_next(job_id: int, *, client: zerotouch.Client | None = None) -> BatchChunk | None:
+    """Send the job's next chunk that is due, if any; returns it (submitted, back to waiting, or with
+    its answer lost), or None when nothing is due.
+
+    The chunk is marked ``submitting`` and committed before the request leaves; the operation's name
+    is stored in the same transaction that marks it ``submitted``.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        chunk = (
+            BatchChunk.objects.select_for_update(skip_locked=True)
+            .filter(job_id=job_id, state=BatchChunk.State.PENDING)
+            .exclude(due_at__gt=now)
+            .order_by("number")
+            .first()
+        )
+        if chunk is None:
+            return None
+        job = BatchJob.objects.get(pk=job_id)
+        _skip_moved_devices(job, chunk)
+        items = chunk_items(chunk)
+        if not items:  # every row of it was skipped: nothing to send
+            update_chunk(
+                chunk, state=BatchChunk.State.DONE, progress=100, finished_at=now, due_at=None, last_error=""
+            )
+            finish_if_done(job_id)
+            return chunk
+        chunk.state, chunk.attempted_at, chunk.attempts = BatchChunk.State.SUBMITTING, now, chunk.attempts + 1
+        chunk.save(update_fields=["state", "attempted_at", "attempts"])
+        BatchJob.objects.filter(pk=job_id, state=BatchJob.State.QUEUED).update(state=BatchJob.State.RUNNING)
+    client = client or batch_client()
+    try:
+        operation = send_async(client, [intent_of(job, item) for item in items])
+    except zerotouch.OutcomeUnknown as exc:
+        # The request may have started an operation the portal cannot name: find out from the devices
+        # once whatever it did has settled.
+        logger.warning("batch %s chunk %s: answer lost (%s); reconciling later", job_id, chunk.number, exc)
+        update_chunk(
+            chunk,
+            state=BatchChunk.State.UNKNOWN,
+            due_at=timezone.now() + timedelta(seconds=settle_seconds(len(items))),
+            last_error=str(exc),
+        )
+        return chunk
+    except zerotouch.InvalidArgument as exc:
+        # The request as a whole was refused (nothing started): its items fail with the reason.
+        _fail_chunk(chunk, items, exc)
+        return chunk
+    except zerotouch.ZeroTouchError as exc:
+        # Provably not acted on (a ONCE method is only failed this way when nothing started): wait.
+        logger.warning("batch %s chunk %s not sent: %s", job_id, chunk.number, exc)
+        with transaction.atomic():
+            update_chunk(
+                chunk,
+                state=BatchChunk.State.PENDING,
+                due_at=timezone.now() + backoff(chunk.attempts),
+                last_error=change_failed_sentence(exc, "sending the batch"),
+            )
+        return chunk
+    with transaction.atomic():
+        update_chunk(
+            chunk,
+            state=BatchChunk.State.SUBMITTED,
+            operation_name=operation.name,
+            submitted_at=timezone.now(),
+            due_at=timezone.now() + timedelta(seconds=settings.ZT_BATCH_POLL_MIN_SECONDS),
+            last_error="",
+        )
+    return chunk
+
+
+def _fail_chunk(chunk: BatchChunk, items: list[BatchItem], exc: zerotouch.ZeroTouchError) -> None:
+    job = chunk.job
+    record_outcomes(
+        chunk, items, [verdict_of_error(exc, intent_of(job, item), "the batch request") for item in items]
+    )

@@ -1,0 +1,56 @@
+"""Beat's safety net: what a lost message or a killed worker left undone is found and enqueued again."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from batches.chunks import (
+    settle_seconds,
+)
+from batches.models import BatchChunk
+
+
+@dataclass
+class Sweep:
+    submit: list[int]  # job ids with chunks due to be sent
+    poll: list[int]  # chunk ids whose poll is overdue
+    reconcile: list[int]  # chunk ids due to be reconciled
+    marked_unknown: int = 0
+
+
+def batches_sweep(*, now: datetime | None = None) -> Sweep:
+    """What needs doing that no task is on its way to do: chunks left ``submitting`` by a killed
+    worker become ``unknown`` (to be reconciled); due sends, overdue polls and due reconciliations are
+    listed for the caller to enqueue."""
+    now = now or timezone.now()
+    stuck_before = now - timedelta(seconds=settings.ZT_BATCH_DEADLINE + settings.ZT_BATCH_SETTLE_SECONDS)
+    stuck = BatchChunk.objects.filter(state=BatchChunk.State.SUBMITTING, attempted_at__lt=stuck_before)
+    marked = 0
+    for chunk in stuck:
+        marked += BatchChunk.objects.filter(pk=chunk.pk, state=BatchChunk.State.SUBMITTING).update(
+            state=BatchChunk.State.UNKNOWN,
+            due_at=chunk.attempted_at + timedelta(seconds=settle_seconds(chunk.size)),
+            last_error="The worker stopped while sending this chunk.",
+        )
+    overdue = now - timedelta(seconds=settings.ZT_BATCH_POLL_MAX_SECONDS)
+    return Sweep(
+        submit=list(
+            BatchChunk.objects.filter(state=BatchChunk.State.PENDING, job__state__in=["queued", "running"])
+            .exclude(due_at__gt=now)
+            .values_list("job_id", flat=True)
+            .distinct()
+        ),
+        poll=list(
+            BatchChunk.objects.filter(state=BatchChunk.State.SUBMITTED, due_at__lt=overdue).values_list(
+                "id", flat=True
+            )
+        ),
+        reconcile=list(
+            BatchChunk.objects.filter(state=BatchChunk.State.UNKNOWN, due_at__lte=now).values_list(
+                "id", flat=True
+            )
+        ),
+        marked_unknown=marked,
+    )
