@@ -6,10 +6,12 @@ WORKDIR /app
 
 COPY pyproject.toml README.md ./
 COPY portal ./portal
-COPY devices ./devices
+COPY core ./core
 COPY customers ./customers
+COPY devices ./devices
 COPY batches ./batches
 COPY reports ./reports
+COPY ops ./ops
 COPY zerotouch ./zerotouch
 COPY emulator ./emulator
 COPY templates ./templates

@@ -52,7 +52,9 @@ run: demo
 	@echo ""
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start
 
+# The layers first (pyproject.toml's [tool.importlinter]): a wrong import fails in seconds.
 test: venv
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 e2e: venv

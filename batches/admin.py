@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from batches.jobs import BatchRefused, job_cancel, job_retry_failed
 from batches.models import BatchChunk, BatchItem, BatchJob
 from batches.selectors import retry_plan
-from portal.admin import LargeTableAdmin, ReadOnlyModelAdmin
+from core.admin import LargeTableAdmin, ReadOnlyModelAdmin
 
 
 class ChunkInline(admin.TabularInline):

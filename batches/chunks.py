@@ -19,13 +19,13 @@ from django.utils import timezone
 
 import zerotouch
 from batches.models import BatchChunk, BatchItem, BatchJob
+from core.api import zerotouch_client
 from devices.bulk import devices_record_batch
 from devices.changes import (
     Action,
     Intent,
     Verdict,
 )
-from portal.api import zerotouch_client
 
 ACTIVE_CHUNKS = (
     BatchChunk.State.PENDING,

@@ -30,8 +30,8 @@ from batches.preflight import (
     cycle_collector_paused,
     items_of,
 )
+from core.audit import audit_record
 from customers.models import Customer
-from portal.services import audit_record
 
 
 def job_create(

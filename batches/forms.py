@@ -4,8 +4,8 @@ from django import forms
 from django.utils import timezone
 
 from batches.models import BatchJob
+from core.form_rendering import PortalForm
 from devices.forms import id_field
-from portal.form_rendering import PortalForm
 
 
 class BatchForm(PortalForm):

@@ -18,9 +18,9 @@ from batches.drafts import job_create
 from batches.models import BatchChunk, BatchItem, BatchJob
 from batches.parsing import ParsedRow
 from batches.selectors import RETRY_MAY_CHANGE, retry_plan
-from portal.models import AuditEvent
-from portal.roles import Role, user_roles
-from portal.services import audit_record
+from core.audit import audit_record
+from core.models import AuditEvent
+from core.roles import Role, user_roles
 
 
 class BatchRefused(Exception):

@@ -1,28 +1,14 @@
 """A job's rows written back out as CSV: the columns as they came in, then what happened to each.
 
-Spreadsheets run a cell that starts with = + - @ (or a tab or carriage return) as a formula; a file
-the portal hands out must never do that, whatever a row held, so such cells get a leading quote.
+Whatever a row held, no cell of the file runs as a formula in a spreadsheet (``core.csv``).
 """
 
-import csv
-import io
 from collections.abc import Iterator
 
 from batches.models import BatchJob
+from core.csv import csv_line
 
 OUTCOME_COLUMNS = ["row", "result", "failure", "message", "device_id", "suggestion"]
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def _line(cells: list) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow([safe_cell(cell) for cell in cells])
-    return buffer.getvalue()
 
 
 def results_csv(job: BatchJob, *, states: list[str] | None = None) -> Iterator[str]:
@@ -32,9 +18,9 @@ def results_csv(job: BatchJob, *, states: list[str] | None = None) -> Iterator[s
         items = items.filter(state__in=states)
     first = items.values_list("raw", flat=True).first() or {}
     columns = list(first)
-    yield "\ufeff" + _line([*columns, *OUTCOME_COLUMNS])  # a BOM: Excel then reads UTF-8
+    yield "\ufeff" + csv_line([*columns, *OUTCOME_COLUMNS])  # a BOM: Excel then reads UTF-8
     for item in items.iterator(chunk_size=2000):
-        yield _line(
+        yield csv_line(
             [
                 *(item.raw.get(column, "") for column in columns),
                 item.row_number,

@@ -26,9 +26,9 @@ from batches.selectors import (
     time_left,
 )
 from batches.uploads import UploadLimit
+from core.htmx import HtmxHttpRequest
+from core.roles import ALL_ROLES, CHANGE_ROLES, Role, has_any_role, role_required
 from customers.selectors import customer_for_value, customer_get
-from portal.roles import ALL_ROLES, CHANGE_ROLES, Role, has_any_role, role_required
-from portal.views import HtmxHttpRequest
 
 
 @require_GET

@@ -32,11 +32,11 @@ from batches.parsing import Limits, parse_csv
 from batches.preflight import Checker, checked_blocks, cycle_collector_paused, items_of
 from batches.submission import chunk_submit_next
 from bench.subprocesses import database_url
+from core.api import reset_zerotouch_client, zerotouch_client
 from customers.models import Customer
 from customers.services import customers_sync
 from devices.identifiers import luhn_check_digit
 from devices.models import Device
-from portal.api import reset_zerotouch_client, zerotouch_client
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -322,7 +322,7 @@ def bench_worker(out, *, emulator, emulator_customer: Customer, devices: int, se
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        from portal.celery import app
+        from celery import current_app as app  # the project's (portal.celery)
 
         previous = app.conf.task_default_queue
         try:

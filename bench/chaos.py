@@ -59,12 +59,12 @@ from batches.drafts import job_from_input
 from batches.jobs import job_confirm
 from batches.models import BatchChunk, BatchItem, BatchJob
 from bench.subprocesses import database_url, free_port
+from core.api import reset_zerotouch_client, zerotouch_client
+from core.models import AuditEvent
 from customers.models import Customer
 from customers.services import customers_sync
 from devices.identifiers import luhn_check_digit
 from devices.models import Device, DeviceEvent, SyncRun
-from portal.api import reset_zerotouch_client, zerotouch_client
-from portal.models import AuditEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 PARTNER_ID = 1000001
@@ -279,7 +279,9 @@ def _enqueueing_to(broker_url: str, queue: str) -> Iterator[None]:
     """This process's tasks (the job's first submission, the syncs) go to the run's broker and queue.
     The pools are dropped as Celery drops them after a fork (``Celery._after_fork``), so that the next
     message opens a connection to the broker configured now."""
-    from portal.celery import app
+    from celery import current_app
+
+    app = current_app._get_current_object()  # the project's (portal.celery), its attributes set below
 
     def drop_pools() -> None:
         app._pool = None

@@ -12,9 +12,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import override_settings
 
+from core.roles import Role, ensure_role_groups
 from customers.models import Customer, Vendor, fold_name
 from customers.selectors import customers_page
-from portal.roles import Role, ensure_role_groups
 
 WORDS = [
     "Acme", "Zenith", "Blue", "Harbour", "North", "Summit", "Cedar", "Meridian", "Trident", "Silverline",

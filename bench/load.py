@@ -464,7 +464,7 @@ def make_staff(*, sales: int, managers: int) -> list[Staff]:
     from django.contrib.auth.hashers import make_password
     from django.contrib.auth.models import Group
 
-    from portal.roles import Role, ensure_role_groups
+    from core.roles import Role, ensure_role_groups
 
     ensure_role_groups()
     password = secrets.token_urlsafe(16)
@@ -658,17 +658,17 @@ def bench_load(
     Returns whether the targets were met."""
     import logging
 
+    from celery import current_app as app  # the project's (portal.celery)
     from django.conf import settings
     from django.db import connection
     from django.test.utils import override_settings
 
     from batches.jobs import job_confirm
+    from core.api import reset_zerotouch_client, zerotouch_client
     from customers.models import Customer
     from customers.services import customers_sync
     from devices.models import Device
     from emulator.testing import EmulatorProcess
-    from portal.api import reset_zerotouch_client, zerotouch_client
-    from portal.celery import app
     from reports.services import fleet_counts_take
 
     base_url = local_target(f"http://{host}")  # refused before anything starts

@@ -29,10 +29,10 @@ from batches.drafts import job_from_input
 from batches.jobs import job_confirm
 from batches.models import BatchChunk, BatchItem, BatchJob
 from bench.subprocesses import database_url
+from core.api import Lane, reset_zerotouch_client, zerotouch_client
 from customers.models import Customer, Vendor
 from devices.identifiers import luhn_check_digit
 from devices.models import Device, DeviceEvent, DeviceModel, SearchKey, SyncRun
-from portal.api import Lane, reset_zerotouch_client, zerotouch_client
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,7 +109,7 @@ def bench_quota(out, *, devices: int, per_minute: int, soft_limit: int, seed: in
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        from portal.celery import app
+        from celery import current_app as app  # the project's (portal.celery)
 
         previous = app.conf.task_default_queue
         overrides = {name: value for name, value in variables.items() if name.startswith("ZT_")}

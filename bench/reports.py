@@ -27,9 +27,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from batches.models import BatchJob
+from core.db import insert_rows
 from customers.models import Customer, Vendor
 from devices.models import Device, DeviceEvent, FailureKind
-from portal.db import insert_rows
 from reports.forms import ReportFilterForm, ReportFilters, default_grain, preset_range
 from reports.orders import order_search, orders_with_pending
 from reports.rollups import rollups_rebuild

@@ -14,11 +14,11 @@ from django.core.management.base import CommandError
 from django.db import connection, transaction
 from django.test.utils import override_settings
 
+from core.api import reset_zerotouch_client
 from customers.models import Customer, Vendor
 from devices.models import Device, DeviceEvent, SearchKey, SyncRun
 from devices.sync import sync_full
 from emulator.testing import EmulatorProcess
-from portal.api import reset_zerotouch_client
 
 
 def empty_cache(models: list) -> None:

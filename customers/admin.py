@@ -7,8 +7,8 @@ API; its name cannot change at Google, and sync overwrites the cache, so nothing
 from django.contrib import admin
 from django.http import HttpRequest
 
+from core.admin import ReadOnlyModelAdmin
 from customers.models import Customer, Vendor
-from portal.admin import ReadOnlyModelAdmin
 
 
 def _all_fields(model: type) -> list[str]:

@@ -4,9 +4,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from core.converters import MAX_ID
+from core.form_rendering import PortalForm
 from customers.selectors import SORTS
-from portal.converters import MAX_ID
-from portal.form_rendering import PortalForm
 
 # The languages zero-touch accepts for a customer (BCP 47 codes, from the API's documentation).
 LANGUAGES = [

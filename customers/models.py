@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from portal.fields import ByteOrderCharField
+from core.fields import ByteOrderCharField
 
 _NOT_WORD = re.compile(r"[^\w]+")
 

@@ -1,24 +1,19 @@
-"""Reads of the customer cache for the pages: search by any word, keyset pages, a customer's facts.
+"""Reads of the customer cache for the pages: search by any word, keyset pages, names that look alike,
+vendors. (What the pages show of a customer's devices comes from the devices app: ``device_reads``.)
 
 Customers number in the thousands: a search compares the folded name column (``fold_name``) with a
 LIKE per typed word, and pages are keyset pages on an index per sort, so that a page costs the same
 at page 1 and page 200.
 """
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
-from datetime import timedelta
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery
-from django.db.models.functions import TruncWeek
-from django.utils import timezone
+from django.db.models import Count, Prefetch, Q, QuerySet
 
+from core.converters import MAX_ID
+from core.paging import decode_cursor, encode_cursor
+from customers.device_reads import device_reads
 from customers.models import Customer, Vendor, fold_name
-from devices.models import DeviceEvent
-from portal.converters import MAX_ID
-from portal.text import storable
 
 PAGE_SIZE = 50
 
@@ -77,35 +72,19 @@ def customer_get(company_id: int | None) -> Customer | None:
 # --- The customers page ------------------------------------------------------------------------
 
 
-class InvalidCursor(ValueError):
-    """A page link that this module did not make."""
-
-
 @dataclass
 class CustomerPage:
     customers: list[Customer]
     next_cursor: str | None
 
 
-def _encode(values: list) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode()
+# The sort columns that hold whole numbers; the others hold text.
+_NUMBER_COLUMNS = {"company_id", "device_count"}
 
 
 def _decode(cursor: str, columns: tuple[str, ...]) -> list:
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidCursor("This page link is not valid any more; start again.") from exc
-    kinds = {"company_id": int, "device_count": int}
-    if not isinstance(values, list) or len(values) != len(columns):
-        raise InvalidCursor("This page link is not valid any more; start again.")
-    for value, column in zip(values, columns, strict=True):
-        wanted = kinds.get(column, str)
-        if type(value) is not wanted or (wanted is int and not 0 <= value <= MAX_ID):
-            raise InvalidCursor("This page link is not valid any more; start again.")
-        if wanted is str and (len(value) > 300 or not storable(value)):
-            raise InvalidCursor("This page link is not valid any more; start again.")
-    return values
+    kinds = [int if column in _NUMBER_COLUMNS else str for column in columns]
+    return decode_cursor(cursor, kinds, longest_text=300)
 
 
 def _after(columns: tuple[str, ...], values: list, descending: bool) -> Q:
@@ -141,15 +120,8 @@ def customers_filtered(
 
 def _with_last_claim(customers: QuerySet[Customer]) -> QuerySet[Customer]:
     """Each customer with the time of its latest successful claim: one indexed look-up per row of
-    the page (history by customer, newest first)."""
-    last = (
-        DeviceEvent.objects.filter(
-            customer_id=OuterRef("pk"), kind=DeviceEvent.Kind.CLAIMED, outcome="succeeded"
-        )
-        .order_by("-created_at")
-        .values("created_at")[:1]
-    )
-    return customers.annotate(last_claim_at=Subquery(last))
+    the page (the devices' history by customer, newest first; ``customers.device_reads``)."""
+    return customers.annotate(last_claim_at=device_reads().last_claim())
 
 
 def customers_page(
@@ -169,7 +141,7 @@ def customers_page(
     rows = list(_with_last_claim(customers.select_related("vendor")).order_by(*order)[: PAGE_SIZE + 1])
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
-    next_cursor = _encode([getattr(rows[-1], column) for column in columns]) if more else None
+    next_cursor = encode_cursor(*(getattr(rows[-1], column) for column in columns)) if more else None
     return CustomerPage(customers=rows, next_cursor=next_cursor)
 
 
@@ -179,47 +151,6 @@ def customers_export(*, text: str = "", seller: str = "", terms: str = "", vendo
         "vendor"
     )
     return _with_last_claim(customers).order_by("name_folded", "company_id").iterator(chunk_size=1000)
-
-
-# --- One customer ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WeekClaims:
-    week: object  # a date: the Monday of the week
-    claims: int
-
-
-def claims_per_week(customer: Customer, *, weeks: int = 52) -> list[WeekClaims]:
-    """Devices claimed for the customer each week of the last year (every week, zeros included)."""
-    today = timezone.localdate()
-    first = today - timedelta(days=today.weekday(), weeks=weeks - 1)
-    counted = dict(
-        DeviceEvent.objects.filter(
-            customer_id=customer.pk,
-            kind=DeviceEvent.Kind.CLAIMED,
-            outcome="succeeded",
-            created_at__date__gte=first,
-        )
-        .annotate(week=TruncWeek("created_at"))
-        .order_by()
-        .values_list("week")
-        .annotate(n=Count("pk"))
-    )
-    by_date = {(week.date() if hasattr(week, "date") else week): n for week, n in counted.items()}
-    return [
-        WeekClaims(week=first + timedelta(weeks=i), claims=by_date.get(first + timedelta(weeks=i), 0))
-        for i in range(weeks)
-    ]
-
-
-def customer_history(customer: Customer, *, limit: int = 20) -> list[DeviceEvent]:
-    """What happened lately to the customer's devices, newest first."""
-    return list(
-        DeviceEvent.objects.filter(customer_id=customer.pk)
-        .select_related("actor", "device")
-        .order_by("-created_at")[:limit]
-    )
 
 
 # --- Creating a customer: names that look alike ------------------------------------------------

@@ -8,9 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 
 import zerotouch
+from core.api import Lane, zerotouch_client
+from core.audit import audit_record
 from customers.models import Customer, Vendor, fold_name
-from portal.api import Lane, zerotouch_client
-from portal.services import audit_record
 
 _CUSTOMER_COLUMNS = [
     "name",

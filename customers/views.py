@@ -1,17 +1,15 @@
-import csv
-import io
-
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from batches.results import safe_cell
+from core.csv import csv_line
+from core.htmx import HtmxHttpRequest
+from core.paging import InvalidCursor
+from core.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
+from customers.device_reads import device_reads
 from customers.forms import CustomerCreateForm, CustomerListForm, CustomerPickerForm
 from customers.selectors import (
-    InvalidCursor,
-    claims_per_week,
     customer_get,
-    customer_history,
     customer_search,
     customers_export,
     customers_page,
@@ -20,9 +18,6 @@ from customers.selectors import (
     vendors_with_customers,
 )
 from customers.services import CustomerCreateFailed, customer_create
-from devices.selectors import DeviceFilters, device_search
-from portal.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
-from portal.views import HtmxHttpRequest
 
 
 @require_GET
@@ -81,12 +76,12 @@ def customer_export(request: HtmxHttpRequest) -> HttpResponse:
     def lines():
         yield "\ufeff"
         header = ["company id", "name", "sold by", "devices", "terms", "owner emails", "last claim"]
-        yield _csv_line(header)
+        yield csv_line(header)
         found = customers_export(
             text=data["q"], seller=data["seller"], terms=data["terms"], vendor=data["vendor"]
         )
         for customer in found:
-            yield _csv_line(
+            yield csv_line(
                 [
                     customer.pk,
                     customer.name,
@@ -103,26 +98,21 @@ def customer_export(request: HtmxHttpRequest) -> HttpResponse:
     return response
 
 
-def _csv_line(cells: list) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow([safe_cell(cell) for cell in cells])
-    return buffer.getvalue()
-
-
 @require_GET
 @role_required(ALL_ROLES)
 def customer_detail(request: HtmxHttpRequest, customer_id: int) -> HttpResponse:
     customer = customer_get(customer_id)
     if customer is None:
         raise Http404("No customer with this id in the cache.")
-    weeks = claims_per_week(customer)
+    reads = device_reads()
+    weeks = reads.claims_per_week(customer.pk)
     context = {
         "customer": customer,
-        "devices": device_search(DeviceFilters(customer_id=customer.pk), page_size=10),
+        "devices": reads.devices(customer.pk),
         "weeks": weeks,
         "weeks_max": max((week.claims for week in weeks), default=0),
         "weeks_total": sum(week.claims for week in weeks),
-        "history": customer_history(customer),
+        "history": reads.history(customer.pk),
         "can_change": has_any_role(request.user, CHANGE_ROLES),
     }
     return render(request, "customers/detail.html", context)

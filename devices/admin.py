@@ -3,7 +3,7 @@
 The cache mirrors what zero-touch holds and is changed only by services (sync, claims, batches), so
 nothing here edits a device or an event. A device is found by any identifier through the devices
 page's own search (search keys, ``devices.selectors.device_search``), never by a LIKE over a million
-rows; lists page without counting the table (``portal.admin.EstimatedCountPaginator``). A sync is
+rows; lists page without counting the table (``core.admin.EstimatedCountPaginator``). A sync is
 started with the button on the sync runs' list, through the same service and task as beat's.
 
 ``SearchKey`` has no admin of its own: its primary key is composite, which Django admin refuses to
@@ -22,14 +22,14 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from core.admin import LargeTableAdmin, ReadOnlyModelAdmin
+from core.audit import audit_record
+from core.converters import MAX_ID
 from customers.models import Customer
 from devices.models import Device, DeviceEvent, DeviceModel, SyncRun
 from devices.selectors import MAX_PAGE_SIZE, DeviceFilters, device_search
 from devices.sync import SyncAlreadyRunning, sync_begin
 from devices.tasks import sync_continue
-from portal.admin import LargeTableAdmin, ReadOnlyModelAdmin
-from portal.converters import MAX_ID
-from portal.services import audit_record
 
 # How many devices an admin search gathers: enough for any identifier or its first digits; a longer
 # list is narrowed by typing more.

@@ -3,7 +3,7 @@
 Used by sync (thousands of devices a second, in batches) and by the one-device actions alike, so
 the mapping from the API's Device to a cache row lives here once. Search keys are kept in step with
 each device's identifiers and searchable metadata. Rows are plain dicts written with
-``portal.db.upsert_rows``: building model instances costs more than the database does.
+``core.db.upsert_rows``: building model instances costs more than the database does.
 """
 
 import logging
@@ -18,10 +18,10 @@ from django.db.models import Count
 from django.utils import timezone
 
 import zerotouch
+from core.db import insert_rows, select_rows, upsert_rows
 from customers.models import Customer
 from devices.history import device_fields, events_record
 from devices.models import Device, DeviceEvent, DeviceModel, SearchKey, SectionType, SyncRun
-from portal.db import insert_rows, select_rows, upsert_rows
 
 logger = logging.getLogger(__name__)
 

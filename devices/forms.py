@@ -1,6 +1,8 @@
 from django import forms
 from django.utils import timezone
 
+from core.converters import MAX_ID
+from core.form_rendering import PortalForm
 from customers.selectors import customer_get
 from devices.claims import (
     METADATA_LIMITS,
@@ -11,8 +13,6 @@ from devices.claims import (
     metadata_value_error,
 )
 from devices.selectors import SORTS, DeviceFilters
-from portal.converters import MAX_ID
-from portal.form_rendering import PortalForm
 
 
 def id_field(**kwargs) -> forms.IntegerField:

@@ -4,16 +4,48 @@
 The history is the reports' fact table, and the reports read daily rollups of it rather than the
 millions of events themselves. So the rollups are counted here, in the transaction that appends the
 events: an event and its count commit together or not at all, and ``reports_rebuild`` recomputing
-them from the history gives the same numbers. (The only import of ``reports`` by ``devices``.)
+them from the history gives the same numbers.
+
+``reports`` sits above ``devices`` in the layers, so this module does not import it: the reports
+app registers its counting as an ``EventCounter`` when Django starts (``ReportsConfig.ready``), and
+every write here calls the registered counters inside its own transaction.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 
 from devices.models import DeviceEvent
-from reports.rollups import rollups_add, rollups_move_models
+
+
+@dataclass(frozen=True)
+class EventCounter:
+    """What keeps counts of the history, called in the transaction that changes it.
+
+    ``add(events)`` counts newly appended events. ``move_models(events, makes)`` moves counted
+    events from the make and model they carry to ``makes`` (one (manufacturer, model) pair per
+    event, in order), leaving the events as they are: ``events_fill_models`` sets them afterwards.
+    """
+
+    add: Callable[[Sequence[DeviceEvent]], None]
+    move_models: Callable[[Sequence[DeviceEvent], Sequence[tuple[str, str]]], None]
+
+
+_counters: list[EventCounter] = []
+
+
+def event_counter_register(counter: EventCounter) -> None:
+    """Count every later write with ``counter`` too (once, however often it is registered)."""
+    if counter not in _counters:
+        _counters.append(counter)
+
+
+def _count(events: Sequence[DeviceEvent]) -> None:
+    for counter in _counters:
+        counter.add(events)
+
 
 _IDENTIFIER_COLUMNS = ("imei", "meid", "serial_number")
 ORDER_NUMBER_LENGTH = 128
@@ -56,7 +88,7 @@ def events_record(events: Sequence[DeviceEvent], *, count: bool = True) -> list[
     with transaction.atomic():
         created = DeviceEvent.objects.bulk_create(events, batch_size=500)
         if count:
-            rollups_add(created)
+            _count(created)
     return created
 
 
@@ -64,7 +96,7 @@ def events_count(events: Sequence[DeviceEvent]) -> None:
     """Count events appended with ``events_record(..., count=False)`` into the rollups (the caller's
     transaction, the one that appended them)."""
     if events:
-        rollups_add(events)
+        _count(events)
 
 
 def events_fill_models(*, limit: int = 5000) -> int:
@@ -85,12 +117,15 @@ def events_fill_models(*, limit: int = 5000) -> int:
         if not events:
             return 0
         makes = [(event.device.manufacturer, event.device.model) for event in events]
-        rollups_move_models(events, makes)
+        for counter in _counters:
+            counter.move_models(events, makes)
+        for event, (manufacturer, model) in zip(events, makes, strict=True):
+            event.manufacturer, event.model = manufacturer, model
         DeviceEvent.objects.bulk_update(events, ["manufacturer", "model"], batch_size=500)
     return len(events)
 
 
-# The fields the rollups key an event by (reports.rollups.model_key and its siblings).
+# The fields the reports' rollups key an event by (reports.rollups.model_key and its siblings).
 _ROLLUP_FIELDS = (
     "created_at",
     "customer_id",

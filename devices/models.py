@@ -8,8 +8,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from core.fields import ByteOrderCharField
 from customers.models import Customer
-from portal.fields import ByteOrderCharField
 
 
 class DeviceType(models.TextChoices):

@@ -4,31 +4,24 @@ Every search is one indexed query. Paging is keyset paging (the cursor carries t
 key), never OFFSET, so page 1,000 costs what page 1 costs; nothing here counts the device table.
 """
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from core.paging import decode_cursor, encode_cursor
 from customers.models import Customer
 from devices.claims import METADATA_LABELS
 from devices.identifiers import IdentifierGuess, detect_identifier, fold_search_text
 from devices.models import Device, DeviceEvent, DeviceModel, SearchKey, SyncRun
-from portal.converters import MAX_ID
-from portal.text import storable
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 COUNT_CAP = 1000  # results are counted exactly up to here, then shown as "1,000+"
 # The highest code point: every string that starts with a prefix sorts below prefix + this.
 _PREFIX_END = "\U0010ffff"
-
-
-class InvalidCursor(ValueError):
-    """The page cursor was not one this module made (edited by hand, or from an older release)."""
 
 
 @dataclass(frozen=True)
@@ -61,35 +54,12 @@ SORTS = {
 }
 
 
-def encode_cursor(*values) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values, separators=(",", ":")).encode()).decode()
-
-
 _STALE_CURSOR = "This page link is not valid any more; start the search again."
 
 
-def decode_cursor(cursor: str, first: type) -> list:
-    """The [sort value, device id] a cursor carries; ``first`` is the sort value's type (int or str).
-
-    A cursor comes back from the browser, so anything else (edited by hand, from another sort, out of
-    range) is refused with ``InvalidCursor`` rather than reaching the query.
-    """
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (ValueError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidCursor(_STALE_CURSOR) from exc
-    if not isinstance(values, list) or len(values) != 2:
-        raise InvalidCursor(_STALE_CURSOR)
-    value, device_id = values
-    if type(device_id) is not int or not 0 <= device_id <= MAX_ID:
-        raise InvalidCursor(_STALE_CURSOR)
-    if type(value) is not first:
-        raise InvalidCursor(_STALE_CURSOR)
-    if first is int and not 0 <= value <= MAX_ID:
-        raise InvalidCursor(_STALE_CURSOR)
-    if first is str and (len(value) > 256 or not storable(value)):
-        raise InvalidCursor(_STALE_CURSOR)
-    return values
+def _decode_cursor(cursor: str, first: type) -> list:
+    """The [sort value, device id] a cursor carries; ``first`` is the sort value's type (int or str)."""
+    return decode_cursor(cursor, (first, int), longest_text=256, refusal=_STALE_CURSOR)
 
 
 def _device_filter_q(filters: DeviceFilters, prefix: str = "") -> Q:
@@ -147,7 +117,7 @@ def _search_by_key(
     filters: DeviceFilters, *, cursor: str | None, page_size: int, count_cap: int
 ) -> DevicePage:
     values, guess = search_values(filters.text)
-    after = decode_cursor(cursor, str) if cursor else None
+    after = _decode_cursor(cursor, str) if cursor else None
     matches = Q()
     for value in values:
         lower = value
@@ -233,7 +203,7 @@ def _browse(
     matching = Device.objects.filter(_device_filter_q(filters))
     devices = matching.select_related("owner")
     if cursor:
-        last_value, last_id = decode_cursor(cursor, int if column == "device_id" else str)
+        last_value, last_id = _decode_cursor(cursor, int if column == "device_id" else str)
         beyond = "lt" if descending else "gt"
         if column == "device_id":
             devices = devices.filter(**{f"device_id__{beyond}": last_id})
@@ -339,6 +309,65 @@ def _detail_lines(details: dict, names: dict[int, str]) -> list[str]:
     if details.get("error"):
         lines.append(str(details["error"]))
     return lines
+
+
+# --- A customer's devices, for the customer pages (customers.device_reads) ----------------------
+
+
+def customer_last_claim() -> Subquery:
+    """When a device was last claimed for the customer ``OuterRef("pk")``, as an annotation of
+    customers: one indexed look-up per customer (history by customer, newest first)."""
+    last = (
+        DeviceEvent.objects.filter(
+            customer_id=OuterRef("pk"), kind=DeviceEvent.Kind.CLAIMED, outcome="succeeded"
+        )
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    return Subquery(last)
+
+
+@dataclass(frozen=True)
+class WeekClaims:
+    week: object  # a date: the Monday of the week
+    claims: int
+
+
+def customer_claims_per_week(customer_id: int, *, weeks: int = 52) -> list[WeekClaims]:
+    """Devices claimed for the customer each week of the last year (every week, zeros included)."""
+    today = timezone.localdate()
+    first = today - timedelta(days=today.weekday(), weeks=weeks - 1)
+    counted = dict(
+        DeviceEvent.objects.filter(
+            customer_id=customer_id,
+            kind=DeviceEvent.Kind.CLAIMED,
+            outcome="succeeded",
+            created_at__date__gte=first,
+        )
+        .annotate(week=TruncWeek("created_at"))
+        .order_by()
+        .values_list("week")
+        .annotate(n=Count("pk"))
+    )
+    by_date = {(week.date() if hasattr(week, "date") else week): n for week, n in counted.items()}
+    return [
+        WeekClaims(week=first + timedelta(weeks=i), claims=by_date.get(first + timedelta(weeks=i), 0))
+        for i in range(weeks)
+    ]
+
+
+def customer_devices(customer_id: int, *, page_size: int = 10) -> DevicePage:
+    """The first devices of the customer, as the device list shows them."""
+    return device_search(DeviceFilters(customer_id=customer_id), page_size=page_size)
+
+
+def customer_events(customer_id: int, *, limit: int = 20) -> list[DeviceEvent]:
+    """What happened lately to the customer's devices, newest first."""
+    return list(
+        DeviceEvent.objects.filter(customer_id=customer_id)
+        .select_related("actor", "device")
+        .order_by("-created_at")[:limit]
+    )
 
 
 # --- The sync, as people see it ------------------------------------------------------------------

@@ -21,6 +21,9 @@ from django.db import transaction
 from django.utils import timezone
 
 import zerotouch
+from core.api import zerotouch_client
+from core.audit import audit_record
+from core.models import AuditEvent
 from customers.models import Customer
 from devices.cache import (
     DeviceRow,
@@ -39,9 +42,6 @@ from devices.failures import change_failed_sentence, kind_of_error, lookup_faile
 from devices.history import device_fields, events_record, order_number_of
 from devices.identifiers import IdentifierGuess, IdentifierKind
 from devices.models import Device, DeviceEvent, FailureKind, SearchKey, SectionType
-from portal.api import zerotouch_client
-from portal.models import AuditEvent
-from portal.services import audit_record
 
 
 class DeviceActionFailed(Exception):

@@ -34,6 +34,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 import zerotouch
+from core.api import Lane, zerotouch_client
+from core.audit import audit_record
 from customers.models import Customer
 from customers.services import customers_sync
 from devices.cache import (
@@ -46,8 +48,7 @@ from devices.cache import (
     refresh_device_counts,
     vendor_customer_ids,
 )
-from devices.models import SyncRun
-from portal.api import Lane, zerotouch_client
+from devices.models import DeviceEvent, SyncRun
 
 logger = logging.getLogger(__name__)
 
@@ -409,7 +410,6 @@ def sync_customer_request(*, customer: Customer, actor) -> bool:
     """Ask for a sync of one customer's devices now (a worker does it). False when a full sync is
     running, which reads this customer's devices too."""
     from devices import tasks  # the tasks module imports this one
-    from portal.services import audit_record
 
     if SyncRun.objects.filter(status=SyncRun.Status.RUNNING, scope=SyncRun.Scope.FULL).exists():
         return False
@@ -421,8 +421,6 @@ def sync_customer_request(*, customer: Customer, actor) -> bool:
 def active_customers(*, since, limit: int = 50) -> list[int]:
     """Customers whose devices changed lately (the portal's changes, batches, drift found): synced more
     often than the hourly full pass."""
-    from devices.models import DeviceEvent
-
     return list(
         DeviceEvent.objects.filter(created_at__gte=since, customer_id__isnull=False)
         .exclude(source=DeviceEvent.Source.SYNC, kind=DeviceEvent.Kind.FIRST_SEEN)

@@ -6,13 +6,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.htmx import HtmxHttpRequest
+from core.paging import InvalidCursor
+from core.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
 from customers.selectors import customer_for_value, customer_get, customer_search
 from devices.forms import ClaimForm, DeviceChoiceForm, DeviceSearchForm, MetadataForm, UnclaimForm
 from devices.identifiers import IdentifierKind, detect_identifier
 from devices.models import Device
 from devices.selectors import (
     DevicePage,
-    InvalidCursor,
     device_get,
     device_history,
     device_search,
@@ -30,8 +32,6 @@ from devices.services import (
     lookup_identifier,
 )
 from devices.sync import sync_customer_request
-from portal.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
-from portal.views import HtmxHttpRequest
 
 
 def _form_problems(form) -> str:

@@ -2,7 +2,7 @@
 
 A task carries the request id of whatever enqueued it (a web request, or a task itself enqueued by
 one) in its message headers, and runs with it as the current id, so that the lines a worker logs for
-it, and each API call it makes, name the click that started it (``portal.tracing``).
+it, and each API call it makes, name the click that started it (``core.tracing``).
 """
 
 import os
@@ -10,13 +10,15 @@ import os
 from celery import Celery
 from celery.signals import before_task_publish, task_postrun, task_prerun
 
-from portal.tracing import current_request_id, reset_request_id, sane_request_id, set_request_id
+from core.tracing import current_request_id, reset_request_id, sane_request_id, set_request_id
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
+app.autodiscover_tasks()  # the installed apps' tasks modules
+# The project is not an installed app: its own tasks (the heartbeat) are named here.
+app.autodiscover_tasks(["portal"])
 
 REQUEST_ID_TASK_HEADER = "portal_request_id"
 

@@ -1,5 +1,5 @@
+from core.roles import primary_role
 from portal.navigation import sections_for
-from portal.roles import primary_role
 
 
 def navigation(request) -> dict:

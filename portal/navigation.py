@@ -1,6 +1,6 @@
 """The main navigation: which sections exist, where they live and which roles see them.
 
-Views gate themselves with the same role sets (portal.roles), so a link is shown exactly when the
+Views gate themselves with the same role sets (core.roles), so a link is shown exactly when the
 page behind it answers 200.
 """
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.urls import reverse
 
-from portal.roles import ALL_ROLES, REPORT_ROLES, Role, user_roles
+from core.roles import ALL_ROLES, REPORT_ROLES, Role, user_roles
 
 
 @dataclass(frozen=True)

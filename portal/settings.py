@@ -48,11 +48,14 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
-    "portal",
+    # The foundation, under the label "portal" that the audit log's table, migrations and permissions
+    # have always had (core/apps.py). portal/ itself is the project, not an installed app.
+    "core",
     "customers",
     "devices",
     "batches",
     "reports",
+    "ops",
 ]
 # Development tools (bench/: the benchmarks, the chaos run, the load test, the demo's history, and the
 # zt_bench, reports_bench and demo_setup commands): installed with DEBUG on, or with PORTAL_DEV_TOOLS=1
@@ -62,7 +65,7 @@ if PORTAL_DEV_TOOLS:
     INSTALLED_APPS.append("bench")
 
 MIDDLEWARE = [
-    "portal.middleware.RequestIdMiddleware",  # first: every later line logged names the request
+    "core.middleware.RequestIdMiddleware",  # first: every later line logged names the request
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # answers static files itself: nothing below sees them
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -335,9 +338,9 @@ PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", f"http://127.0.0.1:{os.envir
 
 # --- Cache ----------------------------------------------------------------------------------
 # One cache every process shares (the sign-in throttle counts in it): the broker's Redis when there is
-# one, else a table of the portal's database (created by portal's migration 0004). The key prefix
-# keeps the portal's keys apart from Celery's; note that cache.clear() empties the whole Redis
-# database, broker queues included, and nothing in the portal calls it outside the tests.
+# one, else a table of the portal's database (created by core/migrations/0004). The key prefix keeps
+# the portal's keys apart from Celery's; note that cache.clear() empties the whole Redis database,
+# broker queues included, and nothing in the portal calls it outside the tests.
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CACHES = {
         "default": {
@@ -357,7 +360,7 @@ else:
     }
 
 # --- Operations: the API health page, readiness, metrics -------------------------------------
-# Every API call is recorded (portal.apicalls) where every process can read it: in the broker's Redis
+# Every API call is recorded (ops.apicalls) where every process can read it: in the broker's Redis
 # under this key prefix, else in this SQLite file shared by the processes of the machine.
 ZT_CALLS_FILE = Path(os.environ.get("ZT_CALLS_FILE", VAR_DIR / "api-calls.sqlite3"))
 ZT_CALLS_REDIS_PREFIX = os.environ.get("ZT_CALLS_REDIS_PREFIX", "portal:apicalls")
@@ -366,7 +369,7 @@ METRICS_ENABLED = env_bool("METRICS_ENABLED", False)
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # --- Logging --------------------------------------------------------------------------------
-# Lines name the request that caused them (portal.tracing); LOG_FORMAT=json writes one JSON object a
+# Lines name the request that caused them (core.tracing); LOG_FORMAT=json writes one JSON object a
 # line, with an API call's facts as fields. The zerotouch.client logger always reaches INFO, whatever
 # LOG_LEVEL says, because the health page counts calls from its records.
 LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
@@ -374,10 +377,10 @@ LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "portal.tracing.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "core.tracing.RequestIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
-        "json": {"()": "portal.tracing.JsonFormatter"},
+        "json": {"()": "core.tracing.JsonFormatter"},
     },
     "handlers": {
         "console": {
@@ -386,7 +389,7 @@ LOGGING = {
             "filters": ["request_id"],
             "level": LOG_LEVEL,
         },
-        "api_calls": {"class": "portal.apicalls.ApiCallRecorder"},
+        "api_calls": {"class": "ops.apicalls.ApiCallRecorder"},
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {

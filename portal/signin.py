@@ -23,8 +23,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
-from portal.models import AuditEvent
-from portal.services import audit_record
+from core.audit import audit_record
+from core.models import AuditEvent
 
 logger = logging.getLogger(__name__)
 

@@ -7,11 +7,7 @@ from portal.forms import SignInForm
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
-    path("readyz", views.readyz, name="readyz"),
-    path("metrics", views.metrics_view, name="metrics"),
-    path("ops/", views.ops, name="ops"),
-    path("ops/connection/", views.ops_connection, name="ops_connection"),
+    path("", include("ops.urls")),  # /healthz, /readyz, /metrics, /ops/
     # Pages without the portal's layout (Django admin) make browsers ask for /favicon.ico.
     path("favicon.ico", views.favicon, name="favicon"),
     path(

@@ -10,7 +10,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.http import HttpRequest
 
-from portal.admin import LargeTableAdmin, ReadOnlyModelAdmin
+from core.admin import LargeTableAdmin, ReadOnlyModelAdmin
 
 LIST_COLUMNS = 8
 

@@ -13,10 +13,10 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from core.converters import MAX_ID
+from core.form_rendering import PortalForm
+from core.roles import Role
 from customers.models import Customer
-from portal.converters import MAX_ID
-from portal.form_rendering import PortalForm
-from portal.roles import Role
 from reports.models import ReportSubscription
 
 PRESETS = {

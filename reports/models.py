@@ -11,8 +11,8 @@ must keep counting a customer the cache dropped or an account that was deleted.
 from django.conf import settings
 from django.db import models
 
+from core.fields import ByteOrderCharField
 from devices.models import DeviceEvent, FailureKind
-from portal.fields import ByteOrderCharField
 
 NONE = 0  # the customer_id / user_id of a count without a customer or a person
 

@@ -44,20 +44,23 @@ def activity_key(event: DeviceEvent) -> tuple:
     )
 
 
-def model_key(event: DeviceEvent) -> tuple:
+def model_key(event: DeviceEvent, *, make: tuple[str, str] | None = None) -> tuple:
+    """The event's key in the model rollups; ``make``: as if it were of that (manufacturer, model)."""
+    manufacturer, model = make if make is not None else (event.manufacturer, event.model)
     return (
         _day(event.created_at),
         event.customer_id or NONE,
         event.actor_id or NONE,
-        event.manufacturer,
-        event.model,
+        manufacturer,
+        model,
         event.kind,
         event.outcome,
     )
 
 
-def model_total_key(event: DeviceEvent) -> tuple:
-    return (_day(event.created_at), event.manufacturer, event.model, event.kind, event.outcome)
+def model_total_key(event: DeviceEvent, *, make: tuple[str, str] | None = None) -> tuple:
+    manufacturer, model = make if make is not None else (event.manufacturer, event.model)
+    return (_day(event.created_at), manufacturer, model, event.kind, event.outcome)
 
 
 def _add_counts(model: type[models.Model], key: Sequence[str], counts: Counter) -> None:
@@ -193,16 +196,17 @@ def rollups_add(events: Sequence[DeviceEvent]) -> None:
 
 
 def rollups_move_models(events: Sequence[DeviceEvent], makes: Sequence[tuple[str, str]]) -> None:
-    """Move counted events from the make and model they were counted under to ``makes`` (one pair per
-    event, in order), and set them on the events: a device claimed by its IMEI alone is counted under
-    its model once the cache knows it. Rows left at zero are removed (the caller's transaction)."""
+    """Move counted events from the make and model they were counted under (the ones they carry) to
+    ``makes`` (one pair per event, in order): a device claimed by its IMEI alone is counted under its
+    model once the cache knows it. The events are left as they are; their writer sets the new make
+    and model (``devices.history.events_fill_models``). Rows left at zero are removed (the caller's
+    transaction)."""
     activity, totals = Counter(), Counter()
-    for event, (manufacturer, model) in zip(events, makes, strict=True):
+    for event, make in zip(events, makes, strict=True):
         activity[model_key(event)] -= 1
         totals[model_total_key(event)] -= 1
-        event.manufacturer, event.model = manufacturer, model
-        activity[model_key(event)] += 1
-        totals[model_total_key(event)] += 1
+        activity[model_key(event, make=make)] += 1
+        totals[model_total_key(event, make=make)] += 1
     for model, key, counts in (
         (DailyModelActivity, MODEL_KEY, activity),
         (DailyModelTotal, MODEL_TOTAL_KEY, totals),

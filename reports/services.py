@@ -14,8 +14,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from core.roles import REPORT_ROLES, has_any_role
 from devices.models import Device
-from portal.roles import REPORT_ROLES, has_any_role
 from reports.forms import ReportFilters
 from reports.models import NONE, FleetCount, ReportSubscription
 from reports.selectors import Section, activity_section, customers_section, drift_section, failures_section

@@ -4,9 +4,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import push_url
 
-from portal.roles import REPORT_ROLES, role_required
-from portal.text import storable
-from portal.views import HtmxHttpRequest
+from core.htmx import HtmxHttpRequest
+from core.roles import REPORT_ROLES, role_required
+from core.text import storable
 from reports.exports import table_csv
 from reports.forms import OrderSearchForm, ReportFilterForm, SubscriptionForm
 from reports.models import Order

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from portal.roles import Role, ensure_role_groups
+from core.roles import Role, ensure_role_groups
 
 ROLE_USERNAMES = {Role.SALES: "sales", Role.MANAGERS: "manager", Role.ADMINS: "admin"}
 
@@ -46,7 +46,7 @@ def emulator_server():
 @pytest.fixture
 def emulator(emulator_server, settings):
     """The session's emulator, emptied, with the portal's client pointed at it."""
-    from portal.api import reset_zerotouch_client
+    from core.api import reset_zerotouch_client
 
     emulator_server.reset()
     settings.ZT_API_URL = emulator_server.url

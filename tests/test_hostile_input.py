@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from batches.models import BatchItem, BatchJob
+from core.roles import Role
 from customers.models import Customer
 from devices.cache import cache_store_devices
-from portal.roles import Role
 from tests.devices.factories import api_device, make_customer
 
 HOSTILE = json.loads((Path(__file__).parent / "corpus" / "hostile_values.json").read_text())["values"]

@@ -3,7 +3,7 @@
 
 from django.db import migrations
 
-import portal.fields
+import core.fields
 
 
 class Migration(migrations.Migration):
@@ -15,7 +15,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="customer",
             name="name_folded",
-            field=portal.fields.ByteOrderCharField(
+            field=core.fields.ByteOrderCharField(
                 blank=True, editable=False, help_text="See fold_name().", max_length=300
             ),
         ),

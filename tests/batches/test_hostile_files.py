@@ -16,7 +16,7 @@ from batches.models import BatchItem, BatchJob
 from batches.parsing import ParsedRow
 from batches.preflight import ITEM_COLUMNS, RAW_CUT, RAW_MAX_BYTES, checked_items
 from batches.uploads import UploadLimit
-from portal.roles import Role
+from core.roles import Role
 from tests.conftest import make_user
 from tests.devices.factories import make_customer
 

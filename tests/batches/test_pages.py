@@ -11,7 +11,7 @@ from django.urls import Resolver404, resolve
 from batches.jobs import job_confirm
 from batches.models import BatchJob
 from batches.submission import chunk_submit_next
-from portal.roles import Role
+from core.roles import Role
 from tests.batches.test_services import make_job, run_to_the_end
 from tests.devices.factories import make_imei
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from batches.models import BatchItem, BatchJob
 from batches.retention import jobs_purge
-from portal.roles import Role
+from core.roles import Role
 
 
 def make_job(state: str, *, days_old: float, items: int = 3) -> BatchJob:

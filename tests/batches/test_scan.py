@@ -7,9 +7,9 @@ from django.test.html import Element, parse_html
 from django.urls import reverse
 
 from batches.drafts import job_from_input
+from core.roles import Role
 from devices.cache import cache_store_devices
 from devices.identifiers import luhn_check_digit
-from portal.roles import Role
 from tests.devices.factories import api_device, make_customer, make_imei
 
 pytestmark = pytest.mark.django_db

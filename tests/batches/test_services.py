@@ -18,10 +18,10 @@ from batches.results import results_csv
 from batches.selectors import retry_plan
 from batches.submission import chunk_submit_next
 from batches.sweep import batches_sweep
+from core.models import AuditEvent
 from devices.cache import cache_store_devices
 from devices.identifiers import luhn_check_digit
 from devices.models import Device, DeviceEvent
-from portal.models import AuditEvent
 from tests.devices.factories import emulator_device, make_imei
 
 
@@ -226,7 +226,7 @@ def test_a_chunk_is_marked_submitting_before_its_request_leaves(world):
 
         def devices_claim_async(self, *, claims):
             seen_states.append(BatchChunk.objects.get(pk=chunk.pk).state)
-            from portal.api import zerotouch_client
+            from core.api import zerotouch_client
 
             return zerotouch_client().devices_claim_async(claims=claims)
 

@@ -13,9 +13,9 @@ from batches.drafts import job_from_input
 from batches.jobs import job_confirm
 from batches.models import BatchChunk, BatchJob
 from batches.submission import chunk_submit_next
+from core.models import AuditEvent
+from core.roles import Role
 from devices.models import Device
-from portal.models import AuditEvent
-from portal.roles import Role
 from tests.batches.test_services import run_to_the_end
 from tests.conftest import make_user
 from tests.devices.factories import make_imei

@@ -4,7 +4,7 @@ beside real people."""
 import pytest
 from django.core.management import call_command
 
-from portal.roles import Role
+from core.roles import Role
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db

@@ -4,10 +4,10 @@ server, and the refusal of any address but this machine's."""
 import pytest
 
 from bench.load import MIX, Catalogue, LoadResult, Sample, Staff, TargetRefused, local_target, run_load
+from core.roles import Role
 from customers.models import Customer
 from devices.models import Device
 from devices.sync import sync_full
-from portal.roles import Role
 from tests.conftest import make_user
 
 # Sales staff who claim and unclaim often, so a five-second run surely posts both forms.

@@ -3,14 +3,14 @@ creating a customer (the Gmail rule, similar names, the confirmation step, a los
 
 import pytest
 
+from core.models import AuditEvent
+from core.roles import Role
 from customers.forms import CustomerCreateForm
 from customers.models import Customer, Vendor, fold_name
 from customers.selectors import customers_page, name_core, similar_customers
 from devices.cache import cache_store_devices
 from devices.models import Device, DeviceEvent
 from devices.sync import sync_full
-from portal.models import AuditEvent
-from portal.roles import Role
 from tests.devices.factories import api_device, make_customer
 
 HTMX = {"HX-Request": "true"}

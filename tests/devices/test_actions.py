@@ -3,11 +3,11 @@
 import pytest
 from django.utils import timezone
 
+from core.models import AuditEvent
+from core.roles import Role
 from customers.models import Customer
 from devices.models import Device, DeviceEvent
 from devices.sync import sync_full
-from portal.models import AuditEvent
-from portal.roles import Role
 from tests.devices.factories import emulator_device, make_imei
 
 HTMX = {"HX-Request": "true"}
@@ -138,7 +138,7 @@ def test_server_errors_say_nothing_was_changed(portal, settings):
 
 
 def test_a_timeout_after_sending_says_the_outcome_is_unknown(portal, settings):
-    from portal.api import reset_zerotouch_client
+    from core.api import reset_zerotouch_client
 
     settings.ZT_INTERACTIVE_DEADLINE = 1.0
     reset_zerotouch_client()
@@ -445,7 +445,7 @@ def test_a_claim_answered_with_server_errors_says_nothing_was_changed(portal, se
 
 
 def test_a_look_up_that_times_out_speaks_of_no_change(portal, settings):
-    from portal.api import reset_zerotouch_client
+    from core.api import reset_zerotouch_client
 
     settings.ZT_INTERACTIVE_DEADLINE = 1.0
     reset_zerotouch_client()

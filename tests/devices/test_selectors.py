@@ -2,10 +2,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from core.paging import InvalidCursor
 from customers.models import Vendor
 from devices.cache import cache_store_devices
 from devices.models import Device
-from devices.selectors import DeviceFilters, InvalidCursor, bounded_count, device_search
+from devices.selectors import DeviceFilters, bounded_count, device_search
 from tests.devices.factories import api_device, make_customer, make_imei
 
 pytestmark = pytest.mark.django_db

@@ -117,7 +117,7 @@ def test_sync_under_injected_server_errors_still_ends_exact(emulator):
 
 def fail_every_device_listing(emulator, settings) -> None:
     """findByOwner answers 500 every time, with no time left for retries: the error sticks."""
-    from portal.api import reset_zerotouch_client
+    from core.api import reset_zerotouch_client
 
     settings.ZT_BATCH_DEADLINE = 0.5
     reset_zerotouch_client()

@@ -7,12 +7,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from core.models import AuditEvent
+from core.roles import Role
 from customers.models import Customer
 from devices.models import Device, DeviceEvent, DeviceModel, SyncRun
 from devices.selectors import manufacturer_models
 from devices.sync import MORE, active_customers, sync_begin, sync_full, sync_step
-from portal.models import AuditEvent
-from portal.roles import Role
 from tests.devices.factories import make_imei
 
 HTMX = {"HX-Request": "true"}

@@ -9,10 +9,10 @@ from collections import Counter
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 
+from core.api import Lane, zerotouch_client
 from customers.models import Customer
 from devices.models import Device, SyncRun
 from devices.sync import FINISHED, MORE, OWNERS_PER_REQUEST, PAGE_SIZE, sync_begin, sync_step
-from portal.api import Lane, zerotouch_client
 from tests.processes import portal_processes
 
 

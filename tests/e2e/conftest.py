@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from portal.roles import Role
+from core.roles import Role
 from tests.conftest import make_user
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

@@ -7,8 +7,8 @@ The page fixture fails the test on any refusal the browser reports, widgets' scr
 from django.contrib.auth.models import Group
 from playwright.sync_api import expect
 
-from portal.models import AuditEvent
-from portal.roles import Role
+from core.models import AuditEvent
+from core.roles import Role
 from tests.conftest import make_user
 
 

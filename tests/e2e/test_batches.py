@@ -7,10 +7,10 @@ import pytest
 from playwright.sync_api import expect
 
 from batches.models import BatchJob
+from core.roles import Role
 from customers.models import Customer
 from devices.models import Device
 from devices.sync import sync_full
-from portal.roles import Role
 from tests.batches.conftest import FAST_BATCH_VARIABLES
 from tests.devices.factories import emulator_device, make_imei
 from tests.processes import portal_processes

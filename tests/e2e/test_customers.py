@@ -5,9 +5,9 @@ import re
 
 from playwright.sync_api import expect
 
+from core.roles import Role
 from customers.models import Customer
 from devices.sync import sync_full
-from portal.roles import Role
 from tests.devices.factories import emulator_device, make_customer, make_imei
 
 

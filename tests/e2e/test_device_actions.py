@@ -6,11 +6,11 @@ import pytest
 from playwright.sync_api import expect
 
 import zerotouch
+from core.roles import Role
 from customers.models import Customer
 from devices.models import Device
 from devices.services import device_lookup
 from devices.sync import sync_full
-from portal.roles import Role
 from tests.devices.factories import emulator_device, make_imei
 
 

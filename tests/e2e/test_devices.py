@@ -2,8 +2,8 @@ import re
 
 from playwright.sync_api import expect
 
+from core.roles import Role
 from devices.cache import cache_store_devices
-from portal.roles import Role
 from tests.devices.factories import api_device, make_customer, make_imei
 
 

@@ -5,11 +5,11 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from core.roles import Role
 from customers.models import Customer
 from devices.cache import cache_store_devices
 from devices.models import Device
 from devices.sync import sync_full
-from portal.roles import Role
 from tests.devices.factories import api_device, emulator_device, make_customer, make_imei
 
 

@@ -2,9 +2,9 @@
 
 from playwright.sync_api import expect
 
-from portal.api import reset_zerotouch_client
-from portal.models import AuditEvent
-from portal.roles import Role
+from core.api import reset_zerotouch_client
+from core.models import AuditEvent
+from core.roles import Role
 
 
 def test_an_admin_reads_the_api_health_and_tests_the_connection(page, sign_in, emulator, settings, tmp_path):

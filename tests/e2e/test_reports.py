@@ -7,8 +7,8 @@ from pathlib import Path
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from core.roles import Role
 from devices.models import DeviceEvent
-from portal.roles import Role
 from tests.conftest import make_user
 from tests.devices.factories import make_customer
 from tests.reports.history import record

@@ -3,7 +3,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from portal.roles import Role
+from core.roles import Role
 
 NAVIGATION = {
     Role.SALES: ["Devices", "Customers", "Batches"],

@@ -7,9 +7,9 @@ import re
 import pytest
 
 from batches.models import BatchItem, BatchJob
+from core.roles import Role
 from customers.models import Vendor
 from devices.cache import cache_store_devices
-from portal.roles import Role
 from tests.devices.factories import api_device, make_customer
 
 CUSTOMER = 501

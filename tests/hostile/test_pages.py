@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from batches.models import BatchJob
-from portal.converters import MAX_ID
+from core.converters import MAX_ID
 from tests.hostile.conftest import CUSTOMER, assert_clear_answer, body_of, said_why
 from tests.hostile.strategies import (
     bounded,

@@ -12,7 +12,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from batches.parsing import FileRefused, Limits, parse_csv, parse_pasted
-from batches.results import safe_cell
+from core.csv import safe_cell
 from tests.hostile.strategies import ATOMS, bounded, hostile_text
 
 HEADERS = [

@@ -6,7 +6,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.urls.resolvers import RegexPattern
 
-from portal.roles import Role
+from core.roles import Role
 
 # Pages anyone may open without signing in.
 PUBLIC_PATHS = {
@@ -19,7 +19,7 @@ PUBLIC_PATHS = {
 
 SAMPLE_ARGUMENTS = {
     "int": "1",
-    "id": "1",  # portal.converters.IdConverter
+    "id": "1",  # core.converters.IdConverter
     "str": "sample",
     "slug": "sample",
     "path": "sample",

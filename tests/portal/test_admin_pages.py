@@ -16,14 +16,14 @@ from django.utils import timezone
 from batches.drafts import job_from_input
 from batches.jobs import job_confirm
 from batches.models import BatchChunk, BatchItem, BatchJob
+from core.admin import EstimatedCountPaginator
+from core.audit import audit_record
+from core.models import AuditEvent
+from core.roles import Role
 from customers.models import Customer, Vendor
 from devices.models import Device, DeviceEvent, DeviceModel, SyncRun
 from devices.services import device_unclaim
 from devices.sync import sync_full
-from portal.admin import EstimatedCountPaginator
-from portal.models import AuditEvent
-from portal.roles import Role
-from portal.services import audit_record
 from tests.conftest import make_user
 from tests.processes import portal_processes
 
@@ -75,7 +75,7 @@ def _one_of_each() -> dict[type, object]:
 def test_every_model_of_the_project_has_an_audited_admin():
     from django.apps import apps
 
-    from portal.admin import AuditedModelAdmin
+    from core.admin import AuditedModelAdmin
 
     project_models = [
         model
@@ -312,7 +312,7 @@ def test_the_role_is_a_column_and_one_choice_on_the_user_form(client_as):
 
 
 def test_choosing_admins_makes_a_staff_member_and_a_later_role_takes_it_away(client_as):
-    from tests.portal.test_admin_audit import change_form
+    from tests.core.test_admin_audit import change_form
 
     admins = client_as(Role.ADMINS)
     person = make_user(Role.SALES, username="promoted")

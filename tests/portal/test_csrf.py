@@ -5,7 +5,7 @@ import re
 import pytest
 from django.test import Client
 
-from portal.roles import Role
+from core.roles import Role
 from tests.conftest import make_user
 
 

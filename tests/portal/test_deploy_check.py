@@ -76,9 +76,10 @@ def test_a_weakened_setting_fails_the_check(tmp_path, overrides, warning):
 
 
 def test_ci_runs_the_suite_that_holds_this_check():
-    """.ci/run calls `make test`, which runs pytest over tests/ (this file included)."""
+    """.ci/run calls `make test`, which checks the layers (lint-imports) and then runs pytest over
+    tests/ (this file included)."""
     ci = (ROOT / ".ci" / "run").read_text()
     makefile = (ROOT / "Makefile").read_text()
 
     assert re.search(r"^\s*(?:env .*\s)?make test\b", ci, re.M)
-    assert re.search(r"^test: venv\n\t\$\(VENV\)/bin/pytest", makefile, re.M)
+    assert re.search(r"^test: venv\n\t\$\(VENV\)/bin/lint-imports\n\t\$\(VENV\)/bin/pytest", makefile, re.M)

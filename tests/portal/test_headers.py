@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 
-from portal.roles import Role
+from core.roles import Role
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db

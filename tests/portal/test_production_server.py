@@ -19,7 +19,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 
 from bench.subprocesses import database_url, free_port
-from portal.roles import Role
+from core.roles import Role
 from tests.conftest import make_user
 
 ROOT = Path(__file__).resolve().parents[2]

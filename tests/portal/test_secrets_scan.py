@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from portal.roles import Role
+from core.roles import Role
 from tests.conftest import make_user
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,8 +7,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from portal.models import AuditEvent
-from portal.roles import Role
+from core.models import AuditEvent
+from core.roles import Role
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db

@@ -8,12 +8,12 @@ from django.utils import timezone
 
 import zerotouch
 from batches.models import BatchJob
+from core.roles import Role
 from customers.models import Customer
 from devices.bulk import devices_record_batch
 from devices.changes import Action, Intent, Verdict
 from devices.models import Device, DeviceEvent
 from devices.sync import sync_full
-from portal.roles import Role
 from reports.forms import ReportFilters
 from reports.models import DailyActivity, Order
 from reports.selectors import drift_section

@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 from django.core.management import call_command
 
+from core.roles import Role
 from customers.models import Customer
 from devices.models import DeviceEvent, FailureKind
-from portal.roles import Role
 from reports.forms import ReportFilters
 from reports.models import DailyActivity, DailyModelActivity, DailyModelTotal, Order, OrderLine
 from reports.rollups import rollups_rebuild

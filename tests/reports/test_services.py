@@ -10,9 +10,9 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from core.roles import Role
 from customers.models import Customer
 from devices.models import DeviceEvent, FailureKind
-from portal.roles import Role
 from reports.services import last_week_start, subscription_set, weekly_summaries_send
 from tests.conftest import make_user
 from tests.reports.history import record

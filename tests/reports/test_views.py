@@ -11,9 +11,9 @@ import pytest
 from django.utils import timezone
 
 from batches.models import BatchItem, BatchJob
+from core.roles import Role
 from customers.models import Customer
 from devices.models import DeviceEvent, FailureKind
-from portal.roles import Role
 from tests.conftest import make_user
 from tests.reports.history import record
 

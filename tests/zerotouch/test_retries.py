@@ -7,6 +7,7 @@ import time
 import pytest
 
 from zerotouch import (
+    Client,
     ConnectionFailed,
     FailedPrecondition,
     InternalError,
@@ -18,8 +19,9 @@ from zerotouch import (
     Timeout,
     Unavailable,
 )
+from zerotouch.auth import build_session
 
-from .factories import make_pixel
+from .factories import PARTNER_ID, make_pixel
 
 
 def attempts(emulator, api_method):
@@ -164,17 +166,46 @@ def test_an_idempotent_call_refused_outright_is_reported_as_such(client, emulato
         client.devices_unclaim(device_id=emulator.seed_summary["samples"]["unclaimed"][0])
 
 
-def test_the_deadline_stops_retrying(make_client, emulator):
-    client = make_client(retry=RetryPolicy(initial_backoff=0.05, max_backoff=0.05, max_attempts=1000))
+class SteppedClock:
+    """A clock that moves only when the client waits: how many retries fit in a deadline is then a
+    matter of the backoff alone, whatever the machine's speed."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.waits.append(seconds)
+        self.now += seconds
+
+
+def test_the_deadline_stops_retrying(emulator):
+    clock = SteppedClock()
+    client = Client(
+        build_session(),
+        emulator.url,
+        PARTNER_ID,
+        retry=RetryPolicy(initial_backoff=0.05, max_backoff=0.05, max_attempts=1000),
+        sleep=clock.sleep,
+        clock=clock,
+        random=lambda: 1.0,  # every backoff its full 0.05 s
+    )
     emulator.set_faults(error_rate=1.0, error_codes=[503], methods=["partners.devices.get"])
 
-    started = time.monotonic()
-    with pytest.raises(Unavailable):
-        client.devices_get(device_id="1", deadline=0.6)
-    elapsed = time.monotonic() - started
+    try:
+        with pytest.raises(Unavailable):
+            client.devices_get(device_id="1", deadline=0.6)
+    finally:
+        client.close()
 
-    assert 0.5 <= elapsed < 1.2
-    assert 2 <= attempts(emulator, "partners.devices.get")["503"] < 30
+    # Retried until the next wait would pass the deadline, and never past it: 0.6 s holds twelve waits
+    # of 0.05 s, so thirteen attempts, and nothing waited or sent after the deadline.
+    assert clock.waits == [0.05] * 12
+    assert clock.now - 1000.0 <= 0.6 + 1e-9
+    assert attempts(emulator, "partners.devices.get")["503"] == 13
 
 
 def test_the_deadline_bounds_a_slow_server(make_client, emulator):

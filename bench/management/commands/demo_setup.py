@@ -7,9 +7,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.test.utils import override_settings
 
 from bench.demo import demo_history
+from core.api import reset_zerotouch_client
+from core.roles import Role, ensure_role_groups
 from devices.sync import sync_full
-from portal.api import reset_zerotouch_client
-from portal.roles import Role, ensure_role_groups
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - the documented demo login, created only with DEBUG on
 DEMO_USERS = [

@@ -1,11 +1,12 @@
 """Request ids, so that one person's click can be followed through every log line it causes.
 
-A web request gets an id (``RequestIdMiddleware``: the caller's ``X-Request-ID`` when it looks like
-an id, else a new one); it travels in a context variable to everything the request does in this
-process, in the headers of every Celery task it enqueues (``portal.celery``), and on the worker back
-into the same context variable while the task runs. ``RequestIdFilter`` puts it on every log record
-(so each API call's line names it), and ``portal.services.audit_record`` writes it into the audit
-row's details. ``JsonFormatter`` writes log lines as JSON (``LOG_FORMAT=json``) for log collectors.
+A web request gets an id (``core.middleware.RequestIdMiddleware``: the caller's ``X-Request-ID``
+when it looks like an id, else a new one); it travels in a context variable to everything the
+request does in this process, in the headers of every Celery task it enqueues (``portal.celery``),
+and on the worker back into the same context variable while the task runs. ``RequestIdFilter``
+puts it on every log record (so each API call's line names it), and ``core.audit.audit_record``
+writes it into the audit row's details. ``JsonFormatter`` writes log lines as JSON
+(``LOG_FORMAT=json``) for log collectors.
 """
 
 import json

@@ -16,7 +16,7 @@ from pathlib import Path
 from django.conf import settings
 
 import zerotouch
-from portal.api import Lane, zerotouch_client
+from core.api import Lane, zerotouch_client
 
 KEY_FIELDS = ("type", "client_email", "private_key", "private_key_id", "token_uri")
 

@@ -7,12 +7,12 @@ import pytest
 from django.urls import reverse
 
 from batches.models import BatchChunk
+from core.api import Lane, reset_zerotouch_client, zerotouch_client
+from core.roles import Role
 from devices.sync import sync_full
-from portal.api import Lane, reset_zerotouch_client, zerotouch_client
-from portal.apicalls import ApiCall, call_store
+from ops.apicalls import ApiCall, call_store
+from ops.health import api_health, celery_status, percentile, readiness
 from portal.celery import app
-from portal.health import api_health, celery_status, percentile, readiness
-from portal.roles import Role
 from portal.tasks import heartbeat
 from tests.processes import portal_processes
 

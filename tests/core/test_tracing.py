@@ -9,11 +9,11 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from core.models import AuditEvent
+from core.roles import Role
+from core.tracing import JsonFormatter, RequestIdFilter, request_id_scope, sane_request_id
 from devices.models import SyncRun
 from emulator.testing import EmulatorThread, service_account_key
-from portal.models import AuditEvent
-from portal.roles import Role
-from portal.tracing import JsonFormatter, RequestIdFilter, request_id_scope, sane_request_id
 from tests.conftest import make_user
 from tests.processes import portal_processes
 
@@ -46,7 +46,7 @@ def test_an_incoming_request_id_is_kept_only_when_it_looks_like_one(client, db, 
 
 def test_the_audit_row_names_the_request(client_as):
     admins = client_as(Role.ADMINS)
-    from tests.portal.test_admin_audit import change_form
+    from tests.core.test_admin_audit import change_form
 
     person = make_user(Role.SALES, username="traced")
     response = admins.post(
@@ -166,8 +166,8 @@ def test_a_click_is_traced_to_the_api_calls_its_task_makes_and_no_secret_is_logg
 
 def test_the_sync_threads_keep_the_request_id_of_their_task():
     """The sync reads pages in a thread of its own: its API calls' log lines name the same request."""
+    from core.tracing import current_request_id, request_id_scope
     from devices.sync import prefetched
-    from portal.tracing import current_request_id, request_id_scope
 
     def pages():
         for _ in range(3):

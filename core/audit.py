@@ -1,12 +1,12 @@
-"""Writes that belong to the portal itself rather than to one app: the audit log."""
+"""The audit log's writer: every app records the changes people make through ``audit_record``."""
 
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
 
-from portal.models import AuditEvent
-from portal.tracing import current_request_id
+from core.models import AuditEvent
+from core.tracing import current_request_id
 
 
 def audit_record(
@@ -24,7 +24,7 @@ def audit_record(
 
     ``actor`` is the person (None or anonymous for the system: sync, beat). ``target`` is the model
     instance acted on; ``target_type``/``target_id`` name a target that has no row (a device only
-    known to the API, say). The current request id (``portal.tracing``), when there is one, goes into
+    known to the API, say). The current request id (``core.tracing``), when there is one, goes into
     the details, so that the row leads to the log lines of the same click.
     """
     details = dict(details or {})

@@ -24,8 +24,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from batches.models import BatchChunk, BatchJob
 from devices.models import SyncRun
 from devices.selectors import sync_progress
-from portal.apicalls import call_store
-from portal.health import api_health
+from ops.apicalls import call_store
+from ops.health import api_health
 
 
 def authorized(header: str) -> bool:

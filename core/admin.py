@@ -1,13 +1,13 @@
-"""Django admin's shared parts, and the admins of the portal's own models (audit log, users, groups).
+"""Django admin's shared parts, and the admins of the foundation's own models (audit log, users
+with their role, groups).
 
 Every app registers its models in its own ``admin.py``, each ModelAdmin deriving from
 ``AuditedModelAdmin`` so that what admin changes reaches the audit log. Tables that grow to millions
 of rows (devices, device history, batch items, the audit log) page with ``EstimatedCountPaginator``.
 """
 
-import csv
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -25,9 +25,10 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.text import capfirst
 
-from portal.models import AuditEvent
-from portal.roles import Role, primary_role
-from portal.services import audit_record
+from core.audit import audit_record
+from core.csv import csv_lines
+from core.models import AuditEvent
+from core.roles import Role, primary_role
 
 
 def _changed_fields(message: Any) -> list[str]:
@@ -167,33 +168,6 @@ class ReadOnlyModelAdmin(AuditedModelAdmin):
         return False
 
 
-# --- CSV that spreadsheets open safely ------------------------------------------------------------
-
-# A cell starting with one of these is run as a formula by Excel, LibreOffice and Google Sheets
-# (CSV injection); a leading quote makes it text. Labels and usernames come from people and from the
-# API, so any of them may start that way.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-class _Lines:
-    """A file-like object for csv.writer that hands each written line back instead of storing it."""
-
-    def write(self, line: str) -> str:
-        return line
-
-
-def csv_lines(header: list[str], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
-    writer = csv.writer(_Lines())
-    yield writer.writerow(header)
-    for row in rows:
-        yield writer.writerow([spreadsheet_safe(value) for value in row])
-
-
 # --- The audit log --------------------------------------------------------------------------------
 
 
@@ -294,7 +268,7 @@ def user_role_assign(*, user: User, role: Role | None) -> None:
         if user.is_staff != staff:
             user.is_staff = staff
             user.save(update_fields=["is_staff"])
-    user.__dict__.pop("_portal_roles", None)  # portal.roles caches the roles on the object
+    user.__dict__.pop("_portal_roles", None)  # core.roles caches the roles on the object
 
 
 class UserRoleChangeForm(UserChangeForm):

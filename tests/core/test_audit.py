@@ -1,9 +1,9 @@
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from portal.models import AuditEvent
-from portal.roles import Role
-from portal.services import audit_record
+from core.audit import audit_record
+from core.models import AuditEvent
+from core.roles import Role
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db

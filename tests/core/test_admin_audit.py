@@ -6,9 +6,9 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
 
-from portal.admin import AuditedModelAdmin
-from portal.models import AuditEvent
-from portal.roles import Role
+from core.admin import AuditedModelAdmin
+from core.models import AuditEvent
+from core.roles import Role
 from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db

@@ -1,10 +1,11 @@
 """Reads for the API health page (``/ops/``), the readiness check and the metrics: how the portal's
 connection to zero-touch is doing, without reading a worker's log.
 
-Call figures come from the portal's own record of its API calls (``portal.apicalls``), which every
+Call figures come from the portal's own record of its API calls (``ops.apicalls``), which every
 process writes; the batch operations waited on and the sync from the database; the queue and the
-workers from the broker. Each part answers on its own: a broker that does not answer leaves the rest
-of the page standing, with that part saying so.
+workers from the broker, through Celery's current app (the project's, ``portal.celery``, which
+every process loads with the settings). Each part answers on its own: a broker that does not answer
+leaves the rest of the page standing, with that part saying so.
 """
 
 import math
@@ -13,12 +14,13 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection
 
 from batches.models import BatchChunk
 from devices.selectors import sync_overview
-from portal.apicalls import WINDOW_SECONDS, ApiCall, call_store
+from ops.apicalls import WINDOW_SECONDS, ApiCall, call_store
 from zerotouch import Priority
 
 LANES = [str(lane) for lane in Priority]  # interactive, batch, background
@@ -67,6 +69,15 @@ class ApiHealth:
     @property
     def last_minute(self) -> MinuteUse:
         return self.minutes[0]
+
+
+def api_target() -> dict:
+    """Which API the portal talks to, for the pages that say so (the home page and /ops/)."""
+    return {
+        "api_target": "Google zero-touch" if settings.ZT_CREDENTIALS_FILE else "the local emulator",
+        "api_url": settings.ZT_API_URL,
+        "partner_id": settings.ZT_PARTNER_ID,
+    }
 
 
 def quota_per_minute() -> int:
@@ -179,15 +190,13 @@ class CeleryStatus:
 def celery_status(*, ping_timeout: float = 0.5) -> CeleryStatus:
     """Messages waiting in the default queue, and the workers that answer a ping within the timeout
     (a worker busy with a long step answers between tasks; one that does not answer may be busy)."""
-    from portal.celery import app
-
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     status = CeleryStatus(queue=queue, queue_depth=None)
     try:
-        with app.connection_for_read() as broker:
+        with current_app.connection_for_read() as broker:
             broker.ensure_connection(max_retries=1, interval_start=0, timeout=2)
             status.queue_depth = _queue_depth(broker, queue)
-        replies = app.control.ping(timeout=ping_timeout) or []
+        replies = current_app.control.ping(timeout=ping_timeout) or []
     except Exception as exc:
         status.problem = f"The broker did not answer ({type(exc).__name__}: {exc})."
         return status
@@ -254,10 +263,8 @@ def _check_database() -> dict:
 
 
 def _check_broker() -> dict:
-    from portal.celery import app
-
     def connect() -> None:
-        with app.connection_for_write() as broker:
+        with current_app.connection_for_write() as broker:
             broker.ensure_connection(max_retries=1, interval_start=0, timeout=2)
 
     return _timed(connect)

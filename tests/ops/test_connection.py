@@ -12,12 +12,12 @@ import socket
 import pytest
 from django.urls import reverse
 
+from core.api import reset_zerotouch_client
+from core.roles import Role
 from devices.models import Device
 from devices.sync import sync_full
 from emulator.testing import EmulatorThread, service_account_key
-from portal.api import reset_zerotouch_client
-from portal.connection import connection_test
-from portal.roles import Role
+from ops.connection import connection_test
 
 
 @pytest.fixture

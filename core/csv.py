@@ -1,0 +1,40 @@
+"""CSV files the portal hands out, safe to open in a spreadsheet.
+
+Excel, LibreOffice and Google Sheets run a cell that starts with = + - @ (or a tab or a carriage
+return) as a formula (CSV injection). Names, labels, order numbers and usernames come from people
+and from the API, so any cell may start that way: every cell written here gets a leading quote
+then, which makes it text. Lines end in CRLF, as the CSV format (RFC 4180) and Excel want.
+"""
+
+import csv
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: object) -> str:
+    """``value`` as text a spreadsheet shows as it is (None: an empty cell)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+class _Lines:
+    """A file-like object for csv.writer that hands each written line back instead of storing it."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+def csv_line(cells: Iterable[Any]) -> str:
+    """One line of CSV, every cell made safe."""
+    return csv.writer(_Lines(), lineterminator="\r\n").writerow([safe_cell(cell) for cell in cells])
+
+
+def csv_lines(header: Iterable[Any], rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    """The header's line, then one line per row, written as the rows are read (for a streamed
+    response of any length), every cell made safe."""
+    writer = csv.writer(_Lines(), lineterminator="\r\n")
+    yield writer.writerow([safe_cell(cell) for cell in header])
+    for row in rows:
+        yield writer.writerow([safe_cell(cell) for cell in row])
