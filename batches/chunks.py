@@ -19,7 +19,7 @@ from django.utils import timezone
 
 import zerotouch
 from batches.models import BatchChunk, BatchItem, BatchJob
-from core.api import zerotouch_client
+from core.api import Lane, zerotouch_client
 from devices.bulk import devices_record_batch
 from devices.changes import (
     Action,
@@ -36,7 +36,7 @@ ACTIVE_CHUNKS = (
 
 
 def batch_client() -> zerotouch.Client:
-    return zerotouch_client()  # the batch lane: long deadline, below people in priority
+    return zerotouch_client(lane=Lane.BATCH)  # long deadline, below people in priority
 
 
 def intent_of(job: BatchJob, item: BatchItem) -> Intent:

@@ -40,10 +40,10 @@ def _base_client() -> Client:
     )
 
 
-def zerotouch_client(*, lane: Lane = Lane.BATCH, interactive: bool = False) -> Client:
-    """The API client in a lane (``interactive=True`` is ``lane=Lane.INTERACTIVE``)."""
+def zerotouch_client(*, lane: Lane = Lane.BATCH) -> Client:
+    """The API client in a lane: interactive (a person waits), batch, or background (the sync)."""
     client = _base_client()
-    if interactive or lane is Lane.INTERACTIVE:
+    if lane is Lane.INTERACTIVE:
         return client.with_options(deadline=settings.ZT_INTERACTIVE_DEADLINE, priority=Priority.INTERACTIVE)
     if lane is Lane.BACKGROUND:
         return client.with_options(priority=Priority.BACKGROUND)

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import zerotouch
-from core.api import zerotouch_client
+from core.api import Lane, zerotouch_client
 from core.audit import audit_record
 from core.models import AuditEvent
 from customers.models import Customer
@@ -279,7 +279,7 @@ def device_claim(
     it is recorded as "nothing to change" (unless new metadata came with it). A device claimed for
     another customer is refused, and the message names that customer.
     """
-    client = client or zerotouch_client(interactive=True)
+    client = client or zerotouch_client(lane=Lane.INTERACTIVE)
     details = {"customer": request.customer_id, "identifier": request.label, **request.metadata}
     # Through the search keys' index (the devices table has none on imei: a scan of a million rows).
     cached_id = (
@@ -374,7 +374,7 @@ def device_unclaim(
     A device zero-touch already shows as unclaimed is recorded as "nothing to change", and the cache
     is corrected from the API.
     """
-    client = client or zerotouch_client(interactive=True)
+    client = client or zerotouch_client(lane=Lane.INTERACTIVE)
     section = device.section_type or SectionType.ZERO_TOUCH
     details: dict = {"previous_owner": device.owner_id}
     if vacation_mode_days:
@@ -464,7 +464,7 @@ def device_update_metadata(
     client: zerotouch.Client | None = None,
 ) -> DeviceChange:
     """Set metadata keys on a device (``devices.metadata``); an empty value removes its key."""
-    client = client or zerotouch_client(interactive=True)
+    client = client or zerotouch_client(lane=Lane.INTERACTIVE)
     record = {
         "actor": actor,
         "kind": DeviceEvent.Kind.METADATA_CHANGED,
@@ -522,7 +522,7 @@ def device_lookup(*, identifier: zerotouch.DeviceIdentifier) -> list[Device]:
     For a device the cache does not know: never claimed, or claimed outside the portal since the
     last sync (which the cache records as drift).
     """
-    client = zerotouch_client(interactive=True)
+    client = zerotouch_client(lane=Lane.INTERACTIVE)
     try:
         found = list(client.devices_find_by_identifier(identifier=identifier, page_size=20))
     except zerotouch.ZeroTouchError as exc:
@@ -535,7 +535,7 @@ def device_lookup(*, identifier: zerotouch.DeviceIdentifier) -> list[Device]:
 
 def device_refresh(*, device: Device) -> Device:
     """Read one device again from zero-touch (``devices.get``) into the cache."""
-    client = zerotouch_client(interactive=True)
+    client = zerotouch_client(lane=Lane.INTERACTIVE)
     try:
         cache_store_devices([client.devices_get(device_id=device.device_id)])
     except zerotouch.ZeroTouchError as exc:
