@@ -13,12 +13,14 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.models import LogEntry
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.auth.admin import GroupAdmin, UserAdmin
 from django.contrib.auth.forms import UserChangeForm
 from django.contrib.auth.models import Group, User
 from django.core.paginator import Paginator
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models, transaction
+from django.db import DataError, connection, models, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
@@ -57,6 +59,29 @@ def _relations_after(obj: models.Model, fields: list[str]) -> dict[str, list[str
     return after
 
 
+class DateSafeChangeList(ChangeList):
+    """A change list that answers a date filter no calendar holds (``created_at__year=99999999999999999999``,
+    ``created_at__year=0``, ``created_at__day=99999999999999999999``) as admin answers any other wrong
+    filter, by going back to the unfiltered list with "?e=1", rather than with a 500.
+
+    Django admin turns ``ValueError`` into ``IncorrectLookupParameters`` where it builds the date
+    hierarchy's bounds, but not ``OverflowError``; and a date part given as a plain filter only fails
+    when its SQL is built or run, which is when the list is counted.
+    """
+
+    def get_filters(self, request: HttpRequest) -> Any:
+        try:
+            return super().get_filters(request)
+        except OverflowError as error:
+            raise IncorrectLookupParameters(error) from error
+
+    def get_results(self, request: HttpRequest) -> None:
+        try:
+            super().get_results(request)
+        except (OverflowError, ValueError, DataError) as error:
+            raise IncorrectLookupParameters(error) from error
+
+
 class AuditedModelAdmin(admin.ModelAdmin):
     """The base of every ModelAdmin in the project: what admin changes goes to the audit log too.
 
@@ -65,6 +90,9 @@ class AuditedModelAdmin(admin.ModelAdmin):
     through them. They keep doing that, and each also writes an ``AuditEvent``, so the portal's log
     holds every change, whether made through the portal's pages or through admin.
     """
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return DateSafeChangeList
 
     def log_addition(self, request: HttpRequest, obj: models.Model, message: Any) -> LogEntry:
         entry = super().log_addition(request, obj, message)

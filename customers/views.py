@@ -125,7 +125,9 @@ def customer_create_view(request: HtmxHttpRequest) -> HttpResponse:
     customer will see it (it cannot be changed) and any existing customers with a similar name."""
     form = CustomerCreateForm(request.POST if request.method == "POST" else None)
     context: dict = {"form": form}
-    if request.method == "POST" and form.is_valid():
+    # The confirmation's "Change something" sends confirmed=no after its hidden confirmed=yes.
+    changing = "no" in request.POST.getlist("confirmed")
+    if request.method == "POST" and form.is_valid() and not changing:
         data = form.cleaned_data
         if request.POST.get("confirmed") != "yes":
             context["confirming"] = True

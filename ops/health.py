@@ -184,23 +184,33 @@ class CeleryStatus:
     queue: str
     queue_depth: int | None  # None when the broker did not answer
     workers: list[str] = field(default_factory=list)  # names of the workers that answered a ping
+    pinged: bool = False  # False: the workers were not asked (yet)
     problem: str = ""
 
 
-def celery_status(*, ping_timeout: float = 0.5) -> CeleryStatus:
+def celery_status(*, ping: bool = True, ping_timeout: float = 0.5) -> CeleryStatus:
     """Messages waiting in the default queue, and the workers that answer a ping within the timeout
-    (a worker busy with a long step answers between tasks; one that does not answer may be busy)."""
+    (a worker busy with a long step answers between tasks; one that does not answer may be busy).
+
+    ``ping=False`` only asks the broker: the health page's first render says the workers are being
+    checked and asks for them at once, as a fresh process's first ping often gets no answer in time.
+    """
     queue = settings.CELERY_TASK_DEFAULT_QUEUE
     status = CeleryStatus(queue=queue, queue_depth=None)
     try:
         with current_app.connection_for_read() as broker:
             broker.ensure_connection(max_retries=1, interval_start=0, timeout=2)
             status.queue_depth = _queue_depth(broker, queue)
+        if not ping:
+            return status
         replies = current_app.control.ping(timeout=ping_timeout) or []
+        if not replies:  # a process's first ping goes unanswered on the filesystem broker: ask again
+            replies = current_app.control.ping(timeout=ping_timeout) or []
     except Exception as exc:
         status.problem = f"The broker did not answer ({type(exc).__name__}: {exc})."
         return status
     status.workers = sorted(name for reply in replies for name in reply)
+    status.pinged = True
     return status
 
 

@@ -15,14 +15,15 @@ from ops.connection import connection_test
 @require_GET
 @role_required({Role.ADMINS})
 def ops(request: HtmxHttpRequest) -> HttpResponse:
-    """The API health page; htmx asks for its figures again every few seconds."""
+    """The API health page; htmx asks for its figures at once, then again every few seconds (the
+    page itself does not wait for the workers to answer a ping)."""
     context = {
         **health.api_target(),
         "health": health.api_health(),
         "lanes": health.LANES,
         "pending": health.pending_operations(),
         "sync": health.sync_state(),
-        "celery": health.celery_status(),
+        "celery": health.celery_status(ping=bool(request.htmx)),
     }
     template = "portal/ops.html#figures" if request.htmx else "portal/ops.html"
     return render(request, template, context)

@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # answers static files itself: nothing below sees them
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "core.middleware.FormCharsetMiddleware",  # before anything reads a form's body (CSRF): answers 400
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

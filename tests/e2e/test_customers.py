@@ -53,3 +53,23 @@ def test_find_create_and_claim_for_a_new_customer(page, sign_in, emulator):
     assert emulator_device(emulator, imei)["claims"][0]["ownerCompanyId"] == str(customer.pk)
     page.goto(f"/customers/{customer.pk}/")
     expect(page.locator("body")).to_contain_text(imei)
+
+
+def test_change_something_returns_to_the_form_as_typed(page, sign_in, emulator):
+    sign_in(Role.SALES)
+
+    page.goto("/customers/new/")
+    page.get_by_label("Company name").fill("Harbour  Freight")
+    page.get_by_label("Owner emails").fill("it@harbour.example")
+    page.get_by_role("button", name="Check").click()
+    expect(page.locator(".shown-name")).to_have_text("Harbour Freight")
+    page.get_by_role("button", name="Change something").click()
+
+    expect(page.get_by_role("heading", name="Check the name")).to_have_count(0)
+    expect(page.get_by_label("Company name")).to_have_value("Harbour  Freight")
+    expect(page.get_by_label("Company name")).to_be_editable()
+    expect(page.get_by_label("Owner emails")).to_have_value("it@harbour.example")
+    page.get_by_label("Company name").fill("Harbour Freight Ltd")
+    page.get_by_role("button", name="Check").click()
+    expect(page.locator(".shown-name")).to_have_text("Harbour Freight Ltd")
+    assert emulator.requests_log(method="partners.customers.create") == []

@@ -253,3 +253,29 @@ def fresh_client():
     reset_zerotouch_client()
     yield
     reset_zerotouch_client()
+
+
+def test_the_page_says_checking_until_the_workers_first_answer(
+    transactional_db, emulator, calls, client_as, tmp_path
+):
+    client = client_as(Role.ADMINS)
+    with portal_processes(
+        emulator_url=emulator.url, partner_id=str(emulator.partner_id), variables={}, tmp=tmp_path
+    ) as processes:
+        processes.start_worker()
+        previous = app.conf.task_default_queue
+        app.conf.task_default_queue = processes.queue
+        try:
+            heartbeat.delay().get(timeout=60)  # the worker is up
+            page = client.get(reverse("ops"))
+            fragment = client.get(reverse("ops"), headers={"HX-Request": "true"})
+        finally:
+            app.conf.task_default_queue = previous
+
+    # The page does not wait for a ping: it says so, and its figures ask at once (then every 5 s).
+    assert "Checking" in page.text and "No worker answered" not in page.text
+    assert 'hx-trigger="load, every 5s"' in page.text
+    # The figures' answer names the worker, and asks again only every 5 s.
+    assert f"<code>{processes.queue}" in fragment.text, processes.log_text()
+    assert "Checking" not in fragment.text and "No worker answered" not in fragment.text
+    assert 'hx-trigger="every 5s"' in fragment.text and "load," not in fragment.text
