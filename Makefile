@@ -21,7 +21,7 @@ PYTHON ?= $(shell for c in python3.13 python3.12; do \
 	  if [ -x $$d/bin/python3 ]; then echo $$d/bin/python3; exit; fi; \
 	done)
 
-.PHONY: run test venv migrate demo lint e2e clean bench-cache bench-sync bench-batch bench-quota bench-customers bench-reports bench-chaos bench-load
+.PHONY: run test venv migrate demo lint e2e clean bench-cache bench-sync bench-batch bench-quota bench-customers bench-reports bench-chaos bench-load bench-hostile
 
 $(VENV)/.installed: pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "No Python 3.12+ found: install python3.13 (or python3.12) and retry." >&2; exit 1; fi
@@ -170,3 +170,13 @@ bench-load: venv
 		$(PY) manage.py zt_bench cache --devices $(BENCH_DEVICES) --repeat 20
 	$(BENCH_ENV) DATABASE_URL=postgres://postgres@127.0.0.1:5432/zt_bench_load \
 		CELERY_BROKER_URL=redis://127.0.0.1:6379/13 $(PY) manage.py zt_bench load $(LOAD_ARGS)
+
+# Hostile batch uploads through the whole request path on the production settings: a row of 32,001
+# cells, a body over ZT_BATCH_MAX_BYTES, millions of blank lines; prints each one's status, time and
+# memory, and exits non-zero when one is not a 400 within 2 s and 100 MB.
+bench-hostile: venv
+	rm -f var/bench-hostile.sqlite3
+	$(BENCH_ENV) SECURE_SSL_REDIRECT=0 DATABASE_URL=sqlite:///var/bench-hostile.sqlite3 $(PY) manage.py migrate -v0
+	$(BENCH_ENV) SECURE_SSL_REDIRECT=0 DATABASE_URL=sqlite:///var/bench-hostile.sqlite3 $(PY) manage.py collectstatic --no-input -v0
+	$(BENCH_ENV) SECURE_SSL_REDIRECT=0 ALLOWED_HOSTS=testserver DATABASE_URL=sqlite:///var/bench-hostile.sqlite3 \
+		$(PY) manage.py zt_bench hostile

@@ -10,6 +10,9 @@ devices), then times the search selectors the device pages use and prints p50/p9
 faults, an outage and restarts of Redis and the web process, then the invariants (bench.chaos);
 exits non-zero when one fails.
 
+``zt_bench hostile``: hostile batch uploads (a row of 32,001 cells, a body over the limit, millions
+of blank lines) through the whole request path: status, time and memory of each (bench.hostile).
+
 ``zt_bench sync --devices 200000``: seeds an emulator process, runs a full sync into an emptied
 cache, and prints devices per second and the process's peak memory; ``--error-rate 0.2`` injects
 server errors and checks the cache ends exactly equal to the emulator's claims (bench.sync).
@@ -26,7 +29,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
-            "suite", choices=["cache", "sync", "page", "batch", "quota", "customers", "chaos", "load"]
+            "suite",
+            choices=["cache", "sync", "page", "batch", "quota", "customers", "chaos", "load", "hostile"],
         )
         parser.add_argument("--kills", type=int, default=10, help="chaos: worker SIGKILLs")
         parser.add_argument("--outage", type=float, default=30.0, help="chaos: seconds the emulator is away")
@@ -49,6 +53,12 @@ class Command(BaseCommand):
     def handle(
         self, *args, suite: str, devices: int, customers: int, repeat: int, seed: int, **options
     ) -> None:
+        if suite == "hostile":  # hostile batch uploads through the request path (bench.hostile)
+            from bench.hostile import bench_hostile
+
+            if not bench_hostile(self.stdout):
+                raise CommandError("A hostile upload missed its target.")
+            return
         if suite == "chaos":
             self.chaos(devices=devices or 10_000, seed=seed, kills=options["kills"], outage=options["outage"])
             return
