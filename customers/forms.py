@@ -1,4 +1,5 @@
 import re
+import unicodedata
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -6,6 +7,7 @@ from django.core.validators import validate_email
 
 from core.converters import MAX_ID
 from core.form_rendering import PortalForm
+from core.text import visible
 from customers.selectors import SORTS
 
 # The languages zero-touch accepts for a customer (BCP 47 codes, from the API's documentation).
@@ -85,8 +87,12 @@ class CustomerListForm(PortalForm):
 
 
 def _emails(text: str, *, field: str) -> list[str]:
-    """Addresses typed one per line or separated by commas; each checked, personal Gmail refused."""
-    emails = [email for email in _SEPARATORS.split(text.strip()) if email]
+    """Addresses typed one per line or separated by commas; each checked, personal Gmail refused.
+
+    Invisible characters are dropped and the text NFKC-normalised first (``core.text.visible``), so
+    that "a@gmail.com" followed by a zero-width space, or written in full-width letters, is the
+    address it looks like and meets the same rules."""
+    emails = [email for email in _SEPARATORS.split(visible(text).strip()) if email]
     problems = []
     for email in emails:
         try:
@@ -94,7 +100,7 @@ def _emails(text: str, *, field: str) -> list[str]:
         except ValidationError:
             problems.append(f"{email!r} is not an email address.")
             continue
-        if email.rsplit("@", 1)[1].lower() in PERSONAL_DOMAINS:
+        if _domain(email) in PERSONAL_DOMAINS:
             problems.append(
                 f"{email} is a personal Gmail address, which zero-touch refuses for a customer's {field}: "
                 "use the customer's company Google Account."
@@ -102,6 +108,11 @@ def _emails(text: str, *, field: str) -> list[str]:
     if problems:
         raise ValidationError(" ".join(problems))
     return list(dict.fromkeys(emails))
+
+
+def _domain(email: str) -> str:
+    """An address's domain as Google compares it: NFKC-normalised, lower case, no final dot."""
+    return unicodedata.normalize("NFKC", email.rsplit("@", 1)[1]).casefold().rstrip(".")
 
 
 class CustomerCreateForm(PortalForm):
@@ -126,9 +137,14 @@ class CustomerCreateForm(PortalForm):
     language_code = forms.ChoiceField(required=False, choices=LANGUAGES, label="Language")
 
     def clean_company_name(self) -> str:
-        name = " ".join(self.cleaned_data["company_name"].split())
+        """The name without what cannot be seen (control characters, bidi overrides such as U+202E,
+        zero-width characters) and NFKC-normalised: once created it can never be corrected."""
+        name = " ".join(visible(self.cleaned_data["company_name"]).split())
         if not any(char.isalnum() for char in name):
-            raise ValidationError("Give the company's name.")
+            raise ValidationError(
+                "Give the company's name in letters or digits (invisible and control characters are "
+                "left out)."
+            )
         return name
 
     def clean_owner_emails(self) -> list[str]:

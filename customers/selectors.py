@@ -7,11 +7,15 @@ at page 1 and page 200.
 """
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from core.converters import MAX_ID
+from core.models import AuditEvent
 from core.paging import decode_cursor, encode_cursor
+from core.text import visible
 from customers.device_reads import device_reads
 from customers.models import Customer, Vendor, fold_name
 
@@ -162,10 +166,37 @@ _LEGAL_SUFFIXES = {
 }  # fmt: skip
 
 
+# Cyrillic and Greek letters drawn like Latin ones (written as escapes, each with the Latin letter it
+# passes for): "Trident" spelt with a Cyrillic capital Te (U+0422) is "Trident" to the eye, and to a
+# salesperson looking for an existing customer.
+_CONFUSABLES = str.maketrans(
+    {
+        # Cyrillic capitals
+        "\u0410": "A", "\u0412": "B", "\u0415": "E", "\u041a": "K", "\u041c": "M", "\u041d": "H",
+        "\u041e": "O", "\u0420": "P", "\u0421": "C", "\u0422": "T", "\u0425": "X", "\u0405": "S",
+        "\u0406": "I", "\u0408": "J", "\u04ae": "Y",
+        # Cyrillic small letters
+        "\u0430": "a", "\u0435": "e", "\u043e": "o", "\u0440": "p", "\u0441": "c", "\u0443": "y",
+        "\u0445": "x", "\u0455": "s", "\u0456": "i", "\u0458": "j", "\u04bb": "h",
+        # Greek capitals
+        "\u0391": "A", "\u0392": "B", "\u0395": "E", "\u0396": "Z", "\u0397": "H", "\u0399": "I",
+        "\u039a": "K", "\u039c": "M", "\u039d": "N", "\u039f": "O", "\u03a1": "P", "\u03a4": "T",
+        "\u03a5": "Y", "\u03a7": "X",
+        # Greek small letters
+        "\u03bf": "o",
+    }
+)  # fmt: skip
+
+
+def fold_confusables(text: str) -> str:
+    """``text`` with Cyrillic and Greek look-alikes of Latin letters written as the Latin letters."""
+    return visible(text).translate(_CONFUSABLES)
+
+
 def name_core(name: str) -> str:
-    """A company name without case, accents, punctuation or legal form: "Müller GmbH" and
-    "MULLER, gmbh." are the same company to a salesperson."""
-    return " ".join(word for word in fold_name(name).split() if word not in _LEGAL_SUFFIXES)
+    """A company name without case, accents, punctuation, legal form or look-alike letters: "Müller
+    GmbH", "MULLER, gmbh." and "Muller GmbH" with a Cyrillic M are the same company to a salesperson."""
+    return " ".join(word for word in fold_name(fold_confusables(name)).split() if word not in _LEGAL_SUFFIXES)
 
 
 def _stem(word: str) -> str:
@@ -187,7 +218,8 @@ def similar_customers(name: str, *, limit: int = 10) -> list[Customer]:
         return []
     candidates = Customer.objects.select_related("vendor")
     match = Q()
-    for word in core:
+    # The folded column keeps look-alike letters as they are: look for the words both ways.
+    for word in core | set(fold_name(name).split()):
         match |= Q(name_folded__contains=f" {word}")
     found = []
     for customer in candidates.filter(match).order_by("name_folded").iterator(chunk_size=500):
@@ -197,6 +229,40 @@ def similar_customers(name: str, *, limit: int = 10) -> list[Customer]:
             if len(found) == limit:
                 break
     return found
+
+
+RECENT_CREATE_MINUTES = 10
+
+
+@dataclass
+class RecentCreation:
+    customer: Customer
+    created_at: datetime
+
+
+def customer_created_recently(name: str, *, minutes: int = RECENT_CREATE_MINUTES) -> RecentCreation | None:
+    """The customer of this very name (once normalised: ``core.text.visible``, spaces, case) that the
+    portal created in the last ``minutes``, if any. A second one so soon is a form sent twice, not a
+    second company, and zero-touch can neither delete nor rename it."""
+    wanted = _exact(name)
+    since = timezone.now() - timedelta(minutes=minutes)
+    events = AuditEvent.objects.filter(
+        action="customer.create",
+        outcome=AuditEvent.Outcome.SUCCESS,
+        target_type=Customer._meta.label_lower,
+        created_at__gte=since,
+    ).order_by("-created_at")
+    for event in events[:200]:
+        if _exact(event.target_label) != wanted:
+            continue
+        customer = customer_get(int(event.target_id)) if event.target_id.isdigit() else None
+        if customer is not None and _exact(customer.name) == wanted:
+            return RecentCreation(customer=customer, created_at=event.created_at)
+    return None
+
+
+def _exact(name: str) -> str:
+    return " ".join(visible(name).split()).casefold()
 
 
 # --- Vendors -------------------------------------------------------------------------------------

@@ -1,16 +1,22 @@
 """Customers and vendors: keeping the cache in step with the API, and creating a customer."""
 
+import re
+import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 import zerotouch
 from core.api import Lane, zerotouch_client
 from core.audit import audit_record
 from customers.models import Customer, Vendor, fold_name
+from customers.selectors import customer_created_recently
 
 _CUSTOMER_COLUMNS = [
     "name",
@@ -106,11 +112,76 @@ def customers_sync(*, client: zerotouch.Client) -> CustomerSyncCounts:
 
 
 class CustomerCreateFailed(Exception):
-    """The customer was not created (or it cannot be known whether it was); ``str()`` is for people."""
+    """The customer was not created (or it cannot be known whether it was); ``str()`` is for people.
+    ``existing`` is the customer to go to instead, when the refusal is that it exists already."""
 
-    def __init__(self, message: str, *, outcome_unknown: bool = False):
+    def __init__(self, message: str, *, outcome_unknown: bool = False, existing: Customer | None = None):
         super().__init__(message)
         self.outcome_unknown = outcome_unknown
+        self.existing = existing
+
+
+# A customer can be neither deleted nor renamed, so a form sent twice (two tabs, Back, a network
+# retry) must not make two. Each confirmation page carries a one-time token, kept in the cache
+# (shared by every web process) for the person it was issued to; creating consumes it with one
+# delete, which only one request can win, and leaves the new customer's id under the token so that
+# a repeat can lead to it.
+CREATE_TOKEN_SECONDS = 60 * 60
+_TOKEN_FORMAT = re.compile(r"[A-Za-z0-9_-]{20,64}")
+
+
+def _token_key(token: str) -> str:
+    return f"customers:create-token:{token}"
+
+
+def _token_customer_key(token: str) -> str:
+    return f"customers:create-token:{token}:customer"
+
+
+def customer_create_token_issue(*, actor: AbstractBaseUser) -> str:
+    """A one-time token for one confirmation page, valid for an hour, for ``actor`` only."""
+    token = secrets.token_urlsafe(24)
+    cache.set(_token_key(token), actor.pk, timeout=CREATE_TOKEN_SECONDS)
+    return token
+
+
+def _token_consume(token: str, *, actor: AbstractBaseUser) -> bool:
+    """True for the one request that spends the token (the cache's delete answers True only once)."""
+    if not _TOKEN_FORMAT.fullmatch(token) or cache.get(_token_key(token)) != actor.pk:
+        return False
+    return bool(cache.delete(_token_key(token)))
+
+
+def _token_spent(token: str, name: str) -> CustomerCreateFailed:
+    first = None
+    if _TOKEN_FORMAT.fullmatch(token) and (company_id := cache.get(_token_customer_key(token))) is not None:
+        first = Customer.objects.filter(pk=company_id).first()
+    if first is not None:
+        return CustomerCreateFailed(
+            f"This confirmation was sent already (another tab, the Back button or a retry), and it "
+            f"created {first.name}; nothing more was created:",
+            existing=first,
+        )
+    return CustomerCreateFailed(
+        "This confirmation was sent already, or it has expired; nothing was created by this click. "
+        f"Check the customers list for {name} before confirming again.",
+        outcome_unknown=True,
+    )
+
+
+def _ago(moment: datetime) -> str:
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "less than a minute ago"
+    return f"{timesince(moment)} ago"
+
+
+def customer_create_check(*, company_name: str) -> None:
+    """Refuse a name the portal gave a customer minutes ago (``customer_created_recently``): the
+    same form sent again, whatever the token, would otherwise make a second, permanent customer."""
+    if (recent := customer_created_recently(company_name)) is not None:
+        raise CustomerCreateFailed(
+            f"{recent.customer.name} was created {_ago(recent.created_at)}:", existing=recent.customer
+        )
 
 
 def _created_meanwhile(client: zerotouch.Client, name: str) -> zerotouch.Company | None:
@@ -128,14 +199,21 @@ def customer_create(
     owner_emails: list[str],
     admin_emails: list[str],
     language_code: str = "",
+    token: str | None = None,
     client: zerotouch.Client | None = None,
 ) -> Customer:
     """Create a zero-touch customer (``customers.create``), cache it and audit it.
 
-    A repeat would make a second customer whose name cannot be changed or removed, so a lost answer is
-    settled by listing the customers: found by its exact name, it was created; not found, the person
-    may try again.
+    A repeat would make a second customer whose name cannot be changed or removed. So the
+    confirmation's one-time ``token`` is spent first (a second request with it creates nothing and
+    is told which customer the first made; None, for a form from before tokens, skips this), a name
+    created minutes ago is refused (``customer_create_check``), and a lost answer is settled by
+    listing the customers: found by its exact name, it was created; not found, the person may try
+    again.
     """
+    if token is not None and not _token_consume(token, actor=actor):
+        raise _token_spent(token, company_name)
+    customer_create_check(company_name=company_name)
     client = client or zerotouch_client(lane=Lane.INTERACTIVE)
     details = {"owner_emails": owner_emails, "admin_emails": admin_emails, "language": language_code}
     try:
@@ -165,6 +243,8 @@ def customer_create(
     customers_store([company])
     customer = Customer.objects.get(pk=int(company.company_id))
     audit_record(actor=actor, action="customer.create", target=customer, details=details)
+    if token is not None:
+        cache.set(_token_customer_key(token), customer.pk, timeout=CREATE_TOKEN_SECONDS)
     return customer
 
 

@@ -17,7 +17,12 @@ from customers.selectors import (
     vendor_get,
     vendors_with_customers,
 )
-from customers.services import CustomerCreateFailed, customer_create
+from customers.services import (
+    CustomerCreateFailed,
+    customer_create,
+    customer_create_check,
+    customer_create_token_issue,
+)
 
 
 @require_GET
@@ -122,29 +127,33 @@ def customer_detail(request: HtmxHttpRequest, customer_id: int) -> HttpResponse:
 @role_required(CHANGE_ROLES)
 def customer_create_view(request: HtmxHttpRequest) -> HttpResponse:
     """A new customer in two steps: the form, then a confirmation showing the name exactly as the
-    customer will see it (it cannot be changed) and any existing customers with a similar name."""
+    customer will see it (it cannot be changed) and any existing customers with a similar name. The
+    confirmation carries a one-time token, so that sending it twice creates one customer."""
     form = CustomerCreateForm(request.POST if request.method == "POST" else None)
     context: dict = {"form": form}
     # The confirmation's "Change something" sends confirmed=no after its hidden confirmed=yes.
     changing = "no" in request.POST.getlist("confirmed")
     if request.method == "POST" and form.is_valid() and not changing:
         data = form.cleaned_data
-        if request.POST.get("confirmed") != "yes":
-            context["confirming"] = True
-            context["similar"] = similar_customers(data["company_name"])
-            return render(request, "customers/create.html", context)
         try:
+            if request.POST.get("confirmed") != "yes":
+                customer_create_check(company_name=data["company_name"])
+                context["confirming"] = True
+                context["similar"] = similar_customers(data["company_name"])
+                context["token"] = customer_create_token_issue(actor=request.user)
+                return render(request, "customers/create.html", context)
             customer = customer_create(
                 actor=request.user,
                 company_name=data["company_name"],
                 owner_emails=data["owner_emails"],
                 admin_emails=data["admin_emails"],
                 language_code=data["language_code"],
+                token=request.POST.get("token") or None,
             )
         except CustomerCreateFailed as exc:
-            context["error"], context["outcome_unknown"] = str(exc), exc.outcome_unknown
-        else:
-            return redirect("customers:detail", customer_id=customer.pk)
+            context.update(error=str(exc), outcome_unknown=exc.outcome_unknown, existing=exc.existing)
+            return render(request, "customers/create.html", context, status=409 if exc.existing else 200)
+        return redirect("customers:detail", customer_id=customer.pk)
     return render(request, "customers/create.html", context, status=400 if form.errors else 200)
 
 
