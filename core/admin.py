@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
@@ -354,6 +354,25 @@ class AuditedUserAdmin(AuditedModelAdmin, UserAdmin):
         return details
 
 
+ROLE_NAMES = frozenset(role.value for role in Role)
+
+
 @admin.register(Group)
 class AuditedGroupAdmin(AuditedModelAdmin, GroupAdmin):
-    pass
+    """Groups, with the three role groups' names fixed: a role is found by its group's name (here,
+    in ``core.roles``, in the migrations and the reports), so renaming "Admins" would take every
+    admin's role away at once. Their permissions stay editable; other groups are edited freely."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Group | None = None) -> Any:
+        fields = super().get_readonly_fields(request, obj)
+        if obj is not None and obj.name in ROLE_NAMES:
+            return (*fields, "name")
+        return fields
+
+    def save_model(self, request: HttpRequest, obj: Group, form: forms.ModelForm, change: bool) -> None:
+        if change:
+            stored = Group.objects.filter(pk=obj.pk).values_list("name", flat=True).first()
+            if stored is not None and stored in ROLE_NAMES and obj.name != stored:
+                messages.error(request, f"The role group {stored!r} keeps its name; the rest was saved.")
+                obj.name = stored
+        super().save_model(request, obj, form, change)

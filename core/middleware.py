@@ -1,5 +1,6 @@
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils.log import log_response
 
@@ -10,15 +11,17 @@ class RequestIdMiddleware:
     """Gives every request an id that its log lines, the tasks it enqueues, their API calls and its
     audit rows carry (``core.tracing``), and answers it in ``X-Request-ID``.
 
-    An id sent by the caller (a proxy or load balancer that starts the trace) is kept when it looks
-    like one; anything else is replaced, so that a client cannot write what it likes into the logs.
+    An id sent by the caller is kept only when a proxy is trusted (``TRUST_X_FORWARDED_PROTO``: the
+    proxy or load balancer in front starts the trace) and the id looks like one. Otherwise the portal
+    makes its own, so that a client reaching it directly cannot choose the id its audit rows and log
+    lines carry, nor write what it likes into them.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get(REQUEST_ID_HEADER)
+        incoming = request.headers.get(REQUEST_ID_HEADER) if settings.TRUST_X_FORWARDED_PROTO else None
         request_id = sane_request_id(incoming) or new_request_id()
         request.request_id = request_id
         with request_id_scope(request_id):

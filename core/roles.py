@@ -1,7 +1,9 @@
 """The three roles of the portal and what each may do.
 
 A role is a Django auth group. Pages are gated by role (``role_required``); model permissions are
-granted to the groups as well, so Django admin and ``user.has_perm`` agree with the pages.
+granted to the groups as well, so Django admin and ``user.has_perm`` agree with the pages. A role is
+found by its group's name, here and in admin's role field, so admin keeps the three groups' names
+fixed (``core.admin.AuditedGroupAdmin``).
 """
 
 from collections.abc import Callable, Iterable

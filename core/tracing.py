@@ -1,7 +1,7 @@
 """Request ids, so that one person's click can be followed through every log line it causes.
 
-A web request gets an id (``core.middleware.RequestIdMiddleware``: the caller's ``X-Request-ID``
-when it looks like an id, else a new one); it travels in a context variable to everything the
+A web request gets an id (``core.middleware.RequestIdMiddleware``: the ``X-Request-ID`` of a
+trusted proxy when it looks like an id, else a new one); it travels in a context variable to everything the
 request does in this process, in the headers of every Celery task it enqueues (``portal.celery``),
 and on the worker back into the same context variable while the task runs. ``RequestIdFilter``
 puts it on every log record (so each API call's line names it), and ``core.audit.audit_record``
@@ -19,7 +19,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 REQUEST_ID_HEADER = "X-Request-ID"
-# What a proxy or load balancer may send and the portal keeps: letters, digits and - _ . : of a
+# What a trusted proxy or load balancer may send and the portal keeps: letters, digits and - _ . : of a
 # sensible length. Anything else (log injection, megabytes) is replaced by an id of the portal's own.
 _SANE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{7,99}")
 

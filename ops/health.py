@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from celery import current_app
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 from batches.models import BatchChunk
@@ -221,6 +222,51 @@ def _queue_depth(broker, queue: str) -> int:
         return broker.default_channel.queue_declare(queue=queue, passive=True).message_count
     except ChannelError:  # the queue was never declared: nothing was ever sent to it
         return 0
+
+
+# --- Sign-in attacks -----------------------------------------------------------------------------
+
+# portal.signin lists here the accounts and addresses that reached a sign-in limit, with the cache
+# keys of their counters: the counts go on growing after the listing, and are read as the page is.
+SIGN_IN_ALERTS_KEY = "signin-alerts"
+
+
+@dataclass(frozen=True)
+class SignInAlert:
+    scope: str  # "account" (from any address: refuses nobody) or "address" (refused for the window)
+    label: str  # the username (scrubbed, at most 64 characters) or the address
+    failures: int
+    addresses: int | None  # for an account: how many addresses failed
+    refused: int  # attempts the throttle refused (not tried) since
+    minutes: int
+
+
+def sign_in_alerts(*, now: float | None = None) -> list[SignInAlert]:
+    """Accounts under attack and addresses stopped by the sign-in throttle, the most failures first."""
+    now = time.time() if now is None else now
+    try:
+        listed = cache.get(SIGN_IN_ALERTS_KEY) or {}
+        alerts = []
+        for entry in listed.values():
+            if entry["expires"] <= now:
+                continue
+            counts = cache.get_many(
+                [k for k in (entry["failures_key"], entry["addresses_key"], entry["refused_key"]) if k]
+            )
+            addresses = counts.get(entry["addresses_key"], 0) if entry["addresses_key"] else None
+            alerts.append(
+                SignInAlert(
+                    scope=entry["scope"],
+                    label=entry["label"],
+                    failures=max(0, counts.get(entry["failures_key"], 0)),
+                    addresses=None if addresses is None else max(0, addresses),
+                    refused=counts.get(entry["refused_key"], 0),
+                    minutes=math.ceil((entry["expires"] - entry["opened"]) / 60),
+                )
+            )
+    except Exception:  # a cache that does not answer hides the notice, not the page
+        return []
+    return sorted(alerts, key=lambda alert: alert.failures, reverse=True)
 
 
 # --- Readiness ------------------------------------------------------------------------------------

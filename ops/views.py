@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from core.htmx import HtmxHttpRequest
-from core.roles import Role, role_required
+from core.roles import Role, has_any_role, role_required
 from ops import health, metrics
 from ops.connection import connection_test
 
@@ -24,6 +24,7 @@ def ops(request: HtmxHttpRequest) -> HttpResponse:
         "pending": health.pending_operations(),
         "sync": health.sync_state(),
         "celery": health.celery_status(ping=bool(request.htmx)),
+        "sign_in_alerts": health.sign_in_alerts(),
     }
     template = "portal/ops.html#figures" if request.htmx else "portal/ops.html"
     return render(request, template, context)
@@ -54,8 +55,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: the database and the broker answer (503 otherwise), and when an API call last
-    succeeded (reported, not required: the portal serves its cache while zero-touch is away)."""
+    succeeded (reported, not required: the portal serves its cache while zero-touch is away).
+
+    Anyone (a load balancer, a healthcheck) gets the status; only a signed-in admin gets the checks,
+    whose timings and error class names tell a stranger how the portal is built and how it fails.
+    """
     ready, checks = health.readiness()
+    if not has_any_role(request.user, {Role.ADMINS}):
+        checks = {"status": checks["status"]}
     return JsonResponse(checks, status=200 if ready else 503)
 
 

@@ -33,5 +33,5 @@ class SignInForm(AuthenticationForm):
         except ValidationError:
             sign_in_failure_record(username=username, address=address, throttled=False)
             raise
-        sign_in_success_record(username=username)
+        sign_in_success_record(username=username, address=address)
         return cleaned

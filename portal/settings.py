@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
-from django.utils.csp import CSP
+from django.utils.csp import CSP, build_policy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
@@ -128,8 +128,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-# Sign-in throttling (portal.signin): after this many failures within the window, an account (any
-# letter case) or a client address is refused, even with the right password, until the window ends.
+# Sign-in throttling (portal.signin), per client address: after this many failures within the window
+# for one account (any letter case) from one address, or for any accounts from one address, that
+# address is refused, even with the right password, until the window ends; other addresses are not.
 LOGIN_FAILURES_PER_ACCOUNT = int(os.environ.get("LOGIN_FAILURES_PER_ACCOUNT", "5"))
 LOGIN_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_FAILURES_PER_ADDRESS", "20"))
 LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", "900"))
@@ -196,6 +197,25 @@ SECURE_CSP = {
     "frame-ancestors": [CSP.NONE],
     "form-action": [CSP.SELF],
 }
+
+
+def static_security_headers(headers, path: str, url: str) -> None:
+    """WhiteNoise answers static files before the CSP and clickjacking middleware run: give them the
+    headers those add to pages (the SecurityMiddleware above it adds the rest). Called by WhiteNoise
+    with each file's headers (``wsgiref.headers.Headers``), its path and its URL."""
+    from django.conf import settings
+
+    for header, config in (
+        (CSP.HEADER_ENFORCE, settings.SECURE_CSP),
+        (CSP.HEADER_REPORT_ONLY, settings.SECURE_CSP_REPORT_ONLY),
+    ):
+        if config and header not in headers:
+            headers[str(header)] = build_policy(config)
+    if "X-Frame-Options" not in headers:
+        headers["X-Frame-Options"] = settings.X_FRAME_OPTIONS
+
+
+WHITENOISE_ADD_HEADERS_FUNCTION = static_security_headers
 
 # --- Zero-touch API -------------------------------------------------------------------------
 # Without a credentials file the portal talks to the project's emulator with a static token.

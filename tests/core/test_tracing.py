@@ -37,14 +37,16 @@ def test_every_response_names_its_request(client, db):
         ("<script>alert(1)</script>", False),
     ],
 )
-def test_an_incoming_request_id_is_kept_only_when_it_looks_like_one(client, db, sent, kept):
+def test_an_incoming_request_id_is_kept_only_when_it_looks_like_one(client, db, settings, sent, kept):
+    settings.TRUST_X_FORWARDED_PROTO = True  # a proxy's id is kept (a client's own never: test_request_ids)
     answered = client.get("/healthz", headers={"X-Request-ID": sent})["X-Request-ID"]
 
     assert (answered == sent) is kept
     assert sane_request_id(answered) == answered
 
 
-def test_the_audit_row_names_the_request(client_as):
+def test_the_audit_row_names_the_request(client_as, settings):
+    settings.TRUST_X_FORWARDED_PROTO = True  # the id comes from a trusted proxy
     admins = client_as(Role.ADMINS)
     from tests.core.test_admin_audit import change_form
 
@@ -95,6 +97,8 @@ def test_a_click_is_traced_to_the_api_calls_its_task_makes_and_no_secret_is_logg
     emulator, logs each API call as JSON with the click's request id; the audit row has it too; and
     neither the key, the signed assertion nor an access token appears in any line, at DEBUG."""
     from portal.celery import app
+
+    settings.TRUST_X_FORWARDED_PROTO = True  # the click's id comes from a trusted proxy
 
     with EmulatorThread(
         partner_id=1000001, customers=2, vendors=1, devices=15, random_seed=5, oauth=True
