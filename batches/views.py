@@ -190,7 +190,7 @@ def batch_detail(request: HtmxHttpRequest, job_id: int) -> HttpResponse:
         "kind": filters.cleaned_data.get("kind", "") if valid else "",
         "page": page,
         "rows": describe_rows(job, page.rows),
-        "customers": job_customers(job) if target != "progress" else [],
+        "customers": job_customers(job) if target is None else [],  # the full page only
         "progress": job_progress(job),
         "retry": retry_plan(job) if job.finished and job.failed else None,
         "kinds": failure_kinds(job) if job.failed else [],
