@@ -32,6 +32,7 @@ def worker(live_server, emulator, settings, tmp_path):
     ) as running:
         previous, app.conf.task_default_queue = app.conf.task_default_queue, running.queue
         running.start_worker()
+        running.start_beat()  # as in production: the sweeper carries on what a lost message left
         try:
             yield running
         finally:
