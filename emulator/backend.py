@@ -36,7 +36,8 @@ class Backend(CompaniesApi, DevicesApi):
     """State and rules of the partner API for one reseller partner.
 
     ``operation_rate`` is how many devices per second a long-running operation processes
-    (0 pauses every operation). ``clock`` returns seconds since the epoch; tests may replace it.
+    (0 pauses every operation); ``reset`` brings back the rate it was made with. ``clock`` returns
+    seconds since the epoch; tests may replace it.
     """
 
     def __init__(
@@ -49,7 +50,7 @@ class Backend(CompaniesApi, DevicesApi):
     ):
         self.store = Store(state_path)
         self.partner_id = int(partner_id)
-        self.operation_rate = float(operation_rate)
+        self.operation_rate = self.initial_operation_rate = float(operation_rate)
         self.clock = clock
         self._visible: tuple[int, ...] | None = None
         self._visible_lock = threading.Lock()
@@ -148,7 +149,9 @@ class Backend(CompaniesApi, DevicesApi):
     # ------------------------------------------------------------------ control
 
     def reset(self) -> None:
-        """Empty the state (the served partner stays)."""
+        """Empty the state and bring back the operation rate it started with (the served partner
+        stays): a test that paused operations must not leave the next one's pending for ever."""
+        self.operation_rate = self.initial_operation_rate
         self.operations.forget()
         self.store.clear()
         self.forget_cached_state()

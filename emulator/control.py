@@ -10,7 +10,8 @@ GET    /_emulator/health               ``{"status": "ok", "partnerId", "operatio
 GET    /_emulator/faults               the fault settings
 POST   /_emulator/faults               change some fault settings (others stay); 400 when invalid
 DELETE /_emulator/faults               faults and quota off
-POST   /_emulator/reset                empty state, faults off, statistics and request log cleared
+POST   /_emulator/reset                empty state, faults off, the starting operation rate back,
+                                       statistics and request log cleared
 POST   /_emulator/seed                 replace the state with generated data; the summary
 GET    /_emulator/summary              counts, customer ids, vendors and their customer ids
 GET    /_emulator/stats                requests counted by API method and outcome

@@ -184,7 +184,8 @@ class _Emulator:
         return self._control("DELETE", "faults")
 
     def reset(self) -> None:
-        """Empty the state; faults off; statistics and request log cleared."""
+        """Empty the state; faults off; the operation rate it started with; statistics and request
+        log cleared."""
         self._control("POST", "reset")
         self.seed_summary = None
 

@@ -8,6 +8,20 @@ from core.roles import Role, ensure_role_groups
 ROLE_USERNAMES = {Role.SALES: "sales", Role.MANAGERS: "manager", Role.ADMINS: "admin"}
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test that ran the portal's worker or beat (``tests.processes``) shows their logs:
+    what the worker did is the evidence of why a job did not end."""
+    from tests.processes import PortalProcesses
+
+    report = yield
+    if report.failed:
+        for value in getattr(item, "funcargs", {}).values():
+            if isinstance(value, PortalProcesses):
+                report.sections.append(("worker and beat logs", value.log_text()[-200_000:]))
+    return report
+
+
 def make_user(role: Role | None, username: str | None = None, password: str = "demo"):
     """A staff member holding ``role`` (None: signed in but in no role group)."""
     ensure_role_groups()

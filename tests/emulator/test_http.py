@@ -338,6 +338,14 @@ def test_operation_rate_can_be_changed_at_run_time(emulator):
     assert emulator.health()["operationRate"] == 25.0
 
 
+def test_a_reset_brings_back_the_operation_rate_the_emulator_started_with(emulator):
+    started = emulator.health()["operationRate"]
+    emulator.set_operation_rate(0)  # a test pauses every operation...
+    emulator.reset()
+    # ...and the next one, after a reset, finds operations moving again
+    assert emulator.health()["operationRate"] == started != 0
+
+
 def test_concurrent_claims_of_one_device_let_exactly_one_customer_win(emulator):
     first, second = emulator.seed_summary["customerIds"][:2]
     results: list[tuple[str, int]] = []
