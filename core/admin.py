@@ -150,28 +150,50 @@ def table_row_estimate(model: type[models.Model]) -> int | None:
     return int(row[0])
 
 
+class ResultCount(int):
+    """A list's row count that says what kind of count it is where admin prints it ("10,000
+    results", "Select all … devices"): exact, or "more than" the cap when counting stopped there, or
+    "about" the planner's estimate. Arithmetic (the pages) sees the number."""
+
+    kind: str
+
+    def __new__(cls, value: int, kind: str = "exact") -> "ResultCount":
+        count = super().__new__(cls, value)
+        count.kind = kind
+        return count
+
+    def __str__(self) -> str:
+        if self.kind == "capped":
+            return f"more than {int(self):,}"
+        if self.kind == "estimate":
+            return f"about {int(self):,}"
+        return f"{int(self):,}"
+
+
 class EstimatedCountPaginator(Paginator):
     """A paginator for admin lists of large tables that never counts the whole table.
 
     Admin counts a list's rows on every page view; ``COUNT(*)`` over a million devices takes seconds
     on PostgreSQL and SQLite alike. So an unfiltered list on PostgreSQL takes the planner's estimate
     when it is above the cap, and anything else (a filter, a search, SQLite) is counted exactly up to
-    ``COUNT_CAP`` rows, one LIMITed subquery, and reported as the cap beyond it: pages past it are out
-    of reach, and the list is narrowed with its filters or the search box instead. The ModelAdmins
-    that use it also set ``show_full_result_count = False``, which spares the second count admin
-    makes for "N results (M total)".
+    ``COUNT_CAP`` rows, one LIMITed subquery, and reported as "more than" the cap beyond it (the
+    estimate as "about": ``ResultCount``). Pages past the cap are out of reach, and the list is
+    narrowed with its filters or the search box instead. The ModelAdmins that use it also set
+    ``show_full_result_count = False``, which spares the second count admin makes for "N results (M
+    total)".
     """
 
     cap = COUNT_CAP
 
     @cached_property
-    def count(self) -> int:
+    def count(self) -> ResultCount:
         queryset: QuerySet = self.object_list
         if not queryset.query.where:
             estimate = table_row_estimate(queryset.model)
             if estimate is not None and estimate > self.cap:
-                return estimate
-        return min(queryset.order_by()[: self.cap + 1].count(), self.cap)
+                return ResultCount(estimate, "estimate")
+        counted = queryset.order_by()[: self.cap + 1].count()
+        return ResultCount(self.cap, "capped") if counted > self.cap else ResultCount(counted)
 
 
 class LargeTableAdmin:

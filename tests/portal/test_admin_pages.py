@@ -16,7 +16,7 @@ from django.utils import timezone
 from batches.drafts import job_from_input
 from batches.jobs import job_confirm
 from batches.models import BatchChunk, BatchItem, BatchJob
-from core.admin import EstimatedCountPaginator
+from core.admin import EstimatedCountPaginator, ResultCount
 from core.audit import audit_record
 from core.models import AuditEvent
 from core.roles import Role
@@ -207,6 +207,23 @@ def test_the_paginator_caps_a_count_and_estimates_an_unfiltered_table_on_postgre
         assert SmallCap(Device.objects.all(), 100).count == devices  # pg_class.reltuples after ANALYZE
     else:
         assert SmallCap(Device.objects.all(), 100).count == 10
+
+
+def test_a_capped_count_says_more_than_and_an_estimate_says_about(world, client_as, monkeypatch):
+    """Admin's "10000 results" for 19,430 devices was untrue: a count stopped at the cap says so."""
+    monkeypatch.setattr(EstimatedCountPaginator, "cap", 10)
+    assert Device.objects.filter(owner__isnull=False).count() > 10
+    one = Device.objects.exclude(imei="").first()
+    admins = client_as(Role.ADMINS)
+    url = reverse("admin:devices_device_changelist")
+
+    many = admins.get(url, {"claim": "claimed"}).text
+    exact = admins.get(url, {"q": one.imei}).text
+
+    assert "more than 10 devices" in many
+    assert "1 device" in exact and "more than" not in exact
+    assert str(ResultCount(19_430, "estimate")) == "about 19,430"  # PostgreSQL's planner, unfiltered
+    assert str(ResultCount(1_234)) == "1,234" and ResultCount(10, "capped") == 10
 
 
 def test_cancel_in_admin_goes_through_the_batch_service_and_is_audited(world, client_as):
