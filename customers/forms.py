@@ -8,44 +8,10 @@ from django.core.validators import validate_email
 from core.converters import MAX_ID
 from core.form_rendering import PortalForm
 from core.text import visible
+from customers.models import LANGUAGE_NAMES
 from customers.selectors import SORTS
 
-# The languages zero-touch accepts for a customer (BCP 47 codes, from the API's documentation).
-LANGUAGES = [
-    ("", "Zero-touch's default"),
-    ("ar", "Arabic"),
-    ("zh-HK", "Chinese (Hong Kong)"),
-    ("zh-CN", "Chinese (Simplified)"),
-    ("zh-TW", "Chinese (Traditional)"),
-    ("cs", "Czech"),
-    ("da", "Danish"),
-    ("nl", "Dutch"),
-    ("en-GB", "English (UK)"),
-    ("en-US", "English (US)"),
-    ("fil", "Filipino"),
-    ("fi", "Finnish"),
-    ("fr", "French"),
-    ("de", "German"),
-    ("iw", "Hebrew"),
-    ("hi", "Hindi"),
-    ("hu", "Hungarian"),
-    ("id", "Indonesian"),
-    ("it", "Italian"),
-    ("ja", "Japanese"),
-    ("ko", "Korean"),
-    ("no", "Norwegian (Bokmål)"),
-    ("pl", "Polish"),
-    ("pt-BR", "Portuguese (Brazil)"),
-    ("pt-PT", "Portuguese (Portugal)"),
-    ("ru", "Russian"),
-    ("es", "Spanish"),
-    ("es-419", "Spanish (Latin America)"),
-    ("sv", "Swedish"),
-    ("th", "Thai"),
-    ("tr", "Turkish"),
-    ("uk", "Ukrainian"),
-    ("vi", "Vietnamese"),
-]
+LANGUAGES = [("", "Zero-touch's default"), *LANGUAGE_NAMES.items()]
 PERSONAL_DOMAINS = {"gmail.com", "googlemail.com"}
 _SEPARATORS = re.compile(r"[\s,;]+")
 
@@ -135,6 +101,11 @@ class CustomerCreateForm(PortalForm):
         required=False, label="Admin emails (optional)", widget=forms.Textarea(attrs={"rows": 2})
     )
     language_code = forms.ChoiceField(required=False, choices=LANGUAGES, label="Language")
+
+    def language_label(self) -> str:
+        """The chosen language in words, for the confirmation."""
+        code = self.cleaned_data.get("language_code", "")
+        return f"{LANGUAGE_NAMES[code]} ({code})" if code else "Zero-touch's default"
 
     def clean_company_name(self) -> str:
         """The name without what cannot be seen (control characters, bidi overrides such as U+202E,

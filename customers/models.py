@@ -22,6 +22,43 @@ def fold_name(name: str) -> str:
     return "".join(f" {word}" for word in words)
 
 
+# The languages zero-touch accepts for a customer (BCP 47 codes, from the API's documentation).
+LANGUAGE_NAMES = {
+    "ar": "Arabic",
+    "zh-HK": "Chinese (Hong Kong)",
+    "zh-CN": "Chinese (Simplified)",
+    "zh-TW": "Chinese (Traditional)",
+    "cs": "Czech",
+    "da": "Danish",
+    "nl": "Dutch",
+    "en-GB": "English (UK)",
+    "en-US": "English (US)",
+    "fil": "Filipino",
+    "fi": "Finnish",
+    "fr": "French",
+    "de": "German",
+    "iw": "Hebrew",
+    "hi": "Hindi",
+    "hu": "Hungarian",
+    "id": "Indonesian",
+    "it": "Italian",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "no": "Norwegian (Bokmål)",
+    "pl": "Polish",
+    "pt-BR": "Portuguese (Brazil)",
+    "pt-PT": "Portuguese (Portugal)",
+    "ru": "Russian",
+    "es": "Spanish",
+    "es-419": "Spanish (Latin America)",
+    "sv": "Swedish",
+    "th": "Thai",
+    "tr": "Turkish",
+    "uk": "Ukrainian",
+    "vi": "Vietnamese",
+}
+
+
 class Vendor(models.Model):
     """A partner that sells devices on the reseller's behalf (``partners.vendors.list``)."""
 
@@ -115,6 +152,14 @@ class Customer(models.Model):
             self.TermsStatus.STALE: "The terms changed since the customer accepted them: its devices will "
             "not enrol until an owner accepts the new terms in the zero-touch portal.",
         }.get(self.terms_status, "Zero-touch has not said whether the customer accepted its terms.")
+
+    @property
+    def language_name(self) -> str:
+        """The customer's language in words ("German (de)"), or why it is not known: zero-touch takes
+        a language when a customer is created and never tells it back."""
+        if not self.language_code:
+            return "Not known: zero-touch only takes it when a customer is created, and never lists it"
+        return f"{LANGUAGE_NAMES.get(self.language_code, self.language_code)} ({self.language_code})"
 
     @property
     def belongs_to_vendor(self) -> bool:

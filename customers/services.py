@@ -23,7 +23,6 @@ _CUSTOMER_COLUMNS = [
     "name_folded",
     "admin_emails",
     "terms_status",
-    "language_code",
     "google_workspace_customer_id",
     "vendor",
     "last_synced_at",
@@ -55,22 +54,24 @@ def customer_from_api(company: zerotouch.Company, *, vendor_id: int | None = Non
 
 
 def customers_store(companies: Iterable[zerotouch.Company], *, vendor_id: int | None = None) -> int:
-    """Upsert customers as the API lists them. Owner emails are input-only at Google (a listing may
-    leave them out): the ones the cache knows, from creating the customer, are kept then."""
+    """Upsert customers as the API lists them. Owner emails and the language are input-only at
+    Google (a listing leaves them out): the ones the cache knows, from creating the customer, are
+    kept then."""
     rows = {
         c.company_id: c for c in (customer_from_api(company, vendor_id=vendor_id) for company in companies)
     }
-    with_owners = [row for row in rows.values() if row.owner_emails]
-    without = [row for row in rows.values() if not row.owner_emails]
-    for group, columns in ((with_owners, [*_CUSTOMER_COLUMNS, "owner_emails"]), (without, _CUSTOMER_COLUMNS)):
-        if group:
-            Customer.objects.bulk_create(
-                group,
-                update_conflicts=True,
-                unique_fields=["company_id"],
-                update_fields=columns,
-                batch_size=500,
-            )
+    groups: dict[tuple[bool, bool], list[Customer]] = {}
+    for row in rows.values():
+        groups.setdefault((bool(row.owner_emails), bool(row.language_code)), []).append(row)
+    for (owners, language), group in groups.items():
+        columns = [
+            *_CUSTOMER_COLUMNS,
+            *(["owner_emails"] if owners else []),
+            *(["language_code"] if language else []),
+        ]
+        Customer.objects.bulk_create(
+            group, update_conflicts=True, unique_fields=["company_id"], update_fields=columns, batch_size=500
+        )
     return len(rows)
 
 
@@ -238,8 +239,8 @@ def customer_create(
                 details={**details, "error": str(failure)},
             )
             raise failure from exc
-    if not company.owner_emails:  # the answer leaves input-only fields out: keep what was sent
-        company = _with_emails(company, owner_emails, admin_emails)
+    # The answer leaves input-only fields out: keep what was sent.
+    company = _with_input_only(company, owner_emails, admin_emails, language_code)
     customers_store([company])
     customer = Customer.objects.get(pk=int(company.company_id))
     audit_record(actor=actor, action="customer.create", target=customer, details=details)
@@ -248,8 +249,15 @@ def customer_create(
     return customer
 
 
-def _with_emails(company: zerotouch.Company, owners: list[str], admins: list[str]) -> zerotouch.Company:
-    return replace(company, owner_emails=tuple(owners), admin_emails=company.admin_emails or tuple(admins))
+def _with_input_only(
+    company: zerotouch.Company, owners: list[str], admins: list[str], language: str
+) -> zerotouch.Company:
+    return replace(
+        company,
+        owner_emails=company.owner_emails or tuple(owners),
+        admin_emails=company.admin_emails or tuple(admins),
+        language_code=company.language_code or language or None,
+    )
 
 
 def _create_failure(exc: zerotouch.ZeroTouchError, name: str) -> CustomerCreateFailed:

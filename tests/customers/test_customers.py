@@ -3,11 +3,13 @@ creating a customer (the Gmail rule, similar names, the confirmation step, a los
 
 import pytest
 
+from core.api import zerotouch_client
 from core.models import AuditEvent
 from core.roles import Role
 from customers.forms import CustomerCreateForm
 from customers.models import Customer, Vendor, fold_name
 from customers.selectors import customers_page, name_core, similar_customers
+from customers.services import customers_sync
 from devices.cache import cache_store_devices
 from devices.models import Device, DeviceEvent
 from devices.sync import sync_full
@@ -207,6 +209,28 @@ def test_creating_a_customer_goes_through_a_confirmation_step(world, client_as):
     assert customer.owner_emails == ["it@blueharbour.example"]
     assert customer.terms_status == "TERMS_STATUS_NOT_ACCEPTED"
     assert AuditEvent.objects.get(action="customer.create").outcome == "success"
+
+
+def test_the_language_a_customer_was_created_in_is_kept_and_named(world, client_as):
+    """Zero-touch takes a language on creation and never lists it back: the portal keeps the one it
+    sent, a sync does not wipe it, and the pages name it."""
+    client = client_as(Role.SALES)
+    confirm = new_customer(client, False, language_code="de")
+    assert "German (de)" in confirm.text
+
+    new_customer(client, True, language_code="de")
+    customer = Customer.objects.get(name="Blue Harbour Freight")
+    customers_sync(client=zerotouch_client())
+
+    customer.refresh_from_db()
+    assert customer.language_code == "de"
+    page = client.get(f"/customers/{customer.pk}/").text
+    assert "German (de)" in page
+    other = Customer.objects.exclude(pk=customer.pk).first()
+    assert (
+        "Not known: zero-touch only takes it when a customer is created"
+        in client.get(f"/customers/{other.pk}/").text
+    )
 
 
 def test_a_lost_answer_is_settled_by_listing_the_customers(world, client_as, settings):
