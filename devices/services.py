@@ -24,7 +24,7 @@ import zerotouch
 from core.api import Lane, zerotouch_client
 from core.audit import audit_record
 from core.models import AuditEvent
-from customers.models import Customer
+from customers.models import Customer, Vendor
 from devices.cache import (
     DeviceRow,
     cache_store_changed,
@@ -250,7 +250,16 @@ def _explain_claim_refusal(
         except _Unreadable:
             found = None
         claim = found.claim_for(request.section_type) if found else None
-        if claim is not None and claim.reseller_id and claim.reseller_id != client.partner_id:
+        if claim is not None and claim.reseller_id and str(claim.reseller_id) != str(client.partner_id):
+            vendor = Vendor.objects.filter(pk=int(claim.reseller_id)).first()
+            if vendor is not None:  # a vendor of ours: the reseller may unclaim its devices
+                cache_store_devices([found])
+                return DeviceActionFailed(
+                    f"This device is claimed by your vendor {vendor.name} for its customer "
+                    f"{_customer_label(int(claim.owner_company_id or 0) or None)}. As its reseller you may "
+                    "unclaim it (Unclaim on the device's page), then claim it here.",
+                    kind=FailureKind.CLAIMED_BY_ANOTHER_CUSTOMER,
+                )
             return DeviceActionFailed(
                 "This device is claimed by another reseller. Only that reseller can unclaim it.",
                 kind=FailureKind.CLAIMED_BY_ANOTHER_RESELLER,

@@ -10,6 +10,7 @@ from core.htmx import HtmxHttpRequest
 from core.paging import InvalidCursor
 from core.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
 from customers.selectors import customer_for_value, customer_get, customer_search
+from devices.failures import METADATA_NEEDS_A_CLAIM
 from devices.forms import ClaimForm, DeviceChoiceForm, DeviceSearchForm, MetadataForm, UnclaimForm
 from devices.identifiers import IdentifierKind, detect_identifier
 from devices.models import Device
@@ -133,6 +134,7 @@ def _detail_context(request: HtmxHttpRequest, device: Device, **extra) -> dict:
         "device": device,
         "history": device_history(device),
         "can_change": has_any_role(request.user, CHANGE_ROLES),
+        "metadata_needs_a_claim": METADATA_NEEDS_A_CLAIM,
         **extra,
     }
 
@@ -213,7 +215,9 @@ def device_metadata_view(request: HtmxHttpRequest, device_id: int) -> HttpRespon
     initial = {"order_number": device.order_number, "phone_number": device.phone_number}
     form = MetadataForm(request.POST if request.method == "POST" else None, initial=initial)
     result: dict = {"metadata_form": form}
-    if request.method == "POST" and form.is_valid():
+    if not device.is_claimed:  # zero-touch keeps a reseller's metadata only on devices it claimed
+        result = {"metadata_error": METADATA_NEEDS_A_CLAIM}
+    elif request.method == "POST" and form.is_valid():
         entries = form.entries(device.metadata)
         try:
             change = (

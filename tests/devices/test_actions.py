@@ -227,6 +227,43 @@ def test_editing_metadata_sets_and_removes_keys(portal):
     assert device.events.first().kind == DeviceEvent.Kind.METADATA_CHANGED
 
 
+def test_metadata_is_offered_only_on_claimed_devices_and_refused_in_words_otherwise(portal):
+    """Zero-touch keeps a reseller's metadata only on devices it claimed: an unclaimed device's page
+    says so instead of offering a form that then fails vaguely."""
+    client = portal["client"]
+    claimed, unclaimed = Device.objects.filter(owner__isnull=False).exclude(imei="")[:2]
+    client.post(f"/devices/{unclaimed.device_id}/unclaim/", {}, headers=HTMX)
+    unclaimed.refresh_from_db()
+    assert unclaimed.owner_id is None
+
+    page = client.get(f"/devices/{unclaimed.device_id}/").text
+    form = client.get(f"/devices/{unclaimed.device_id}/metadata/", headers=HTMX).text
+    posted = client.post(f"/devices/{unclaimed.device_id}/metadata/", {"order_number": "SO-1"}, headers=HTMX)
+
+    assert "Edit metadata" not in page and "Metadata can be set once the device is claimed" in page
+    assert "Save metadata" not in form and "Metadata can be set once the device is claimed" in form
+    assert "Metadata can be set once the device is claimed" in posted.text
+    assert portal["emulator"].requests_log(method="partners.devices.metadata") == []
+    assert "Edit metadata" in client.get(f"/devices/{claimed.device_id}/").text
+
+
+def test_a_device_of_a_vendors_customer_is_refused_with_the_truth(emulator, client_as, db):
+    """The reseller may unclaim its vendors' devices (the Unclaim button works): the refusal says so,
+    rather than "only that reseller can unclaim it"."""
+    emulator.seed(customers=2, vendors=1, devices=40, random_seed=23, customers_per_vendor=1)
+    sync_full()
+    held = Device.objects.filter(sold_by_vendor=True).exclude(imei="").select_related("owner__vendor").first()
+    own = Customer.objects.filter(vendor__isnull=True).first()
+
+    response = claim(client_as(Role.SALES), own, held.imei)
+
+    assert (
+        f"This device is claimed by your vendor {held.owner.vendor.name} for its customer {held.owner.name} "
+        f"(id {held.owner_id}). As its reseller you may unclaim it"
+    ) in response.text
+    assert "Only that reseller can unclaim it" not in response.text
+
+
 def test_looking_up_a_device_the_cache_does_not_have(portal):
     imei = make_imei(70009)
     status, body = portal["emulator"].api(
