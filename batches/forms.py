@@ -5,10 +5,11 @@ from django.utils import timezone
 
 from batches.models import BatchJob
 from core.form_rendering import PortalForm
+from customers.forms import TypedCustomerMixin
 from devices.forms import id_field
 
 
-class BatchForm(PortalForm):
+class BatchForm(TypedCustomerMixin, PortalForm):
     """A new job: what to do, for which customer, and the devices as a file, pasted lines or scans."""
 
     class Mode:

@@ -9,7 +9,7 @@ from core.converters import MAX_ID
 from core.form_rendering import PortalForm
 from core.text import visible
 from customers.models import LANGUAGE_NAMES
-from customers.selectors import SORTS
+from customers.selectors import SORTS, customer_by_typed_name
 
 LANGUAGES = [("", "Zero-touch's default"), *LANGUAGE_NAMES.items()]
 PERSONAL_DOMAINS = {"gmail.com", "googlemail.com"}
@@ -131,3 +131,19 @@ class CustomerCreateForm(PortalForm):
         if len(emails) > 50:
             raise ValidationError("At most 50 admin emails.")
         return emails
+
+
+class TypedCustomerMixin:
+    """For forms with a customer picker sent with ``accept_typed``: when no customer was chosen from
+    the list but the box holds a customer's exact name (any case and accents), that customer is taken,
+    as a person who typed it in full expects. The box comes as ``<field>__typed``."""
+
+    picker_field = "customer"
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and not data.get(self.picker_field):
+            typed = str(data.get(f"{self.picker_field}__typed", "")).strip()
+            if typed and (customer := customer_by_typed_name(typed)) is not None:
+                data = data.copy()
+                data[self.picker_field] = str(customer.pk)
+        super().__init__(data, *args, **kwargs)

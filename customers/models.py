@@ -154,6 +154,11 @@ class Customer(models.Model):
         }.get(self.terms_status, "Zero-touch has not said whether the customer accepted its terms.")
 
     @property
+    def terms_warning(self) -> str:
+        """What to tell a person about to claim devices for this customer ('' when nothing)."""
+        return f"{self.name}: {self.terms_sentence}" if self.terms_need_attention else ""
+
+    @property
     def language_name(self) -> str:
         """The customer's language in words ("German (de)"), or why it is not known: zero-touch takes
         a language when a customer is created and never tells it back."""

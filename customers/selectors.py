@@ -9,7 +9,7 @@ at page 1 and page 200.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Case, Count, Prefetch, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from core.converters import MAX_ID
@@ -50,14 +50,43 @@ def matching(text: str) -> Q:
 
 
 def customer_search(text: str, *, limit: int = 10, own_only: bool = False) -> list[Customer]:
-    """The picker's customers: matching ``text`` (see ``matching``), by name; ``own_only`` leaves
-    out vendors' customers (devices cannot be claimed for them)."""
-    customers = Customer.objects.select_related("vendor").order_by("name_folded", "company_id")
-    if text.strip():
-        customers = customers.filter(matching(text))
+    """The picker's customers matching ``text`` (see ``matching``), best first: the name itself, then
+    names that begin with the typed words in their order ("maple s": Maple Services Corp before Maple
+    Insurance SAS), then names holding them in that order, then the rest, each by name. ``own_only``
+    leaves out vendors' customers (devices cannot be claimed for them)."""
+    customers = Customer.objects.select_related("vendor")
     if own_only:
         customers = customers.filter(vendor__isnull=True)
-    return list(customers[:limit])
+    if not text.strip():
+        return list(customers.order_by("name_folded", "company_id")[:limit])
+    phrase = fold_name(text)
+    rank = Case(
+        When(name_folded=phrase, then=Value(0)),
+        When(name_folded__startswith=phrase, then=Value(1)),
+        When(name_folded__contains=phrase, then=Value(2)),
+        default=Value(3),
+    )
+    ranked = customers.filter(matching(text)).annotate(rank=rank)
+    return list(ranked.order_by("rank", "name_folded", "company_id")[:limit])
+
+
+def vendor_customers_matching(text: str, *, limit: int = 3) -> list[Customer]:
+    """Vendors' customers that a picker for claims (own customers only) leaves out, for it to say
+    why rather than "no customer matches"."""
+    if not text.strip():
+        return []
+    found = Customer.objects.select_related("vendor").filter(matching(text), vendor__isnull=False)
+    return list(found.order_by("name_folded", "company_id")[:limit])
+
+
+def customer_by_typed_name(text: str) -> Customer | None:
+    """The one customer whose name is exactly what was typed (any case, accents, punctuation), for
+    a picker whose box was filled but no option chosen; None when no customer or several have it."""
+    folded = fold_name(text)
+    if not folded:
+        return None
+    named = list(Customer.objects.select_related("vendor").filter(name_folded=folded)[:2])
+    return named[0] if len(named) == 1 else None
 
 
 def customer_for_value(value: object) -> Customer | None:

@@ -14,6 +14,7 @@ from customers.selectors import (
     customers_export,
     customers_page,
     similar_customers,
+    vendor_customers_matching,
     vendor_get,
     vendors_with_customers,
 )
@@ -172,5 +173,13 @@ def customer_picker(request: HtmxHttpRequest) -> HttpResponse:
     if not form.is_valid():
         errors = [error for field_errors in form.errors.values() for error in field_errors]
         return render(request, "customers/_picker_results.html", {"errors": errors}, status=400)
-    customers = customer_search(form.cleaned_data["q"], own_only=form.cleaned_data["own"])
-    return render(request, "customers/_picker_results.html", {"customers": customers})
+    text, own_only = form.cleaned_data["q"], form.cleaned_data["own"]
+    if not text.strip():  # an emptied box lists nothing: the list opens as the person types
+        return HttpResponse("")
+    customers = customer_search(text, own_only=own_only)
+    vendors_customers = vendor_customers_matching(text) if own_only and not customers else []
+    return render(
+        request,
+        "customers/_picker_results.html",
+        {"customers": customers, "vendors_customers": vendors_customers},
+    )

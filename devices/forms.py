@@ -3,6 +3,7 @@ from django.utils import timezone
 
 from core.converters import MAX_ID
 from core.form_rendering import PortalForm
+from customers.forms import TypedCustomerMixin
 from customers.selectors import customer_get
 from devices.claims import (
     METADATA_LIMITS,
@@ -65,7 +66,7 @@ class DeviceChoiceForm(PortalForm):
     customer = id_field(required=False)
 
 
-class ClaimForm(PortalForm):
+class ClaimForm(TypedCustomerMixin, PortalForm):
     """One device to claim: identifiers as the API needs them, the customer, optional metadata.
 
     The rules themselves are ``devices.claims.claim_request``, which a batch's rows pass too.

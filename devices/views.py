@@ -259,7 +259,7 @@ def device_claim_view(request: HtmxHttpRequest) -> HttpResponse:
         form = ClaimForm(initial=initial)
         status = 200 if choice.is_valid() else 400
     chosen = customer_for_value(form["customer"].value())
-    context: dict = {"form": form, "customer_name": chosen.name if chosen else ""}
+    context: dict = {"form": form, "customer": chosen}
     if request.method == "POST" and form.is_valid():
         try:
             context["claimed"] = device_claim(actor=request.user, request=form.claim_request())
@@ -282,7 +282,9 @@ def _claim_message(change: DeviceChange) -> str:
     device = change.device
     owner = device.owner_name or "the Google Workspace customer"
     done = f"Claimed for {owner}." if change.changed else f"Already claimed for {owner}: nothing to change."
-    return " ".join(filter(None, [done, change.note]))
+    customer = customer_get(device.owner_id)
+    terms = customer.terms_sentence if customer is not None and customer.terms_need_attention else ""
+    return " ".join(filter(None, [done, change.note, terms]))
 
 
 def _unclaim_message(device: Device) -> str:

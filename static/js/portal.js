@@ -15,13 +15,24 @@ function closePicker(picker) {
   picker.querySelector("[data-picker-name]").setAttribute("aria-expanded", "false");
 }
 
+// The chosen customer's terms, when they stop its devices enrolling, shown under the box before the
+// person claims (the option carries the sentence).
+function showTermsWarning(picker, text) {
+  const warning = picker.querySelector("[data-picker-warning]");
+  if (!warning) return;
+  warning.textContent = text || "";
+  warning.hidden = !text;
+}
+
 function choose(option) {
   const picker = pickerOf(option);
   const name = picker.querySelector("[data-picker-name]");
   const id = picker.querySelector("[data-picker-id]");
   name.value = option.dataset.name;
+  name.dataset.chosen = option.dataset.name;
   id.value = option.dataset.id;
   closePicker(picker);
+  showTermsWarning(picker, option.dataset.termsWarning);
   name.focus();
   id.dispatchEvent(new Event("change", { bubbles: true }));
 }
@@ -37,7 +48,8 @@ document.addEventListener("htmx:configRequest", (event) => {
 document.addEventListener("htmx:afterSwap", (event) => {
   if (event.target.matches(".picker-results")) {
     const picker = pickerOf(event.target);
-    picker.querySelector("[data-picker-name]").setAttribute("aria-expanded", "true");
+    const open = event.target.children.length > 0;
+    picker.querySelector("[data-picker-name]").setAttribute("aria-expanded", open ? "true" : "false");
   }
 });
 
@@ -53,26 +65,39 @@ document.addEventListener("click", (event) => {
   });
 });
 
+// Typing something else than the chosen name forgets the choice (the form then takes an exact name
+// typed, or asks to choose); an emptied box closes the list.
 document.addEventListener("input", (event) => {
   const name = event.target.closest("[data-picker-name]");
-  if (!name || name.value.trim() !== "") return;
+  if (!name) return;
   const picker = pickerOf(name);
   const id = picker.querySelector("[data-picker-id]");
-  closePicker(picker);
-  if (id.value !== "") {
+  if (name.value.trim() === "") closePicker(picker);
+  if (id.value !== "" && name.value !== name.dataset.chosen) {
     id.value = "";
+    name.dataset.chosen = "";
+    showTermsWarning(picker, "");
     id.dispatchEvent(new Event("change", { bubbles: true }));
   }
 });
 
-// Keyboard: Down moves into the list, Up and Down move within it, Escape closes it, and Enter in the
-// box picks the first customer listed rather than submitting the form around it.
+// Focus leaving the picker (Tab, a click elsewhere) closes its list.
+document.addEventListener("focusout", (event) => {
+  const picker = event.target.closest && event.target.closest("[data-picker]");
+  if (picker && !picker.contains(event.relatedTarget)) closePicker(picker);
+});
+
+// Keyboard: Down moves into the list, Up and Down move within it, Escape closes it and keeps what was
+// typed, Tab leaves for the next field (the options are out of the Tab order), and Enter in the box
+// picks the first customer listed rather than submitting the form around it (with no list open, it
+// submits: the form takes an exact name typed).
 document.addEventListener("keydown", (event) => {
   const picker = event.target.closest && event.target.closest("[data-picker]");
   if (!picker) return;
   const options = Array.from(picker.querySelectorAll(".picker-option"));
   const index = options.indexOf(event.target);
   if (event.key === "Escape") {
+    event.preventDefault();
     closePicker(picker);
     picker.querySelector("[data-picker-name]").focus();
   } else if (event.key === "ArrowDown" && options.length) {
@@ -82,9 +107,11 @@ document.addEventListener("keydown", (event) => {
     event.preventDefault();
     if (index === 0) picker.querySelector("[data-picker-name]").focus();
     else options[index - 1].focus();
-  } else if (event.key === "Enter" && event.target.matches("[data-picker-name]")) {
+  } else if (event.key === "Enter" && event.target.matches("[data-picker-name]") && options.length) {
     event.preventDefault();
-    if (options.length) choose(options[0]);
+    choose(options[0]);
+  } else if (event.key === "Tab") {
+    closePicker(picker);
   }
 });
 

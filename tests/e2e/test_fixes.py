@@ -49,6 +49,58 @@ def test_the_picker_lists_the_customer_typed_and_a_claim_goes_to_it(page, sign_i
     assert emulator_device(emulator, imei)["claims"][0]["ownerCompanyId"] == str(zenith.company_id)
 
 
+def test_the_picker_keeps_to_the_keyboard_and_warns_of_terms_before_the_claim(
+    page, sign_in, emulator, many_customers
+):
+    """Escape closes the list and keeps what was typed; Tab goes on to the next field, not into the
+    list; the best match comes first; choosing a customer without accepted terms warns before the
+    claim; an exact name typed without choosing is taken."""
+    emulator.seed(customers=0, vendors=0, devices=0)
+    for name in ("Maple Insurance SAS", "Maple Services Corp"):  # zero-touch: terms not accepted yet
+        status, body = emulator.api(
+            "POST",
+            f"/v1/partners/{emulator.partner_id}/customers",
+            {"customer": {"companyName": name, "ownerEmails": ["it@maple.example"]}},
+        )
+        assert status == 200, body
+    sync_full()
+    sign_in(Role.SALES)
+    page.goto("/devices/claim/")
+    picker = page.get_by_label("Customer", exact=True)
+    options = page.locator(".picker-option")
+
+    picker.press_sequentially("maple s", delay=40)
+    expect(options).to_have_count(2)
+    expect(options.first).to_contain_text("Maple Services Corp")
+    expect(options.first).to_contain_text("Terms: not accepted")
+    picker.press("Escape")
+    expect(options).to_have_count(0)
+    expect(picker).to_have_value("maple s")  # kept: the box is not wiped, so no full list opens
+
+    picker.press_sequentially("ervices", delay=40)
+    expect(options).to_have_count(1)
+    picker.press("Tab")
+    expect(page.get_by_label("Order number")).to_be_focused()
+    expect(options).to_have_count(0)
+
+    picker.fill("")
+    picker.press_sequentially("Maple Serv", delay=40)
+    options.first.click()
+    warning = page.locator("[data-picker-warning]")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text(
+        "Maple Services Corp: No one at the customer has accepted zero-touch's terms"
+    )
+
+    picker.fill("")
+    expect(warning).to_be_hidden()
+    picker.fill("Maple Insurance SAS")  # typed in full, never chosen from the list
+    picker.press("Escape")
+    page.get_by_label("IMEI").fill(make_imei(81002))
+    page.get_by_role("button", name="Claim device").click()
+    expect(page.get_by_role("status")).to_contain_text("Claimed for Maple Insurance SAS.")
+
+
 def test_the_devices_filter_picker_finds_a_customer_beyond_the_first_ten(page, sign_in, many_customers):
     make_customer(599, "Zenith Logistics")
     cache_store_devices([api_device(1, owner=501), api_device(2, owner=599), api_device(3, owner=599)])
