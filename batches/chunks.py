@@ -10,7 +10,7 @@ means, so that a worker killed at any moment leaves a state the sweeper can carr
 sending anything twice blindly.
 """
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -65,8 +65,15 @@ def chunk_items(chunk: BatchChunk) -> list[BatchItem]:
 
 
 def settle_seconds(size: int) -> float:
-    """How long an operation of ``size`` devices may still be changing devices after it was sent."""
-    return settings.ZT_BATCH_SETTLE_SECONDS + size * settings.ZT_BATCH_SETTLE_SECONDS_PER_DEVICE
+    """How long an operation of ``size`` devices may still be changing devices after it was sent:
+    time for it to start (``ZT_BATCH_SETTLE_SECONDS``) and to process every device."""
+    return settings.ZT_BATCH_SETTLE_SECONDS + processing_seconds(size)
+
+
+def processing_seconds(size: int) -> float:
+    """How long an operation of ``size`` devices takes once it runs
+    (``ZT_BATCH_SETTLE_SECONDS_PER_DEVICE`` each): when a lost answer's devices are first read."""
+    return size * settings.ZT_BATCH_SETTLE_SECONDS_PER_DEVICE
 
 
 def backoff(attempts: int) -> timedelta:
@@ -104,10 +111,12 @@ def record_outcomes(
     *,
     expect: str | None = None,
     resend: list[BatchItem] = (),
+    open_until: datetime | None = None,
 ) -> bool:
     """Store a chunk's verdicts: items, the devices' cache and history, the job's counts, in one
     transaction that holds the chunk, so that outcomes are recorded once however often they arrive.
-    Items in ``resend`` go back to waiting in a new chunk."""
+    Items in ``resend`` go back to waiting in a new chunk. With ``open_until`` the chunk stays in its
+    state for its other items, due again then (a reconciliation that read some devices too early)."""
     job = chunk.job
     with transaction.atomic():
         locked = BatchChunk.objects.select_for_update().get(pk=chunk.pk)
@@ -137,6 +146,9 @@ def record_outcomes(
         if resend:
             BatchItem.objects.filter(id__in=[item.id for item in resend]).update(chunk=None)
             cut_into_chunks(job, item_ids=[item.id for item in resend])
+        if open_until is not None:
+            update_chunk(locked, due_at=open_until)
+            return True
         update_chunk(
             locked, state=BatchChunk.State.DONE, progress=100, finished_at=timezone.now(), due_at=None
         )

@@ -150,8 +150,14 @@ class BatchChunk(models.Model):
     progress = models.PositiveSmallIntegerField(default=0)
     finished_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
-    observed = models.JSONField(
-        default=dict, blank=True, help_text="The devices' state read while reconciling a lost answer."
+    holder = models.CharField(
+        max_length=255, blank=True, help_text="The worker sending it while it is being sent (node and start)."
+    )
+    reconciled_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its devices' state was read (its answer was lost)."
+    )
+    reconcile_calls = models.PositiveIntegerField(
+        default=0, help_text="API calls spent reading the devices' state to settle a lost answer."
     )
 
     class Meta:

@@ -15,8 +15,8 @@ from batches.chunks import (
     chunk_items,
     finish_if_done,
     intent_of,
+    processing_seconds,
     record_outcomes,
-    settle_seconds,
     update_chunk,
 )
 from batches.models import BatchChunk, BatchItem, BatchJob
@@ -72,11 +72,14 @@ def _skip_moved_devices(job: BatchJob, chunk: BatchChunk) -> int:
     return len(moved)
 
 
-def chunk_submit_next(job_id: int, *, client: zerotouch.Client | None = None) -> BatchChunk | None:
+def chunk_submit_next(
+    job_id: int, *, client: zerotouch.Client | None = None, holder: str = ""
+) -> BatchChunk | None:
     """Send the job's next chunk that is due, if any; returns it (submitted, back to waiting, or with
     its answer lost), or None when nothing is due.
 
-    The chunk is marked ``submitting`` and committed before the request leaves; the operation's name
+    The chunk is marked ``submitting`` by ``holder`` (the worker sending it, see
+    ``batches.sweep.chunks_orphaned``) and committed before the request leaves; the operation's name
     is stored in the same transaction that marks it ``submitted``.
     """
     now = timezone.now()
@@ -100,7 +103,8 @@ def chunk_submit_next(job_id: int, *, client: zerotouch.Client | None = None) ->
             finish_if_done(job_id)
             return chunk
         chunk.state, chunk.attempted_at, chunk.attempts = BatchChunk.State.SUBMITTING, now, chunk.attempts + 1
-        chunk.save(update_fields=["state", "attempted_at", "attempts"])
+        chunk.holder = holder
+        chunk.save(update_fields=["state", "attempted_at", "attempts", "holder"])
         BatchJob.objects.filter(pk=job_id, state=BatchJob.State.QUEUED).update(state=BatchJob.State.RUNNING)
     client = client or batch_client()
     try:
@@ -112,7 +116,7 @@ def chunk_submit_next(job_id: int, *, client: zerotouch.Client | None = None) ->
         update_chunk(
             chunk,
             state=BatchChunk.State.UNKNOWN,
-            due_at=timezone.now() + timedelta(seconds=settle_seconds(len(items))),
+            due_at=chunk.attempted_at + timedelta(seconds=processing_seconds(len(items))),
             last_error=str(exc),
         )
         return chunk

@@ -6,9 +6,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from batches.chunks import (
-    settle_seconds,
-)
+from batches.chunks import processing_seconds
 from batches.models import BatchChunk
 
 
@@ -26,14 +24,11 @@ def batches_sweep(*, now: datetime | None = None) -> Sweep:
     listed for the caller to enqueue."""
     now = now or timezone.now()
     stuck_before = now - timedelta(seconds=settings.ZT_BATCH_DEADLINE + settings.ZT_BATCH_SETTLE_SECONDS)
-    stuck = BatchChunk.objects.filter(state=BatchChunk.State.SUBMITTING, attempted_at__lt=stuck_before)
-    marked = 0
-    for chunk in stuck:
-        marked += BatchChunk.objects.filter(pk=chunk.pk, state=BatchChunk.State.SUBMITTING).update(
-            state=BatchChunk.State.UNKNOWN,
-            due_at=chunk.attempted_at + timedelta(seconds=settle_seconds(chunk.size)),
-            last_error="The worker stopped while sending this chunk.",
+    marked = len(
+        _mark_unknown(
+            BatchChunk.objects.filter(state=BatchChunk.State.SUBMITTING, attempted_at__lt=stuck_before)
         )
+    )
     overdue = now - timedelta(seconds=settings.ZT_BATCH_POLL_MAX_SECONDS)
     return Sweep(
         submit=list(
@@ -54,3 +49,29 @@ def batches_sweep(*, now: datetime | None = None) -> Sweep:
         ),
         marked_unknown=marked,
     )
+
+
+def chunks_orphaned(*, node: str, instance: str) -> list[BatchChunk]:
+    """At a worker's start: chunks that an earlier run of the same worker node (``node``, e.g.
+    ``celery@host``, kept by a restarted container) left ``submitting`` when it was killed become
+    ``unknown`` at once, rather than after the sweeper's deadline, to be read as any lost answer is
+    (``batches.reconciliation``). ``instance`` is this run's; the chunks marked are returned."""
+    return _mark_unknown(
+        BatchChunk.objects.filter(state=BatchChunk.State.SUBMITTING, holder__startswith=f"{node} ").exclude(
+            holder=f"{node} {instance}"
+        )
+    )
+
+
+def _mark_unknown(chunks) -> list[BatchChunk]:
+    """Chunks whose sender died: their answer is lost, to be read from the devices."""
+    marked = []
+    for chunk in chunks:
+        chunk.state = BatchChunk.State.UNKNOWN
+        chunk.due_at = chunk.attempted_at + timedelta(seconds=processing_seconds(chunk.size))
+        chunk.last_error = "The worker stopped while sending this chunk."
+        if BatchChunk.objects.filter(pk=chunk.pk, state=BatchChunk.State.SUBMITTING).update(
+            state=chunk.state, due_at=chunk.due_at, last_error=chunk.last_error
+        ):
+            marked.append(chunk)
+    return marked

@@ -5,29 +5,56 @@ sweeper, run by beat, re-enqueues whatever a lost message or a killed worker lef
 is safe to run twice.
 """
 
+import logging
 import time
+import uuid
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
+from django.db import connections
 
 from batches import retention
 from batches.chunks import job_with_waiting_chunks
 from batches.polling import chunk_poll
 from batches.reconciliation import chunk_reconcile
 from batches.submission import chunk_submit_next
-from batches.sweep import batches_sweep
+from batches.sweep import batches_sweep, chunks_orphaned
+
+logger = logging.getLogger(__name__)
+
+# This run of the worker: made when the worker imports its tasks, before a prefork pool forks, so
+# that every process of one run shares it and a restarted worker has a new one.
+WORKER_RUN = uuid.uuid4().hex
 
 # A submitting task hands over to a fresh one after this long, far under the task time limit.
 SUBMIT_BUDGET_SECONDS = 20.0
 
 
-@shared_task(ignore_result=True)
-def submit_job(job_id: int) -> None:
+@worker_ready.connect(dispatch_uid="batches.orphaned_chunks")
+def settle_orphaned_chunks(sender=None, **kwargs) -> None:
+    """A worker that starts again takes back what its killed predecessor left half-sent."""
+    node = getattr(sender, "hostname", None)
+    if not node:
+        return
+    for chunk in chunks_orphaned(node=node, instance=WORKER_RUN):
+        logger.warning(
+            "chunk %s of batch %s was half-sent by a stopped run of %s", chunk.number, chunk.job_id, node
+        )
+        reconcile_chunk.apply_async((chunk.pk,), eta=chunk.due_at)
+    connections.close_all()  # the worker's main process keeps no connection of its own
+
+
+@shared_task(ignore_result=True, bind=True)
+def submit_job(self, job_id: int) -> None:
     """Send the job's due chunks one after the other, then poll each sent one."""
     started = time.monotonic()
-    while (chunk := chunk_submit_next(job_id)) is not None:
+    holder = f"{self.request.hostname or 'unknown'} {WORKER_RUN}"
+    while (chunk := chunk_submit_next(job_id, holder=holder)) is not None:
         if chunk.state == chunk.State.SUBMITTED:
             poll_chunk.apply_async((chunk.pk,), countdown=settings.ZT_BATCH_POLL_MIN_SECONDS)
+        elif chunk.state == chunk.State.UNKNOWN:
+            reconcile_chunk.apply_async((chunk.pk,), eta=chunk.due_at)
         if time.monotonic() - started > SUBMIT_BUDGET_SECONDS:
             submit_job.delay(job_id)
             return
@@ -44,8 +71,11 @@ def poll_chunk(chunk_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def reconcile_chunk(chunk_id: int) -> None:
-    if chunk_reconcile(chunk_id):
+    result = chunk_reconcile(chunk_id)
+    if result.settled:
         _submit_resent(chunk_id)
+    elif result.next_in is not None:
+        reconcile_chunk.apply_async((chunk_id,), countdown=result.next_in)
 
 
 def _submit_resent(chunk_id: int) -> None:

@@ -4,6 +4,7 @@ Every search is one indexed query. Paging is keyset paging (the cursor carries t
 key), never OFFSET, so page 1,000 costs what page 1 costs; nothing here counts the device table.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -405,3 +406,10 @@ def sync_overview(*, recent: int = 10) -> dict:
         "last": finished,
         "runs": runs,
     }
+
+
+def claimed_count(owner_ids: Iterable[int], *, cap: int) -> int:
+    """How many devices the cache shows claimed by these customers, counted up to ``cap`` (what a
+    caller comparing costs needs; a customer's million devices are not counted one by one)."""
+    counted, _ = bounded_count(Device.objects.filter(owner_id__in=list(owner_ids)), cap)
+    return counted

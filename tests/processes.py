@@ -61,8 +61,8 @@ class PortalProcesses:
             "--without-mingle",
             "--without-gossip",
             "--loglevel=INFO",
-            "-n",
-            f"{self.queue}-{len(self.logs)}@%h",
+            "-n",  # the same node name every start, as a restarted container keeps its hostname
+            f"{self.queue}@%h",
             name="worker",
         )
 

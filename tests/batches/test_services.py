@@ -3,9 +3,11 @@ chunk state machine, a lost answer reconciled, cancel and retry. (The real worke
 
 import io
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
 import zerotouch
 from batches.drafts import job_from_input
@@ -49,6 +51,13 @@ def run_to_the_end(job: BatchJob, emulator, *, rounds: int = 60) -> BatchJob:
             return job
         time.sleep(0.05)
     raise AssertionError(f"the job did not finish: {job.state}")
+
+
+def settled(chunk: BatchChunk) -> None:
+    """The chunk's request was sent long enough ago for any operation it started to have ended."""
+    BatchChunk.objects.filter(pk=chunk.pk).update(
+        due_at=None, attempted_at=timezone.now() - timedelta(hours=1)
+    )
 
 
 def items(job: BatchJob) -> dict[int, BatchItem]:
@@ -272,13 +281,22 @@ def test_a_lost_answer_is_reconciled_from_the_devices_without_sending_twice(worl
     assert chunk.state == "unknown"
     emulator.clear_faults()
     emulator.complete_operations()
-    BatchChunk.objects.filter(pk=chunk.pk).update(due_at=None)
-    assert chunk_reconcile(chunk.pk) is False  # first reading: not yet known to be settled
-    assert chunk_reconcile(chunk.pk) is True  # the same again: settled
+    settled(chunk)
+    emulator.clear_stats()
+    assert chunk_reconcile(chunk.pk).settled is True  # one reading decides
+    # The customer's listing, one page, told which devices arrived: one call, not one per device.
+    assert emulator.stats()["methods"] == {"partners.devices.findByOwner": {"200": 1}}
+    chunk.refresh_from_db()
+    assert (chunk.state, chunk.reconcile_calls) == ("done", 1) and chunk.reconciled_at is not None
     job.refresh_from_db()
+    assert (job.state, job.succeeded, job.failed) == ("running", 5, 0)
+    # The device another customer holds is not in the listing: it is sent again, alone, and the
+    # answer says why it failed. No device reached zero-touch twice.
+    job = run_to_the_end(job, emulator)
     assert (job.state, job.succeeded, job.failed) == ("done", 5, 1)
     assert job.items.get(imei=fresh[0]).failure_kind == "other_customer"
-    assert len(emulator.requests_log(method="partners.devices.claimAsync")) == 1
+    sent = emulator.requests_log(method="partners.devices.claimAsync")
+    assert [len(request["body"]["claims"]) for request in sent] == [6, 1]
 
 
 def test_a_lost_answer_before_anything_happened_sends_the_devices_once_more(world):
@@ -293,7 +311,7 @@ def test_a_lost_answer_before_anything_happened_sends_the_devices_once_more(worl
     sweep = batches_sweep()
 
     assert sweep.marked_unknown == 1 and chunk.pk in sweep.reconcile
-    assert chunk_reconcile(chunk.pk) is False and chunk_reconcile(chunk.pk) is True
+    assert chunk_reconcile(chunk.pk).settled is True  # long settled: one reading
     resent = job.chunks.get(state="pending")
     assert resent.number == 2 and list(resent.items.values_list("imei", flat=True)) == [make_imei(94100)]
     job = run_to_the_end(job, emulator)
@@ -404,11 +422,11 @@ def test_a_chunk_being_reconciled_is_left_to_that_reading(world):
     hold = f"batches:reconciling:{chunk.pk}"
     cache.add(hold, True, timeout=60)  # another worker's reading of this chunk
 
-    assert chunk_reconcile(chunk.pk) is False
+    assert chunk_reconcile(chunk.pk).settled is False
     assert emulator.stats()["total"] == 0
-    assert BatchChunk.objects.get(pk=chunk.pk).observed == chunk.observed
+    assert BatchChunk.objects.get(pk=chunk.pk).reconcile_calls == 0
 
     cache.delete(hold)  # that reading ended
-    assert chunk_reconcile(chunk.pk) is False  # a first reading of its own
+    assert chunk_reconcile(chunk.pk).settled is True  # a reading of its own
     assert emulator.stats()["total"] > 0
     assert cache.add(hold, True, timeout=1), "a reading lets go of the chunk when it ends"

@@ -1,0 +1,240 @@
+"""A chunk whose answer was lost: read once, after its operation could have ended, by the cheapest
+reads (the customer's listing, or each device, several at a time), and taken back at once by a worker
+started again after its predecessor was killed while sending it."""
+
+import threading
+import time
+from datetime import timedelta
+
+from django.utils import timezone
+
+from batches.chunks import intent_of
+from batches.jobs import job_confirm
+from batches.models import BatchChunk
+from batches.reconciliation import READERS, _Reading, chunk_reconcile
+from batches.submission import chunk_submit_next
+from batches.sweep import chunks_orphaned
+from core.api import zerotouch_client
+from devices.models import Device
+from tests.batches.test_services import make_job, run_to_the_end, settled
+from tests.batches.test_worker import accepted_devices, claim_file
+from tests.devices.factories import emulator_device, make_imei
+
+
+def lose_the_answer(emulator, job) -> BatchChunk:
+    """Send the job's chunk; zero-touch acts on it, but its answer never arrives."""
+    emulator.set_faults(
+        drop_after_rate=1.0,
+        methods=["partners.devices.claimAsync", "partners.devices.unclaimAsync"],
+    )
+    chunk = chunk_submit_next(job.pk)
+    assert chunk.state == "unknown"
+    emulator.clear_faults()
+    emulator.complete_operations()
+    return chunk
+
+
+def test_a_lost_unclaim_is_read_from_the_customers_listing_in_one_call(world):
+    emulator, customer = world["emulator"], world["customer"]
+    held = list(Device.objects.filter(owner=customer).exclude(imei="").order_by("device_id")[:5])
+    job = job_confirm(
+        job=make_job("imei\n" + "\n".join(d.imei for d in held), action="unclaim", customer=customer),
+        actor=None,
+    )
+    chunk = lose_the_answer(emulator, job)
+    settled(chunk)
+    emulator.clear_stats()
+
+    assert chunk_reconcile(chunk.pk).settled is True
+
+    assert emulator.stats()["methods"] == {"partners.devices.findByOwner": {"200": 1}}
+    job.refresh_from_db()
+    assert (job.state, job.succeeded, job.failed) == ("done", 5, 0)
+    assert len(emulator.requests_log(method="partners.devices.unclaimAsync")) == 1  # never sent again
+    for device in held:
+        assert emulator_device(emulator, device.imei).get("claims", []) == []
+
+
+def test_a_chunk_is_not_read_before_its_operation_could_have_ended(world, settings):
+    emulator = world["emulator"]
+    settings.ZT_BATCH_SETTLE_SECONDS_PER_DEVICE = 300  # an operation of one device takes 5 minutes
+    job = job_confirm(job=make_job(f"imei\n{make_imei(95001)}\n", customer=world["customer"]), actor=None)
+    chunk = lose_the_answer(emulator, job)
+    BatchChunk.objects.filter(pk=chunk.pk).update(due_at=None)  # as a sweeper in a hurry would see it
+    emulator.clear_stats()
+
+    result = chunk_reconcile(chunk.pk)
+
+    assert result.settled is False and 290 < result.next_in <= 300
+    assert emulator.stats()["total"] == 0
+    chunk.refresh_from_db()
+    assert chunk.state == "unknown" and chunk.due_at == chunk.attempted_at + timedelta(seconds=300)
+
+
+def test_a_first_look_that_finds_every_device_arrived_settles_at_once(world, settings):
+    """The usual lost answer: zero-touch did the work. The first look, once the operation would have
+    ended, decides every device; nothing waits for the longer settle window."""
+    emulator = world["emulator"]
+    settings.ZT_BATCH_SETTLE_SECONDS = 3600
+    fresh = [make_imei(95010 + n) for n in range(3)]
+    job = job_confirm(job=make_job("imei\n" + "\n".join(fresh), customer=world["customer"]), actor=None)
+    chunk = lose_the_answer(emulator, job)
+
+    assert chunk_reconcile(chunk.pk).settled is True
+
+    job.refresh_from_db()
+    assert (job.state, job.succeeded) == ("done", 3)
+
+
+def test_devices_not_there_at_the_first_look_are_read_again_once_settled_then_sent(world, settings):
+    """Zero-touch still busy at the first look (here: the request never reached it): the devices not
+    in the wanted state wait for the settle window, are read again, and only then sent again."""
+    emulator = world["emulator"]
+    settings.ZT_BATCH_SETTLE_SECONDS = 3600
+    fresh = [make_imei(95020 + n) for n in range(3)]
+    job = job_confirm(job=make_job("imei\n" + "\n".join(fresh), customer=world["customer"]), actor=None)
+    chunk = job.chunks.get()
+    sent = timezone.now() - timedelta(seconds=1)  # past the first look (3 devices: 3 ms)
+    BatchChunk.objects.filter(pk=chunk.pk).update(state="unknown", attempts=1, attempted_at=sent)
+
+    early = chunk_reconcile(chunk.pk)
+
+    assert early.settled is False and 3590 < early.next_in <= 3600
+    chunk.refresh_from_db()
+    assert chunk.state == "unknown" and not job.chunks.filter(state="pending").exists()  # nothing resent
+    emulator.clear_stats()
+    BatchChunk.objects.filter(pk=chunk.pk).update(attempted_at=timezone.now() - timedelta(seconds=3601))
+
+    assert chunk_reconcile(chunk.pk).settled is True
+
+    assert emulator.stats()["total"] == 1  # the second reading
+    chunk.refresh_from_db()
+    assert chunk.state == "done" and chunk.reconcile_calls == 2
+    assert sorted(job.chunks.get(state="pending").items.values_list("imei", flat=True)) == sorted(fresh)
+
+
+def test_a_claim_that_never_reached_zero_touch_is_sent_again_once(world):
+    emulator = world["emulator"]
+    fresh = [make_imei(95100 + n) for n in range(4)]
+    job = job_confirm(job=make_job("imei\n" + "\n".join(fresh), customer=world["customer"]), actor=None)
+    chunk = job.chunks.get()
+    # A worker killed between marking the chunk and sending it: nothing reached zero-touch.
+    BatchChunk.objects.filter(pk=chunk.pk).update(state="unknown", attempts=1, due_at=None)
+    settled(chunk)
+
+    assert chunk_reconcile(chunk.pk).settled is True
+
+    resent = job.chunks.get(state="pending")
+    assert sorted(resent.items.values_list("imei", flat=True)) == sorted(fresh)
+    job = run_to_the_end(job, emulator)
+    assert (job.succeeded, job.failed) == (4, 0)
+    assert set(accepted_devices(emulator).values()) == {1}
+
+
+def test_a_reading_fails_softly_and_comes_back_later(world):
+    emulator = world["emulator"]
+    job = job_confirm(job=make_job(f"imei\n{make_imei(95200)}\n", customer=world["customer"]), actor=None)
+    chunk = lose_the_answer(emulator, job)
+    settled(chunk)
+    emulator.set_faults(  # zero-touch refuses the readings
+        error_rate=1.0,
+        error_codes=[403],
+        methods=["partners.devices.findByIdentifier", "partners.devices.findByOwner", "partners.devices.get"],
+    )
+
+    assert chunk_reconcile(chunk.pk).settled is False
+
+    chunk.refresh_from_db()
+    assert chunk.state == "unknown" and chunk.due_at > timezone.now() and chunk.last_error
+    assert chunk.reconcile_calls == 1
+    emulator.clear_faults()
+    settled(chunk)
+    assert chunk_reconcile(chunk.pk).settled is True
+    job.refresh_from_db()
+    assert job.succeeded == 1
+
+
+def test_single_device_reads_run_several_at_a_time(world):
+    """When reading each device is the cheaper way, the reads overlap: each of the first two waits
+    for the other at a barrier, which a one-by-one reading would never pass."""
+    customer = world["customer"]
+    held = list(Device.objects.filter(owner=customer).exclude(imei="").order_by("device_id")[: READERS + 2])
+    job = job_confirm(
+        job=make_job("imei\n" + "\n".join(d.imei for d in held), action="unclaim", customer=customer),
+        actor=None,
+    )
+    intents = [intent_of(job, item) for item in job.items.order_by("row_number")]
+    both_in_flight = threading.Barrier(2, timeout=30)
+    real = zerotouch_client()
+
+    class Overlapping:
+        partner_id = real.partner_id
+
+        def __init__(self):
+            self.waited = 0
+            self.lock = threading.Lock()
+
+        def devices_get(self, **arguments):
+            with self.lock:
+                first_two, self.waited = self.waited < 2, self.waited + 1
+            if first_two:
+                both_in_flight.wait()  # BrokenBarrierError after 30 s if the reads were one by one
+            return real.devices_get(**arguments)
+
+    reading = _Reading(Overlapping())
+    devices = reading._read_each(intents)
+
+    assert [int(device.device_id) for device in devices] == [d.device_id for d in held]
+    assert reading.calls == len(held)
+
+
+def test_a_worker_started_again_takes_back_the_chunk_its_killed_run_was_sending(processes, emulator, world):
+    """Killed while zero-touch held its request, the worker comes back under the same node name: the
+    chunk is marked ``unknown`` at its start, long before the sweeper's deadline would."""
+    processes.env["ZT_BATCH_DEADLINE"] = "3600"  # so that only the restart can take it back
+    emulator.set_faults(latency_ms=20_000, methods=["partners.devices.claimAsync"])
+    job = make_job(claim_file([make_imei(95300 + n) for n in range(3)]), customer=world["customer"])
+    processes.start_worker()
+    job_confirm(job=job, actor=None)
+    chunk = job.chunks.get()
+    wait_for(lambda: BatchChunk.objects.get(pk=chunk.pk).state == "submitting", processes)
+
+    processes.kill()
+    processes.start_worker()
+
+    wait_for(lambda: BatchChunk.objects.get(pk=chunk.pk).state != "submitting", processes)
+    chunk.refresh_from_db()
+    # Marked unknown by the new run (the sweeper's deadline is an hour away, and no beat runs), then
+    # perhaps already read: the devices are not there yet, zero-touch still holds the request.
+    assert chunk.last_error == "The worker stopped while sending this chunk."
+    assert chunk.state in ("unknown", "done"), chunk.state
+    assert "half-sent by a stopped run" in processes.log_text()
+
+
+def wait_for(condition, processes, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not reached in {timeout:.0f} s\n{processes.log_text()[-6000:]}")
+        time.sleep(0.2)
+
+
+def test_only_the_same_nodes_earlier_runs_are_taken_back(world):
+    job = job_confirm(job=make_job(f"imei\n{make_imei(95400)}\n", customer=world["customer"]), actor=None)
+    sent = timezone.now()
+    job.chunks.update(state="submitting", attempted_at=sent, holder="celery@host-a run-1")
+    for number, holder in (
+        (2, "celery@host-a run-2"),
+        (3, "celery@host-b run-1"),
+        (4, "celery@host-ab run-1"),
+    ):
+        BatchChunk.objects.create(
+            job=job, number=number, size=1, state="submitting", attempted_at=sent, holder=holder
+        )
+
+    assert [chunk.number for chunk in chunks_orphaned(node="celery@host-a", instance="run-2")] == [1]
+
+    # Only the earlier run's chunk: this run's own, another node's and a node whose name only begins
+    # alike are left to their senders.
+    states = dict(job.chunks.values_list("number", "state"))
+    assert states == {1: "unknown", 2: "submitting", 3: "submitting", 4: "submitting"}
