@@ -34,14 +34,29 @@ NOTHING = "\u2013"
 _RATE = re.compile(r"\d+(\.\d+)?%")
 
 
+# The most rows a table shows on the page (every row is in its CSV); a table this long is scrolled
+# and filtered by typing (static/js/reports.js).
+SHOWN_ROWS = 500
+
+
 @dataclass
 class Table:
-    """A table of numbers: shown under its chart, and exported as CSV under its slug."""
+    """A table of numbers: shown under its chart, and exported as CSV under its slug. The table holds
+    every row (every customer, model, salesperson); charts show the top few."""
 
     slug: str
     title: str
     columns: list[str]
     rows: list[list] = field(default_factory=list)
+
+    @property
+    def searchable(self) -> bool:
+        return len(self.rows) > 10
+
+    @property
+    def hidden_rows(self) -> int:
+        """Rows past ``SHOWN_ROWS``: the page says they are in the CSV."""
+        return max(0, len(self.rows) - SHOWN_ROWS)
 
     @property
     def numeric(self) -> list[bool]:
@@ -60,9 +75,9 @@ class Table:
 
     @property
     def body(self) -> list[list[tuple[object, bool]]]:
-        """The rows, each cell with its column's alignment."""
+        """The rows shown on the page, each cell with its column's alignment."""
         numeric = self.numeric
-        return [list(zip(row, numeric, strict=True)) for row in self.rows]
+        return [list(zip(row, numeric, strict=True)) for row in self.rows[:SHOWN_ROWS]]
 
 
 def _is_figure(value: object) -> bool:
@@ -185,15 +200,19 @@ def _time_section(
     return Section(slug, title, [table], chart, note)
 
 
-def _top(rows: dict, top: int, other: Callable[[int, list], list], key=lambda values: values[0]) -> list:
-    """The ``top`` entries by their first number, then one "Other" row summing the rest."""
+def _ranked(rows: dict, key=lambda values: values[0]) -> list[list]:
+    """Every entry as a row, by its first number (most first), then by name."""
     ordered = sorted(rows.items(), key=lambda item: (-key(item[1]), str(item[0])))
-    head, rest = ordered[:top], ordered[top:]
-    result = [[name, *values] for name, values in head]
+    return [[name, *values] for name, values in ordered]
+
+
+def _top(ranked: list[list], top: int, other: Callable[[int, list], list]) -> list[list]:
+    """For a chart: the ``top`` rows of ``_ranked``, then one "Other" row summing the rest."""
+    head, rest = ranked[:top], ranked[top:]
     if rest:
-        sums = [sum(values[i] for _, values in rest) for i in range(len(rest[0][1]))]
-        result.append(other(len(rest), sums))
-    return result
+        sums = [sum(row[i] for row in rest) for i in range(1, len(rest[0]))]
+        head = [*head, other(len(rest), sums)]
+    return head
 
 
 def _change_counts(rows: Iterable[tuple], width: int = 1) -> dict[tuple, list[int]]:
@@ -241,12 +260,9 @@ def customers_section(filters: ReportFilters) -> Section:
     )
     counts = {key[0]: values for key, values in _change_counts(rows).items()}
     names = customer_names(counts)
-    top = _top(
-        {names[i]: values for i, values in counts.items()},
-        filters.top,
-        lambda n, sums: [f"Other ({n} customers)", *sums],
-    )
-    table = Table("customers", "By customer", ["Customer", "Claimed", "Unclaimed", "Failed"], top)
+    ranked = _ranked({names[i]: values for i, values in counts.items()})
+    top = _top(ranked, filters.top, lambda n, sums: [f"Other ({n:,} customers)", *sums])
+    table = Table("customers", "By customer", ["Customer", "Claimed", "Unclaimed", "Failed"], ranked)
     chart = bar_chart("Devices claimed, by customer", [r[0] for r in top], [r[1] for r in top])
     return Section("customers", "By customer", [table], chart if top else None)
 
@@ -289,17 +305,16 @@ def models_section(filters: ReportFilters) -> Section:
         "outcome",
     )
     counts = _change_counts(rows, width=2)
-    top = _top(
-        {(make or "Unknown", model or "Unknown"): values for (make, model), values in counts.items()},
-        filters.top,
-        lambda n, sums: [("Other", f"{n} models"), *sums],
+    ranked = _ranked(
+        {(make or "Unknown", model or "Unknown"): values for (make, model), values in counts.items()}
     )
+    top = _top(ranked, filters.top, lambda n, sums: [("Other", f"{n:,} models"), *sums])
     top = [[make, model, *values] for (make, model), *values in top]
     table = Table(
         "models",
         "By manufacturer and model",
         ["Manufacturer", "Model", "Claimed", "Unclaimed", "Failed"],
-        top,
+        [[make, model, *values] for (make, model), *values in ranked],
     )
     chart = bar_chart("Devices claimed, by model", [f"{r[0]} {r[1]}" for r in top], [r[2] for r in top])
     return Section("models", "By manufacturer and model", [table], chart if top else None)
@@ -473,9 +488,10 @@ def fleet_section(filters: ReportFilters) -> Section:
     }
     claimed = sum(counts.values())
     per_customer = {customers.get(i, {}).get("name") or f"Customer {i}": [n] for i, n in counts.items()}
-    top = _top(per_customer, filters.top, lambda n, sums: [f"Other ({n} customers)", *sums])
+    ranked = _ranked(per_customer)
+    top = _top(ranked, filters.top, lambda n, sums: [f"Other ({n:,} customers)", *sums])
     fleet = Table("fleet", "Devices per customer now", ["Customer", "Devices", "Share of claimed"])
-    fleet.rows = [[name, number, _rate(number, claimed)] for name, number in top]
+    fleet.rows = [[name, number, _rate(number, claimed)] for name, number in ranked]
     if not filters.customer_id:
         fleet.rows.append(["Unclaimed", unclaimed, ""])
     sellers: dict[str, list[int]] = defaultdict(lambda: [0, 0])

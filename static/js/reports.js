@@ -18,4 +18,16 @@
   document.addEventListener("click", (event) => {
     if (event.target.closest("[data-print]")) window.print();
   });
+
+  // "Find in this table": rows whose text holds what is typed (any case) stay, the others hide.
+  document.addEventListener("input", (event) => {
+    const box = event.target.closest("[data-table-find]");
+    if (!box) return;
+    const table = document.querySelector(`table[data-table="${box.dataset.tableFind}"]`);
+    if (!table) return;
+    const wanted = box.value.trim().toLocaleLowerCase();
+    table.querySelectorAll("tbody tr").forEach((row) => {
+      row.hidden = wanted !== "" && !row.textContent.toLocaleLowerCase().includes(wanted);
+    });
+  });
 })();

@@ -108,3 +108,20 @@ def test_a_manager_finds_an_order_and_sees_its_failures(page, sign_in):
 
     expect(page.get_by_role("heading", level=1)).to_contain_text("SO-123")
     expect(page.locator("tbody tr").first).to_contain_text("Invalid device identifier")
+
+
+def test_a_manager_finds_a_small_customer_among_many_by_typing(page, sign_in):
+    sam = make_user(Role.SALES, "sam")
+    today = timezone.localdate()
+    for number in range(14):
+        record(today, customer=make_customer(600 + number, f"Big Buyer {number:02d}"), actor=sam, count=20)
+    record(today, customer=make_customer(700, "Quiet Dental Practice"), actor=sam, count=3)
+    sign_in(Role.MANAGERS)
+    page.goto("/reports/")
+
+    rows = page.locator("#section-customers tbody tr")
+    expect(rows).to_have_count(15)
+    page.get_by_label("Find in this table").first.press_sequentially("dental", delay=30)
+
+    expect(rows.filter(visible=True)).to_have_count(1)
+    expect(rows.filter(visible=True).first).to_contain_text("Quiet Dental Practice")

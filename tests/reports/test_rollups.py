@@ -130,10 +130,13 @@ def test_customer_and_salesperson_filters_narrow_every_count(history):
     assert activity_section(only_sam).tables[0].rows[0] == ["2026-03-02", 3, 0, 1]
 
 
-def test_the_top_customers_then_one_row_for_the_rest(history):
-    filters = ReportFilters(start=MON, end=TUE, top=1)
+def test_the_table_lists_every_customer_and_the_chart_the_top_then_the_rest(history):
+    """A manager looks for a customer with a few claims: the table and its CSV hold every customer;
+    only the chart folds the rest into one bar."""
+    section = customers_section(ReportFilters(start=MON, end=TUE, top=1))
 
-    assert customers_section(filters).tables[0].rows == [["Acme", 3, 1, 1], ["Other (1 customers)", 2, 0, 0]]
+    assert section.tables[0].rows == [["Acme", 3, 1, 1], ["Globex", 2, 0, 0]]
+    assert "Other (1 customers)" in section.chart and "Globex" not in section.chart
 
 
 # --- Orders ------------------------------------------------------------------------------------------

@@ -320,3 +320,26 @@ def test_a_rate_of_nothing_is_a_dash_that_the_export_keeps_as_it_is(client_as, h
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[1] == ["2026-01-01", "0", "0", "\u2013"]  # no attempts that day: no rate, no formula
     assert rows[15] == ["2026-01-15", "6", "0", "0.0%"]
+
+
+def test_a_customer_with_three_claims_is_found_among_many_in_the_table_and_the_csv(client_as):
+    """The tables and exports used to hold the top 10 and "Other (24 customers)": a customer with a
+    few claims could not be found. Now every customer is listed, with a box to find one."""
+    sam = make_user(Role.SALES, "sam")
+    for number in range(30):
+        big = Customer.objects.create(company_id=600 + number, name=f"Big Buyer {number:02d}")
+        record(JAN, customer=big, actor=sam, count=10 + number)
+    small = Customer.objects.create(company_id=700, name="Quiet Dental Practice")
+    record(JAN, customer=small, actor=sam, count=3)
+    client = client_as(Role.MANAGERS)
+
+    page = client.get("/reports/", RANGE_JAN)
+    exported = client.get("/reports/export/customers.csv", RANGE_JAN)
+
+    rows = table(page, "customers")
+    assert len(rows) == 31 and ["Quiet Dental Practice", "3", "0", "0"] in rows
+    assert 'data-table-find="customers"' in page.text and "31 rows" in page.text
+    assert not any(row[0].startswith("Other") for row in rows)
+    lines = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert ["Quiet Dental Practice", "3", "0", "0"] in lines and len(lines) == 32
+    assert "Other (21 customers)" in section(page, "customers")  # the chart keeps the top 10
