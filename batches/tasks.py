@@ -12,7 +12,7 @@ import uuid
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from batches import retention
 from batches.chunks import job_with_waiting_chunks
@@ -37,12 +37,18 @@ def settle_orphaned_chunks(sender=None, **kwargs) -> None:
     node = getattr(sender, "hostname", None)
     if not node:
         return
-    for chunk in chunks_orphaned(node=node, instance=WORKER_RUN):
+    try:
+        orphaned = chunks_orphaned(node=node, instance=WORKER_RUN)
+    except DatabaseError as exc:  # e.g. a worker started before the migrations ran
+        logger.warning("Could not look for half-sent chunks (%s); the sweeper will find them.", exc)
+        orphaned = []
+    finally:
+        connections.close_all()  # the worker's main process keeps no connection of its own
+    for chunk in orphaned:
         logger.warning(
             "chunk %s of batch %s was half-sent by a stopped run of %s", chunk.number, chunk.job_id, node
         )
         reconcile_chunk.apply_async((chunk.pk,), eta=chunk.due_at)
-    connections.close_all()  # the worker's main process keeps no connection of its own
 
 
 @shared_task(ignore_result=True, bind=True)
