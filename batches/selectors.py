@@ -28,7 +28,7 @@ class Page:
 
 def jobs_page(*, user_name: str = "", before: int | None = None, size: int = PAGE_SIZE) -> Page:
     """Jobs newest first (keyset on id), optionally only one person's."""
-    jobs = BatchJob.objects.exclude(state=BatchJob.State.DISCARDED).select_related("customer")
+    jobs = BatchJob.objects.exclude(state=BatchJob.State.DISCARDED).select_related("customer", "created_by")
     if user_name:
         jobs = jobs.filter(created_by_name=user_name)
     if before:

@@ -111,3 +111,11 @@ def role_required(roles: Iterable[Role]) -> Callable:
         return wrapper
 
     return decorator
+
+
+def person_name(user) -> str:
+    """A person as the portal names people everywhere: their full name, else their user name ('' for
+    no one)."""
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()

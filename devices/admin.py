@@ -25,6 +25,7 @@ from django.utils.html import format_html, format_html_join
 from core.admin import LargeTableAdmin, ReadOnlyModelAdmin
 from core.audit import audit_record
 from core.converters import MAX_ID
+from core.roles import person_name
 from customers.models import Customer
 from devices.models import Device, DeviceEvent, DeviceModel, SyncRun
 from devices.selectors import MAX_PAGE_SIZE, DeviceFilters, device_search
@@ -227,7 +228,7 @@ class DeviceEventAdmin(IdentifierSearchMixin, LargeTableAdmin, ReadOnlyModelAdmi
 def sync_start_request(*, actor: AbstractBaseUser | AnonymousUser) -> SyncRun:
     """Start a full sync for a person, as beat does (``SyncAlreadyRunning`` while one runs): the run,
     the audit row, and its first step on a worker once the run is committed."""
-    run = sync_begin(trigger=f"admin {actor.get_username()}"[:32])
+    run = sync_begin(trigger=f"admin: {person_name(actor)}"[:32])
     audit_record(actor=actor, action="sync.start", target=run, details={"scope": run.scope})
     sync_continue.delay_on_commit(run.pk)
     return run

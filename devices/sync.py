@@ -36,6 +36,7 @@ from django.utils import timezone
 import zerotouch
 from core.api import Lane, zerotouch_client
 from core.audit import audit_record
+from core.roles import person_name
 from customers.models import Customer
 from customers.services import customers_sync
 from devices.cache import (
@@ -414,7 +415,7 @@ def sync_customer_request(*, customer: Customer, actor) -> bool:
     if SyncRun.objects.filter(status=SyncRun.Status.RUNNING, scope=SyncRun.Scope.FULL).exists():
         return False
     audit_record(actor=actor, action="sync.customer", target=customer)
-    tasks.sync_customer.delay_on_commit(customer.pk, actor.get_username() if actor else "ui")
+    tasks.sync_customer.delay_on_commit(customer.pk, person_name(actor)[:32] if actor else "ui")
     return True
 
 

@@ -1,5 +1,7 @@
 from django import template
 
+from core.roles import person_name
+
 register = template.Library()
 
 
@@ -39,3 +41,10 @@ def count(value) -> str:
         return f"{int(value):,}"
     except (TypeError, ValueError):
         return ""
+
+
+@register.filter
+def person(user) -> str:
+    """``core.roles.person_name``: a full name, else the user name ('' for no one, so that
+    ``|default:`` can say who else it was)."""
+    return person_name(user)

@@ -1,8 +1,12 @@
 """Claim, unclaim, metadata and look-up of one device, through the views, against a real emulator."""
 
+import io
+
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from batches.drafts import job_from_input
 from core.models import AuditEvent
 from core.roles import Role
 from customers.models import Customer
@@ -544,3 +548,30 @@ def test_five_identical_claims_at_once_record_one_claim(emulator, client_as):
     assert outcomes == ["succeeded", "succeeded", "noop", "noop", "noop", "noop"]
     audits = AuditEvent.objects.filter(action="device.claim").values_list("outcome", flat=True)
     assert sorted(audits) == ["noop"] * 4 + ["success"] * 2
+
+
+def test_people_are_named_by_their_full_names_in_history_batches_and_the_audit(portal, client_as):
+    """The header said "Sam Seller" while the history said "sales": one name for a person everywhere."""
+    get_user_model().objects.filter(username="sales").update(first_name="Sam", last_name="Seller")
+    imei = make_imei(70090)
+    claim(portal["client"], portal["customer"], imei)
+    device = Device.objects.get(imei=imei)
+
+    history = portal["client"].get(f"/devices/{device.device_id}/").text
+    customer_page = portal["client"].get(f"/customers/{portal['customer'].pk}/").text
+    home = client_as(Role.ADMINS).get("/").text  # admins see the audit log's latest rows
+
+    job = job_from_input(
+        action="claim",
+        mode="file",
+        customer=portal["customer"],
+        actor=get_user_model().objects.get(username="sales"),
+        upload=io.BytesIO(f"imei\n{make_imei(70091)}\n".encode()),
+        upload_name="devices.csv",
+    )
+    jobs = portal["client"].get("/batches/").text
+
+    for page in (history, customer_page, home, jobs):
+        assert "<td>Sam Seller</td>" in page
+        assert "<td>sales</td>" not in page
+    assert "by Sam Seller," in portal["client"].get(f"/batches/{job.pk}/").text

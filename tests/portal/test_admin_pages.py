@@ -405,7 +405,7 @@ def test_start_a_sync_runs_it_on_a_real_worker_and_audits_who_asked(transactiona
         finally:
             app.conf.task_default_queue = "celery"
         assert run.status == SyncRun.Status.SUCCEEDED, processes.log_text()
-    assert run.trigger == "admin operator"
+    assert run.trigger == "admin: Operator"  # the person by name, as every page names people
     assert Device.objects.count() == 30
     event = AuditEvent.objects.get(action="sync.start")
     assert (event.actor_username, event.target_id) == ("operator", str(run.pk))
