@@ -387,48 +387,16 @@ def _run(plan: ChaosPlan, out: TextIO) -> ChaosReport:
             redis_port, web_port = free_port(), free_port()
             broker = f"redis://127.0.0.1:{redis_port}/0"
             queue = f"chaos-{plan.seed}-{uuid.uuid4().hex[:8]}"
-            env = {
-                **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
-                "DJANGO_SETTINGS_MODULE": "portal.settings",
-                "DEBUG": "0",
-                "SECRET_KEY": SECRET_KEY,
-                "ALLOWED_HOSTS": "127.0.0.1",
-                "SECURE_SSL_REDIRECT": "0",
-                "VAR_DIR": str(logs),
-                "DATABASE_URL": database_url(),
-                "CELERY_BROKER_URL": broker,
-                "CELERY_TASK_DEFAULT_QUEUE": queue,
-                "ZT_API_URL": emulator.url,
-                "ZT_PARTNER_ID": str(PARTNER_ID),
-                "ZT_QUOTA_REQUESTS": str(plan.quota_per_minute),
-                "ZT_QUOTA_PERIOD_SECONDS": "60",
-                "ZT_SYNC_ON_WORKER_START": "0",
-                "ZT_SYNC_INTERVAL_SECONDS": "86400",
-                "ZT_SYNC_ACTIVE_SECONDS": "86400",
-                "PYTHONUNBUFFERED": "1",
-                **plan.variables,
-            }
-            celery = [sys.executable, "-m", "celery", "-A", "portal"]
-            redis_server = Service(
-                "redis",
-                ["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-                 "--appendonly", "no", "--dir", scratch],
-                env=env,
+            env = portal_env(
                 logs=logs,
-            )  # fmt: skip
-            worker = Service(
-                "worker",
-                [*celery, "worker", "--concurrency=2", "-Q", queue, "--without-mingle", "--without-gossip",
-                 "--loglevel=INFO", "-n", f"{queue}@%h"],
-                env=env,
-                logs=logs,
-            )  # fmt: skip
-            beat = Service(
-                "beat",
-                [*celery, "beat", "--loglevel=INFO", "--schedule", f"{scratch}/beat"],
-                env=env,
-                logs=logs,
+                broker=broker,
+                queue=queue,
+                emulator_url=emulator.url,
+                quota=(plan.quota_per_minute, 60.0),
+                variables=plan.variables,
             )
+            redis_server = redis_service(redis_port, env=env, logs=logs)
+            worker, beat = celery_services(queue, env=env, logs=logs)
             web_command = _web_command(web_port)
             web = Service("web", web_command, env=env, logs=logs)
             services = [redis_server, worker, beat, web]
@@ -474,6 +442,80 @@ def _run(plan: ChaosPlan, out: TextIO) -> ChaosReport:
     return report
 
 
+def portal_env(
+    *,
+    logs: Path,
+    broker: str,
+    queue: str,
+    emulator_url: str,
+    quota: tuple[int, float],
+    variables: dict[str, str],
+) -> dict[str, str]:
+    """The environment of the run's worker, beat and web processes: the production settings (DEBUG
+    off) on this database, with the run's broker, queue, emulator and quota (requests, period in
+    seconds), ``variables`` on top. No sync starts of its own: a run starts the ones it wants."""
+    return {
+        **{k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"},
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": SECRET_KEY,
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "0",
+        "VAR_DIR": str(logs),
+        "DATABASE_URL": database_url(),
+        "CELERY_BROKER_URL": broker,
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "ZT_API_URL": emulator_url,
+        "ZT_PARTNER_ID": str(PARTNER_ID),
+        "ZT_QUOTA_REQUESTS": str(quota[0]),
+        "ZT_QUOTA_PERIOD_SECONDS": str(quota[1]),
+        "ZT_SYNC_ON_WORKER_START": "0",
+        "ZT_SYNC_INTERVAL_SECONDS": "86400",
+        "ZT_SYNC_ACTIVE_SECONDS": "86400",
+        "PYTHONUNBUFFERED": "1",
+        **variables,
+    }
+
+
+def redis_service(port: int, *, env: dict[str, str], logs: Path) -> Service:
+    """A private redis-server without persistence: a restart loses every queued message."""
+    return Service(
+        "redis",
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(logs)],
+        env=env,
+        logs=logs,
+    )  # fmt: skip
+
+
+def celery_services(queue: str, *, env: dict[str, str], logs: Path) -> tuple[Service, Service]:
+    """The worker (prefork, 2 processes, as ``make run`` starts it) and beat. The worker's node name
+    is fixed (``<queue>@%h``), so a restarted worker keeps it, as a restarted container keeps its
+    hostname."""
+    celery = [sys.executable, "-m", "celery", "-A", "portal"]
+    worker = Service(
+        "worker",
+        [*celery, "worker", "--concurrency=2", "-Q", queue, "--without-mingle", "--without-gossip",
+         "--loglevel=INFO", "-n", f"{queue}@%h"],
+        env=env,
+        logs=logs,
+    )  # fmt: skip
+    beat = Service(
+        "beat", [*celery, "beat", "--loglevel=INFO", "--schedule", f"{logs}/beat"], env=env, logs=logs
+    )
+    return worker, beat
+
+
+def claim_draft(*, customer: Customer, imeis: list[str], upload_name: str) -> BatchJob:
+    """A checked claim of ``imeis`` for ``customer``, uploaded as a file with order numbers, as the
+    batch page makes one (confirm it with ``job_confirm``)."""
+    lines = ["imei,ordernumber", *(f"{imei},SO-{n:06d}" for n, imei in enumerate(imeis))]
+    upload = io.BytesIO("\n".join(lines).encode())
+    return job_from_input(
+        action="claim", mode="file", customer=customer, actor=None, upload=upload, upload_name=upload_name
+    )
+
+
 def _web_command(port: int) -> list[str]:
     """gunicorn, as production runs the portal (it is a dependency); runserver if it is missing."""
     try:
@@ -511,15 +553,7 @@ def _chaos(plan, report, rng, emulator, worker, redis_server, web, broker, probe
     emulator.set_faults(**faults)
     emulator.clear_stats()
     sync_task.delay("chaos run")
-    upload = "imei,ordernumber\n" + "\n".join(f"{imei},SO-{n:06d}" for n, imei in enumerate(imeis))
-    job = job_from_input(
-        action="claim",
-        mode="file",
-        customer=customer,
-        actor=None,
-        upload=io.BytesIO(upload.encode()),
-        upload_name="chaos.csv",
-    )
+    job = claim_draft(customer=customer, imeis=imeis, upload_name="chaos.csv")
     job_started = time.monotonic()
     job = job_confirm(job=job, actor=None)
     say(f"job {job.pk}: {job.ready:,} devices for customer {customer.pk} in chunks of {plan.chunk_size}")
@@ -622,9 +656,10 @@ def _check(report, job, customer, emulator, codes, audit_from, probe) -> None:
     requests = emulator.requests_log(method="partners.devices.claimAsync")
     report.figure("claimAsync requests", dict(Counter(r["outcome"] for r in requests)))
     chunks = BatchChunk.objects.filter(job=job)
+    reconciled = chunks.filter(reconciled_at__isnull=False).count()
     report.figure(
         "chunks",
-        f"{chunks.count()} ({chunks.exclude(observed={}).count()} reconciled from the devices' state, "
+        f"{chunks.count()} ({reconciled} reconciled from the devices' state, "
         f"{sum(chunks.values_list('attempts', flat=True))} requests sent for them)",
     )
     report.figure("web /readyz answers", dict(probe.answers))

@@ -1,6 +1,7 @@
 """The benchmarks on a scratch database, one suite per make target (``make bench-cache``,
 ``make bench-sync``, ``make bench-batch``, ``make bench-quota``, ``make bench-customers``,
-``make bench-chaos``, ``make bench-load``); each suite lives in a module of ``bench``.
+``make bench-chaos``, ``make bench-recovery``, ``make bench-load``); each suite lives in a module of
+``bench``.
 
 ``zt_bench cache --devices 1000000``: builds its own data (refusing a database that holds other
 devices), then times the search selectors the device pages use and prints p50/p95 per query kind
@@ -9,6 +10,11 @@ devices), then times the search selectors the device pages use and prints p50/p9
 ``zt_bench chaos --devices 10000 --seed 1``: a batch claim and a sync through worker kills, API
 faults, an outage and restarts of Redis and the web process, then the invariants (bench.chaos);
 exits non-zero when one fails.
+
+``zt_bench recovery --devices 5000 --seed 7``: a batch claim at Google's quota and the product's
+timings, once without faults and once through API faults and three worker kills, the first as the
+first claim reaches the API; prints both times, the API calls and what settling lost answers cost,
+and exits non-zero when a target or an invariant fails (bench.recovery).
 
 ``zt_bench hostile``: hostile batch uploads (a row of 32,001 cells, a body over the limit, millions
 of blank lines) through the whole request path: status, time and memory of each (bench.hostile).
@@ -23,15 +29,14 @@ from django.core.management.base import BaseCommand, CommandError
 from bench.cache import bench_cache, bench_page
 from bench.load import add_load_arguments, load_command
 
+SUITES = ("cache", "sync", "page", "batch", "quota", "customers", "chaos", "recovery", "load", "hostile")
+
 
 class Command(BaseCommand):
     help = "Benchmark the device cache (search selectors at scale)."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument(
-            "suite",
-            choices=["cache", "sync", "page", "batch", "quota", "customers", "chaos", "load", "hostile"],
-        )
+        parser.add_argument("suite", choices=SUITES)
         parser.add_argument("--kills", type=int, default=10, help="chaos: worker SIGKILLs")
         parser.add_argument("--outage", type=float, default=30.0, help="chaos: seconds the emulator is away")
         parser.add_argument("--per-minute", type=int, default=240, help="quota: the scaled-down quota")
@@ -39,7 +44,12 @@ class Command(BaseCommand):
             "--soft-limit", type=int, default=20, help="quota: the worker's task soft time limit"
         )
         parser.add_argument("--rows", type=int, default=100_000, help="batch: rows of the pre-flight file")
-        parser.add_argument("--devices", type=int, default=None, help="default 1,000,000 (chaos: 10,000)")
+        parser.add_argument(
+            "--devices", type=int, default=None, help="default 1,000,000 (chaos: 10,000; recovery: 5,000)"
+        )
+        parser.add_argument(
+            "--deadline", type=float, default=600.0, help="recovery: seconds each run's job may take"
+        )
         parser.add_argument("--customers", type=int, default=300)
         parser.add_argument("--repeat", type=int, default=200, help="timed queries per kind")
         parser.add_argument("--seed", type=int, default=7)
@@ -61,6 +71,9 @@ class Command(BaseCommand):
             return
         if suite == "chaos":
             self.chaos(devices=devices or 10_000, seed=seed, kills=options["kills"], outage=options["outage"])
+            return
+        if suite == "recovery":
+            self.recovery(devices=devices or 5_000, seed=seed, deadline=options["deadline"])
             return
         devices = devices or 1_000_000
         if suite == "load":  # staff at the pages while a batch runs, on gunicorn (bench.load)
@@ -120,3 +133,15 @@ class Command(BaseCommand):
         if not report.ok:
             self.stdout.write(report.logs)
             raise CommandError("An invariant of the chaos run failed.")
+
+    def recovery(self, *, devices: int, seed: int, deadline: float) -> None:
+        from bench.chaos import ChaosUnavailable
+        from bench.recovery import bench_recovery
+
+        self.stdout.write(f"recovery run: {devices:,} devices, seed {seed}, deadline {deadline:.0f} s a run")
+        try:
+            ok = bench_recovery(self.stdout, devices=devices, seed=seed, deadline=deadline)
+        except ChaosUnavailable as exc:
+            raise CommandError(str(exc)) from exc
+        if not ok:
+            raise CommandError("The recovery run missed a target or broke an invariant.")
