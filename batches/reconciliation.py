@@ -57,8 +57,15 @@ class ReconcileResult:
     next_in: float | None = None  # seconds until it should be read again; None: nothing to schedule
 
 
-def chunk_reconcile(chunk_id: int, *, client: zerotouch.Client | None = None) -> ReconcileResult:
-    """Settle a chunk whose answer was lost, from the devices' state."""
+def _hold_key(chunk_id: int) -> str:
+    return f"batches:reconciling:{chunk_id}"
+
+
+def chunk_reconcile(
+    chunk_id: int, *, client: zerotouch.Client | None = None, holder: str = "-"
+) -> ReconcileResult:
+    """Settle a chunk whose answer was lost, from the devices' state. ``holder`` names the worker
+    reading it (node and run, as ``batches.submission`` records a sender)."""
     chunk = BatchChunk.objects.select_related("job").filter(pk=chunk_id).first()
     if chunk is None or chunk.state != BatchChunk.State.UNKNOWN:
         return ReconcileResult(settled=True)
@@ -71,14 +78,27 @@ def chunk_reconcile(chunk_id: int, *, client: zerotouch.Client | None = None) ->
         return ReconcileResult(settled=False, next_in=(first_look - now).total_seconds())
     # One reading at a time: the sweeper enqueues a due chunk every few seconds, and a reading can take
     # longer at a tight quota; copies would pile up, each spending the quota again. A copy that finds
-    # the chunk taken leaves it (a killed reader's hold runs out).
-    hold = f"batches:reconciling:{chunk.pk}"
-    if not cache.add(hold, True, timeout=settings.ZT_BATCH_DEADLINE + settle_seconds(chunk.size) * 2):
+    # the chunk taken leaves it (a killed reader's hold runs out, or its node's next run lets go of it).
+    hold = _hold_key(chunk.pk)
+    if not cache.add(hold, holder, timeout=settings.ZT_BATCH_DEADLINE + settle_seconds(chunk.size) * 2):
         return ReconcileResult(settled=False)
     try:
         return _reconcile(chunk, client or batch_client(), settled_at=settled_at)
     finally:
         cache.delete(hold)
+
+
+def reconcile_holds_release(*, node: str, instance: str) -> int:
+    """At a worker's start: readings that an earlier run of the same node was making when it was
+    killed hold their chunks no more, so that they are read again now rather than when the hold
+    runs out. Returns how many were let go."""
+    released = 0
+    for chunk_id in BatchChunk.objects.filter(state=BatchChunk.State.UNKNOWN).values_list("pk", flat=True):
+        holder = cache.get(_hold_key(chunk_id))
+        if isinstance(holder, str) and holder.startswith(f"{node} ") and holder != f"{node} {instance}":
+            cache.delete(_hold_key(chunk_id))
+            released += 1
+    return released
 
 
 def _reconcile(chunk: BatchChunk, client: zerotouch.Client, *, settled_at: datetime) -> ReconcileResult:

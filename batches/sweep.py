@@ -18,10 +18,12 @@ class Sweep:
     marked_unknown: int = 0
 
 
-def batches_sweep(*, now: datetime | None = None) -> Sweep:
+def batches_sweep(*, now: datetime | None = None, poll_late_seconds: float | None = None) -> Sweep:
     """What needs doing that no task is on its way to do: chunks left ``submitting`` by a killed
     worker become ``unknown`` (to be reconciled); due sends, overdue polls and due reconciliations are
-    listed for the caller to enqueue."""
+    listed for the caller to enqueue. A poll counts as overdue ``poll_late_seconds`` after it was due
+    (``ZT_BATCH_POLL_MAX_SECONDS``: its task may be on its way); 0 at a worker's start, when the polls
+    a killed run had scheduled are gone with it."""
     now = now or timezone.now()
     stuck_before = now - timedelta(seconds=settings.ZT_BATCH_DEADLINE + settings.ZT_BATCH_SETTLE_SECONDS)
     marked = len(
@@ -29,7 +31,8 @@ def batches_sweep(*, now: datetime | None = None) -> Sweep:
             BatchChunk.objects.filter(state=BatchChunk.State.SUBMITTING, attempted_at__lt=stuck_before)
         )
     )
-    overdue = now - timedelta(seconds=settings.ZT_BATCH_POLL_MAX_SECONDS)
+    late = settings.ZT_BATCH_POLL_MAX_SECONDS if poll_late_seconds is None else poll_late_seconds
+    overdue = now - timedelta(seconds=late)
     return Sweep(
         submit=list(
             BatchChunk.objects.filter(state=BatchChunk.State.PENDING, job__state__in=["queued", "running"])

@@ -17,9 +17,9 @@ from django.db import DatabaseError, connections
 from batches import retention
 from batches.chunks import job_with_waiting_chunks
 from batches.polling import chunk_poll
-from batches.reconciliation import chunk_reconcile
+from batches.reconciliation import chunk_reconcile, reconcile_holds_release
 from batches.submission import chunk_submit_next
-from batches.sweep import batches_sweep, chunks_orphaned
+from batches.sweep import Sweep, batches_sweep, chunks_orphaned
 
 logger = logging.getLogger(__name__)
 
@@ -31,17 +31,22 @@ WORKER_RUN = uuid.uuid4().hex
 SUBMIT_BUDGET_SECONDS = 20.0
 
 
-@worker_ready.connect(dispatch_uid="batches.orphaned_chunks")
-def settle_orphaned_chunks(sender=None, **kwargs) -> None:
-    """A worker that starts again takes back what its killed predecessor left half-sent."""
+@worker_ready.connect(dispatch_uid="batches.worker_restarted")
+def take_over_after_restart(sender=None, **kwargs) -> None:
+    """A worker that starts again carries on at once with what its killed predecessor (the same node)
+    was doing, instead of waiting for the sweeper: chunks it left half-sent are read from the
+    devices, readings it held are let go, and due sends and polls, whose tasks died with it, are
+    enqueued again (a poll or a send twice is harmless)."""
     node = getattr(sender, "hostname", None)
     if not node:
         return
     try:
         orphaned = chunks_orphaned(node=node, instance=WORKER_RUN)
+        reconcile_holds_release(node=node, instance=WORKER_RUN)
+        due = batches_sweep(poll_late_seconds=0)
     except DatabaseError as exc:  # e.g. a worker started before the migrations ran
-        logger.warning("Could not look for half-sent chunks (%s); the sweeper will find them.", exc)
-        orphaned = []
+        logger.warning("Could not look for unfinished batch work (%s); the sweeper will find it.", exc)
+        return
     finally:
         connections.close_all()  # the worker's main process keeps no connection of its own
     for chunk in orphaned:
@@ -49,6 +54,7 @@ def settle_orphaned_chunks(sender=None, **kwargs) -> None:
             "chunk %s of batch %s was half-sent by a stopped run of %s", chunk.number, chunk.job_id, node
         )
         reconcile_chunk.apply_async((chunk.pk,), eta=chunk.due_at)
+    _enqueue(due)
 
 
 @shared_task(ignore_result=True, bind=True)
@@ -75,9 +81,9 @@ def poll_chunk(chunk_id: int) -> None:
         _submit_resent(chunk_id)
 
 
-@shared_task(ignore_result=True)
-def reconcile_chunk(chunk_id: int) -> None:
-    result = chunk_reconcile(chunk_id)
+@shared_task(ignore_result=True, bind=True)
+def reconcile_chunk(self, chunk_id: int) -> None:
+    result = chunk_reconcile(chunk_id, holder=f"{self.request.hostname or 'unknown'} {WORKER_RUN}")
     if result.settled:
         _submit_resent(chunk_id)
     elif result.next_in is not None:
@@ -93,7 +99,10 @@ def _submit_resent(chunk_id: int) -> None:
 @shared_task(ignore_result=True)
 def sweep() -> None:
     """Beat's safety net: enqueue what is due and that no task is on its way to do."""
-    due = batches_sweep()
+    _enqueue(batches_sweep())
+
+
+def _enqueue(due: Sweep) -> None:
     for job_id in due.submit:
         submit_job.delay(job_id)
     for chunk_id in due.poll:

@@ -6,12 +6,13 @@ import threading
 import time
 from datetime import timedelta
 
+from django.core.cache import cache
 from django.utils import timezone
 
 from batches.chunks import intent_of
 from batches.jobs import job_confirm
-from batches.models import BatchChunk
-from batches.reconciliation import READERS, _Reading, chunk_reconcile
+from batches.models import BatchChunk, BatchJob
+from batches.reconciliation import READERS, _Reading, chunk_reconcile, reconcile_holds_release
 from batches.submission import chunk_submit_next
 from batches.sweep import chunks_orphaned
 from core.api import zerotouch_client
@@ -238,3 +239,43 @@ def test_only_the_same_nodes_earlier_runs_are_taken_back(world):
     # alike are left to their senders.
     states = dict(job.chunks.values_list("number", "state"))
     assert states == {1: "unknown", 2: "submitting", 3: "submitting", 4: "submitting"}
+
+
+def test_a_restarted_worker_lets_go_of_the_readings_its_killed_run_held(world):
+    """A worker killed while reading a chunk's devices left its hold on the chunk; the same node's
+    next run lets go of it (another node's reading is left alone), so the chunk is read again now
+    rather than when the hold runs out."""
+    job = job_confirm(
+        job=make_job(
+            "imei\n" + "\n".join(make_imei(95500 + n) for n in range(2)), customer=world["customer"]
+        ),
+        actor=None,
+    )
+    job.chunks.update(state="unknown")
+    other = BatchChunk.objects.create(job=job, number=2, size=1, state="unknown")
+    mine = job.chunks.get(number=1)
+    cache.set(f"batches:reconciling:{mine.pk}", "celery@host-a run-1", timeout=600)
+    cache.set(f"batches:reconciling:{other.pk}", "celery@host-b run-1", timeout=600)
+
+    assert reconcile_holds_release(node="celery@host-a", instance="run-2") == 1
+
+    assert cache.get(f"batches:reconciling:{mine.pk}") is None
+    assert cache.get(f"batches:reconciling:{other.pk}") == "celery@host-b run-1"
+
+
+def test_a_restarted_worker_carries_on_the_polls_its_killed_run_had_scheduled(processes, emulator, world):
+    """Without beat: on Redis the killed run's scheduled polls die with it (held unacknowledged for
+    the broker's visibility timeout, an hour); the next run enqueues what is due at its start, and the
+    job ends. (The filesystem broker of the embedded default keeps them anyway.)"""
+    emulator.set_operation_rate(20)  # 2 s for the chunk: its poll is scheduled, not yet run
+    job = make_job(claim_file([make_imei(95600 + n) for n in range(40)]), customer=world["customer"])
+    processes.start_worker()
+    job_confirm(job=job, actor=None)
+    wait_for(lambda: job.chunks.filter(state="submitted").exists(), processes)
+
+    processes.kill()
+    processes.start_worker()
+
+    wait_for(lambda: BatchJob.objects.get(pk=job.pk).finished, processes)
+    job.refresh_from_db()
+    assert (job.state, job.succeeded) == ("done", 40)
