@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from core.roles import Role
@@ -11,6 +12,7 @@ from devices.cache import cache_store_devices
 from devices.models import Device
 from devices.sync import sync_full
 from tests.devices.factories import api_device, emulator_device, make_customer, make_imei
+from tests.reports.history import record
 
 
 @pytest.fixture
@@ -225,3 +227,37 @@ def test_a_phone_sized_screen_scrolls_tables_not_the_page(browser, live_server, 
     assert page_width <= 375
     assert page.request.get("/static/favicon.svg").ok
     expect(page.locator("link[rel=icon]")).to_have_count(1)
+
+
+@pytest.mark.parametrize("role", [Role.SALES, Role.ADMINS])
+def test_no_page_is_wider_than_a_phone(page, sign_in, role):
+    """At 390 px no page scrolls sideways: wide tables scroll inside their frame, forms wrap."""
+    acme = make_customer(501, "Acme Ltd")
+    Customer.objects.filter(pk=501).update(
+        owner_emails=["procurement.department.head@acme-international-holdings.example"]
+    )
+    cache_store_devices([api_device(n, owner=501, serial=f"SERIAL-NUMBER-{n:020d}") for n in range(1, 5)])
+    record(timezone.localdate(), customer=acme, count=3)  # the customer page's weekly chart has bars
+    sign_in(role)
+    page.set_viewport_size({"width": 390, "height": 800})
+    paths = [
+        "/",
+        "/devices/",
+        "/devices/?q=SERIAL",
+        "/devices/claim/",
+        f"/customers/{acme.pk}/",
+        "/customers/",
+        "/customers/new/",
+        "/batches/",
+        "/batches/new/",
+        "/devices/sync/",
+    ]
+    if role is Role.ADMINS:
+        paths += ["/ops/"]
+    wide = {}
+    for path in paths:
+        page.goto(path)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 390:
+            wide[path] = width
+    assert wide == {}
