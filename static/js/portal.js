@@ -45,6 +45,16 @@ document.addEventListener("htmx:configRequest", (event) => {
   }
 });
 
+// After a form's answer is swapped in, keyboard and screen-reader users land on what it says (the
+// result of a claim, or why it failed) rather than at the top of the page.
+document.addEventListener("htmx:afterSettle", (event) => {
+  if (!event.target.querySelector) return;
+  const said = event.target.querySelector("[data-focus-after-swap]");
+  const wrong = event.target.querySelector("form [aria-invalid=true]");
+  if (said) said.focus();
+  else if (wrong && !event.target.matches(".picker-results")) wrong.focus();
+});
+
 document.addEventListener("htmx:afterSwap", (event) => {
   if (event.target.matches(".picker-results")) {
     const picker = pickerOf(event.target);

@@ -261,3 +261,25 @@ def test_no_page_is_wider_than_a_phone(page, sign_in, role):
         if width > 390:
             wide[path] = width
     assert wide == {}
+
+
+def test_keyboard_users_skip_to_the_content_and_land_on_a_claims_result(page, sign_in, emulator):
+    emulator.seed(customers=1, vendors=0, devices=0)
+    sync_full()
+    customer = Customer.objects.get()
+    sign_in(Role.SALES)
+    page.goto(f"/devices/claim/?customer={customer.pk}")
+
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to the content")
+    expect(skip).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+
+    page.get_by_role("button", name="Claim device").click()  # no identifier: the field says why
+    expect(page.get_by_label("IMEI")).to_be_focused()
+    page.get_by_label("IMEI").fill(make_imei(81003))
+    page.get_by_label("IMEI").press("Enter")
+    result = page.get_by_role("status")
+    expect(result).to_contain_text(f"Claimed for {customer.name}.")
+    expect(result).to_be_focused()
