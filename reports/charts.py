@@ -95,8 +95,10 @@ def line_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, u
     for i, label in enumerate(labels):
         if i % every == 0:
             x, y = x_of(i), height - 10
+            # A label at either edge is anchored there, so that it is not cut off by the frame.
+            anchor = "end" if x > WIDTH - right - 40 else "start" if x < left + 40 else "middle"
             parts.append(
-                f'<text class="axis" x="{x:.1f}" y="{y}" text-anchor="middle">{escape(label)}</text>'
+                f'<text class="axis" x="{x:.1f}" y="{y}" text-anchor="{anchor}">{escape(label)}</text>'
             )
     for index, one in enumerate(series):
         css = f"series series-{index}"

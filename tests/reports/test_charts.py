@@ -48,3 +48,11 @@ def test_a_chart_of_nothing_still_draws_an_axis():
     chart = line_chart("Empty", ["01 Mar"], [Series("Claimed", [0])])
 
     assert "<polyline" in chart and "NaN" not in chart
+
+
+def test_the_labels_at_the_edges_are_anchored_inside_the_frame():
+    """The last date along the bottom was centred on the right edge and cut in half."""
+    chart = line_chart("Claims", ["2026-12-01", "2026-12-02", "2026-12-03"], [Series("Claimed", [1, 2, 3])])
+
+    anchors = re.findall(r'<text class="axis" x="[^"]*" y="250" text-anchor="(\w+)">', chart)
+    assert anchors == ["start", "middle", "end"]
