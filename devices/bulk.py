@@ -123,11 +123,11 @@ def devices_record_batch(
             ],
             count=False,
         )
-        # Last, the rows every writer adds to (the customers' device counts, today's rollups): their
-        # locks are then held for the end of this transaction only, not while a chunk's devices and
-        # events are written, so a person's claim made meanwhile waits milliseconds, not seconds.
-        refresh_device_counts(owners)
-        events_count(created)
+        # Last, the rows other writers add to, in the order every writer takes them (``devices.history``):
+        # the orders, the customers' device counts, today's rollup rows. Their locks are then held
+        # for the end of this transaction only, not while a chunk's devices, events and order lines
+        # are written, so a person's claim made meanwhile waits milliseconds, not seconds.
+        events_count(created, before_daily=lambda: refresh_device_counts(owners))
 
 
 def _device_fields(intent: Intent, row: DeviceRow | None) -> dict[str, str]:

@@ -219,15 +219,26 @@ def store_device_rows(rows: Sequence[DeviceRow]) -> None:
 
 def refresh_device_counts(customer_ids: Iterable[int | None]) -> None:
     """Recount these customers' cached devices (``Customer.device_count``), one indexed count each:
-    after a sync's group of customers, and after changes that move devices between customers."""
-    ids = {customer_id for customer_id in customer_ids if customer_id is not None}
+    after a sync's group of customers, and after changes that move devices between customers.
+
+    The customers' rows are locked (in id order) before their devices are counted: a count made
+    before another writer's devices commit, and written after them, would lose them (a person's
+    claim for a customer while a batch's chunk for it is being recorded). Callers that also count
+    history events do this after them (``devices.history``: the order every writer takes)."""
+    ids = sorted({customer_id for customer_id in customer_ids if customer_id is not None})
     if not ids:
         return
-    counts = dict(
-        Device.objects.filter(owner_id__in=ids).order_by().values_list("owner_id").annotate(n=Count("pk"))
-    )
-    for customer_id in ids:
-        Customer.objects.filter(pk=customer_id).update(device_count=counts.get(customer_id, 0))
+    with transaction.atomic():
+        locked = list(
+            Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk")
+        )
+        if not locked:
+            return
+        counts = dict(
+            Device.objects.filter(owner_id__in=ids).order_by().values_list("owner_id").annotate(n=Count("pk"))
+        )
+        for (customer_id,) in locked:
+            Customer.objects.filter(pk=customer_id).update(device_count=counts.get(customer_id, 0))
 
 
 def remember_models(rows: Iterable[DeviceRow]) -> None:

@@ -141,6 +141,7 @@ def _answered_sentence(exc: zerotouch.ZeroTouchError, doing: str, consequence: s
         return f"Zero-touch refused it: {exc.message}"
     return f"Zero-touch could not be used ({doing}): {exc}"
 
+
 # Why the metadata of an unclaimed device cannot be edited (the one-device page says it up front).
 METADATA_NEEDS_A_CLAIM = (
     "Metadata can be set once the device is claimed: zero-touch keeps a reseller's metadata only on "

@@ -9,6 +9,14 @@ them from the history gives the same numbers.
 ``reports`` sits above ``devices`` in the layers, so this module does not import it: the reports
 app registers its counting as an ``EventCounter`` when Django starts (``ReportsConfig.ready``), and
 every write here calls the registered counters inside its own transaction.
+
+Rows that several writers add to are locked by every transaction in one order, after everything
+else it writes: the orders its events name (shared by the writers of the same order), the device
+counts of the customers it moved devices between (``devices.cache.refresh_device_counts``, shared by
+the writers of the same customer), and today's rollup rows, which every writer of the day adds to,
+last. One order means two writers cannot deadlock; last means a long writer (a batch's chunk of a
+thousand devices) holds the rows a person's one claim also needs only for the end of its
+transaction, not while it writes its devices, events and order lines.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -24,12 +32,15 @@ from devices.models import DeviceEvent
 class EventCounter:
     """What keeps counts of the history, called in the transaction that changes it.
 
-    ``add(events)`` counts newly appended events. ``move_models(events, makes)`` moves counted
-    events from the make and model they carry to ``makes`` (one (manufacturer, model) pair per
-    event, in order), leaving the events as they are: ``events_fill_models`` sets them afterwards.
+    ``add(events)`` counts newly appended events into rows that only writers of the same events meet
+    at (the orders they name); ``add_daily(events)`` into the rows every writer of the day adds to
+    (today's rollups), which are taken last (the order above). ``move_models(events, makes)`` moves
+    counted events from the make and model they carry to ``makes`` (one (manufacturer, model) pair
+    per event, in order), leaving the events as they are: ``events_fill_models`` sets them afterwards.
     """
 
     add: Callable[[Sequence[DeviceEvent]], None]
+    add_daily: Callable[[Sequence[DeviceEvent]], None]
     move_models: Callable[[Sequence[DeviceEvent], Sequence[tuple[str, str]]], None]
 
 
@@ -42,9 +53,13 @@ def event_counter_register(counter: EventCounter) -> None:
         _counters.append(counter)
 
 
-def _count(events: Sequence[DeviceEvent]) -> None:
+def _count(events: Sequence[DeviceEvent], before_daily: Callable[[], None] | None = None) -> None:
     for counter in _counters:
         counter.add(events)
+    if before_daily is not None:
+        before_daily()
+    for counter in _counters:
+        counter.add_daily(events)
 
 
 _IDENTIFIER_COLUMNS = ("imei", "meid", "serial_number")
@@ -78,7 +93,8 @@ def events_record(events: Sequence[DeviceEvent], *, count: bool = True) -> list[
 
     ``count=False`` leaves the counting to the caller, who must call ``events_count`` with the result
     before its transaction ends: a long transaction does it last, to hold the rollups' shared rows
-    (today's counts, which every writer adds to) for as short a time as it can."""
+    (today's counts, which every writer adds to) for as short a time as it can; a caller that also
+    recounts customers' devices does that through ``events_count`` (the order above)."""
     if not events:
         return []
     for event in events:
@@ -92,11 +108,12 @@ def events_record(events: Sequence[DeviceEvent], *, count: bool = True) -> list[
     return created
 
 
-def events_count(events: Sequence[DeviceEvent]) -> None:
+def events_count(events: Sequence[DeviceEvent], *, before_daily: Callable[[], None] | None = None) -> None:
     """Count events appended with ``events_record(..., count=False)`` into the rollups (the caller's
-    transaction, the one that appended them)."""
-    if events:
-        _count(events)
+    transaction, the one that appended them). ``before_daily`` writes the caller's other shared rows
+    (the customers' device counts) in their place in the order above: after the events' orders,
+    before today's rollup rows."""
+    _count(events, before_daily)
 
 
 def events_fill_models(*, limit: int = 5000) -> int:

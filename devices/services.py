@@ -12,7 +12,7 @@ state is read first: a change found made is a success, one found not made failed
 state cannot be read does the sentence say the outcome is unknown.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +31,7 @@ from devices.cache import (
     cache_store_devices,
     cached_rows,
     new_device_row,
+    refresh_device_counts,
     row_claimed,
     row_unclaimed,
     row_with_metadata,
@@ -39,7 +40,7 @@ from devices.cache import (
 from devices.changes import Action, Intent, shows_done
 from devices.claims import ClaimRequest
 from devices.failures import change_failed_sentence, kind_of_error, lookup_failed_sentence
-from devices.history import device_fields, events_record, order_number_of
+from devices.history import device_fields, events_count, events_record, order_number_of
 from devices.identifiers import IdentifierGuess, IdentifierKind
 from devices.models import Device, DeviceEvent, FailureKind, SearchKey, SectionType
 
@@ -92,11 +93,13 @@ def _record(
     failure_kind: str = "",
     manufacturer: str = "",
     model: str = "",
+    recount: Collection[int | None] = (),
 ) -> None:
     """One audit row and one history event, whatever the outcome. A device the cache does not hold
     (a failed claim of a device never seen) is recorded too, named by the identifier the person gave;
     the reports count it like any other. The order number the change itself named wins over the one
-    the cached device carries."""
+    the cached device carries. The device counts of the customers in ``recount`` are refreshed in
+    their place among the shared rows the event is counted into (``devices.history``)."""
     action = {
         DeviceEvent.Kind.CLAIMED: "device.claim",
         DeviceEvent.Kind.UNCLAIMED: "device.unclaim",
@@ -134,7 +137,8 @@ def _record(
             details=details,
             **fields,
         )
-        events_record([event])
+        created = events_record([event], count=False)
+        events_count(created, before_daily=lambda: refresh_device_counts(recount))
 
 
 _EVENT_COLUMNS = ("imei", "meid", "serial_number", "manufacturer", "model", "metadata")
@@ -155,16 +159,17 @@ def _apply_known_change(
     """Apply a change the API confirmed to the cached device, under its row lock, and record it.
 
     ``change(row, now)`` gives the changed row, or None when the row already shows the change (a
-    repeat): that is recorded as "nothing to change".
+    repeat): that is recorded as "nothing to change". The customers' device counts are refreshed
+    with the event's counts, in the order every writer takes those shared rows (``devices.history``),
+    so that this and a batch's chunk never each hold a row the other waits for.
     """
     now = timezone.now()
     with transaction.atomic():
         row = cached_rows([device_id], lock=True)[device_id]
         changed = change(row, now)
-        if changed is not None:
-            cache_store_changed([changed])
+        owners = cache_store_changed([changed], recount=False) if changed is not None else set()
         outcome = DeviceEvent.Outcome.SUCCEEDED if changed is not None else DeviceEvent.Outcome.NO_OP
-        _record(device_id=device_id, outcome=outcome, **record)
+        _record(device_id=device_id, outcome=outcome, recount=owners, **record)
     return DeviceChange(device=_cached(device_id), changed=changed is not None)
 
 

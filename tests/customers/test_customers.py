@@ -149,7 +149,10 @@ def test_the_claim_pickers_never_offer_vendors_customers(book, client_as):
 
     assert 'data-name="Initech"' in everyone.text and "picker-option" not in own.text
     # Not "no customer matches": the picker says why the customer typed cannot be chosen.
-    assert "Initech <span class=\"muted\">601</span> is a customer of the vendor Regional Phones: only that vendor can claim devices for it." in own.text
+    assert (
+        'Initech <span class="muted">601</span> is a customer of the vendor Regional Phones: '
+        "only that vendor can claim devices for it."
+    ) in own.text
     assert "customers/picker/?own=on" in claim_page.text and 'value="Zenith Logistics Ltd"' in claim_page.text
 
 

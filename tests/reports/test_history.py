@@ -150,10 +150,12 @@ def test_drift_a_sync_finds_is_counted_in_the_drift_section(emulator, db):
     assert drift.rows == [[today.isoformat(), 0, 1]]
 
 
-def test_a_chunk_adds_to_the_shared_counters_only_after_writing_its_devices_and_events(db):
+def test_a_chunk_adds_to_the_shared_counters_only_after_writing_its_devices_events_and_orders(db):
     """Customers' device counts and today's rollup rows are shared by every writer: a chunk updates
-    them last, so that their row locks are not held while its devices and events are written (a
-    person's claim during a batch would wait behind them)."""
+    them last, after its devices, events and orders, so that their row locks are not held while the
+    chunk's thousand devices are written (a person's claim during a batch would wait behind them).
+    Every writer takes them in one order, orders, then customers, then today's rows (which every
+    writer of the day adds to): two writers cannot deadlock."""
     acme = Customer.objects.create(company_id=502, name="Acme")
     changes = [
         (
@@ -163,6 +165,7 @@ def test_a_chunk_adds_to_the_shared_counters_only_after_writing_its_devices_and_
                     imei=make_imei(83000 + n), manufacturer="Google", model="Pixel 8"
                 ),
                 customer_id=acme.pk,
+                metadata={"ordernumber": f"SO-{n}"},
             ),
             Verdict(succeeded=True, device_id=910_000 + n),
         )
@@ -179,7 +182,10 @@ def test_a_chunk_adds_to_the_shared_counters_only_after_writing_its_devices_and_
 
     events_written = first(DeviceEvent._meta.db_table, "INSERT")
     devices_written = first(Device._meta.db_table, "INSERT")
-    shared = [first(Customer._meta.db_table, "UPDATE"), first(DailyActivity._meta.db_table, "INSERT")]
-    assert max(events_written, devices_written) < min(shared), statements
+    orders = first(Order._meta.db_table, "INSERT")
+    today = first(DailyActivity._meta.db_table, "INSERT")
+    customers = first(Customer._meta.db_table, "UPDATE")
+    assert max(events_written, devices_written) < orders < customers < today, statements
     assert Customer.objects.get(pk=acme.pk).device_count == 5
     assert DailyActivity.objects.get().count == 5
+    assert Order.objects.filter(claimed=1).count() == 5
