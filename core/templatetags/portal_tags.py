@@ -48,3 +48,14 @@ def person(user) -> str:
     """``core.roles.person_name``: a full name, else the user name ('' for no one, so that
     ``|default:`` can say who else it was)."""
     return person_name(user)
+
+
+@register.filter
+def make_model(thing) -> str:
+    """A device's (or row's) manufacturer and model as one name, without saying the maker twice
+    when the model already starts with it ("HP" and "HP Elite Dragonfly": "HP Elite Dragonfly")."""
+    maker = (getattr(thing, "manufacturer", "") or "").strip()
+    model = (getattr(thing, "model", "") or "").strip()
+    if maker and model.casefold().startswith(maker.casefold() + " "):
+        return model
+    return " ".join(part for part in (maker, model) if part)
