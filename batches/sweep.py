@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from batches.chunks import processing_seconds
@@ -24,7 +25,15 @@ def batches_sweep(*, now: datetime | None = None, poll_late_seconds: float | Non
     listed for the caller to enqueue. A poll counts as overdue ``poll_late_seconds`` after it was due
     (``ZT_BATCH_POLL_MAX_SECONDS``: its task may be on its way); 0 at a worker's start, when the polls
     a killed run had scheduled are gone with it."""
-    now = now or timezone.now()
+    # One write transaction (it marks chunks too): on SQLite that is BEGIN IMMEDIATE, which reads the
+    # latest committed state. A sweep that read in autocommit was once seen, in the crash test, to go
+    # on for two minutes listing chunks as they had been (sends for chunks long sent, no polls), while
+    # the tasks it enqueued, each reading in a transaction, saw the truth and found nothing to do.
+    with transaction.atomic():
+        return _sweep(now or timezone.now(), poll_late_seconds)
+
+
+def _sweep(now: datetime, poll_late_seconds: float | None) -> Sweep:
     stuck_before = now - timedelta(seconds=settings.ZT_BATCH_DEADLINE + settings.ZT_BATCH_SETTLE_SECONDS)
     marked = len(
         _mark_unknown(
