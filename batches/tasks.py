@@ -12,6 +12,7 @@ import uuid
 from celery import shared_task
 from celery.signals import worker_ready
 from django.conf import settings
+from django.core.cache import cache
 from django.db import DatabaseError, connections
 
 from batches import retention
@@ -54,12 +55,13 @@ def take_over_after_restart(sender=None, **kwargs) -> None:
             "chunk %s of batch %s was half-sent by a stopped run of %s", chunk.number, chunk.job_id, node
         )
         reconcile_chunk.apply_async((chunk.pk,), eta=chunk.due_at)
-    _enqueue(due)
+    _enqueue(due, again=True)
 
 
 @shared_task(ignore_result=True, bind=True)
 def submit_job(self, job_id: int) -> None:
     """Send the job's due chunks one after the other, then poll each sent one."""
+    cache.delete(_on_its_way("submit", job_id))
     started = time.monotonic()
     holder = f"{self.request.hostname or 'unknown'} {WORKER_RUN}"
     while (chunk := chunk_submit_next(job_id, holder=holder)) is not None:
@@ -74,6 +76,7 @@ def submit_job(self, job_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def poll_chunk(chunk_id: int) -> None:
+    cache.delete(_on_its_way("poll", chunk_id))
     result = chunk_poll(chunk_id)
     if result.next_poll_in is not None:
         poll_chunk.apply_async((chunk_id,), countdown=result.next_poll_in)
@@ -83,6 +86,7 @@ def poll_chunk(chunk_id: int) -> None:
 
 @shared_task(ignore_result=True, bind=True)
 def reconcile_chunk(self, chunk_id: int) -> None:
+    cache.delete(_on_its_way("reconcile", chunk_id))
     result = chunk_reconcile(chunk_id, holder=f"{self.request.hostname or 'unknown'} {WORKER_RUN}")
     if result.settled:
         _submit_resent(chunk_id)
@@ -102,13 +106,27 @@ def sweep() -> None:
     _enqueue(batches_sweep())
 
 
-def _enqueue(due: Sweep) -> None:
-    for job_id in due.submit:
-        submit_job.delay(job_id)
-    for chunk_id in due.poll:
-        poll_chunk.delay(chunk_id)
-    for chunk_id in due.reconcile:
-        reconcile_chunk.delay(chunk_id)
+def _on_its_way(kind: str, ident: int) -> str:
+    return f"batches:enqueued:{kind}:{ident}"
+
+
+def _enqueue(due: Sweep, *, again: bool = False) -> None:
+    """Enqueue what the sweep found due, each at most once while its message waits: a sweep every few
+    seconds must not pile up copies behind a slow or stopped worker (a backlog of hundreds once
+    stalled a job for minutes). The mark lasts three sweeps, in case the message is lost; ``again``
+    (a restarted worker, whose predecessor's messages may be gone) enqueues regardless."""
+    lasts = max(3.0, 3 * settings.ZT_BATCH_SWEEP_SECONDS)
+    for task, kind, idents in (
+        (submit_job, "submit", due.submit),
+        (poll_chunk, "poll", due.poll),
+        (reconcile_chunk, "reconcile", due.reconcile),
+    ):
+        for ident in idents:
+            if again:
+                cache.set(_on_its_way(kind, ident), True, timeout=lasts)
+            elif not cache.add(_on_its_way(kind, ident), True, timeout=lasts):
+                continue
+            task.delay(ident)
 
 
 @shared_task(ignore_result=True)

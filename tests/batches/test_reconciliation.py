@@ -279,3 +279,33 @@ def test_a_restarted_worker_carries_on_the_polls_its_killed_run_had_scheduled(pr
     wait_for(lambda: BatchJob.objects.get(pk=job.pk).finished, processes)
     job.refresh_from_db()
     assert (job.state, job.succeeded) == ("done", 40)
+
+
+def test_a_sweep_does_not_enqueue_again_what_is_already_on_its_way(world):
+    """Beat sweeps every few seconds; behind a slow or stopped worker each sweep used to add another
+    copy of every due task, and a backlog of hundreds stalled a job for minutes."""
+    import uuid
+
+    from batches.tasks import sweep
+    from portal.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    previous, app.conf.task_default_queue = app.conf.task_default_queue, queue
+    try:
+        job_confirm(job=make_job(f"imei\n{make_imei(95700)}\n", customer=world["customer"]), actor=None)
+        with app.connection_for_write() as connection:
+            channel = connection.default_channel
+            channel.queue_declare(queue, durable=True)
+
+            def waiting() -> int:
+                return channel.queue_declare(queue, passive=True).message_count
+
+            for _ in range(3):
+                sweep()
+            assert waiting() == 1  # one submit_job for the job's waiting chunk, not three
+            cache.delete(f"batches:enqueued:submit:{BatchJob.objects.get().pk}")  # as the task does
+            sweep()
+            assert waiting() == 2
+            channel.queue_purge(queue)
+    finally:
+        app.conf.task_default_queue = previous
