@@ -25,10 +25,7 @@ def batches_sweep(*, now: datetime | None = None, poll_late_seconds: float | Non
     listed for the caller to enqueue. A poll counts as overdue ``poll_late_seconds`` after it was due
     (``ZT_BATCH_POLL_MAX_SECONDS``: its task may be on its way); 0 at a worker's start, when the polls
     a killed run had scheduled are gone with it."""
-    # One write transaction (it marks chunks too): on SQLite that is BEGIN IMMEDIATE, which reads the
-    # latest committed state. A sweep that read in autocommit was once seen, in the crash test, to go
-    # on for two minutes listing chunks as they had been (sends for chunks long sent, no polls), while
-    # the tasks it enqueued, each reading in a transaction, saw the truth and found nothing to do.
+    # One transaction: the chunks it marks and the lists it returns come from one view of the state.
     with transaction.atomic():
         return _sweep(now or timezone.now(), poll_late_seconds)
 
