@@ -209,7 +209,8 @@ def test_a_worker_started_again_takes_back_the_chunk_its_killed_run_was_sending(
     # perhaps already read: the devices are not there yet, zero-touch still holds the request.
     assert chunk.last_error == "The worker stopped while sending this chunk."
     assert chunk.state in ("unknown", "done"), chunk.state
-    assert "half-sent by a stopped run" in processes.log_text()
+    # The new run says so in its log (written just after it marks the chunk: wait for the line).
+    wait_for(lambda: "half-sent by a stopped run" in processes.log_text(), processes, timeout=30)
 
 
 def wait_for(condition, processes, timeout: float = 90.0) -> None:
