@@ -108,11 +108,11 @@ def _reconcile(chunk: BatchChunk, client: zerotouch.Client, *, settled_at: datet
     try:
         verdicts = reading.verdicts(intents)
     except zerotouch.ZeroTouchError as exc:
-        _count_calls(chunk, reading.calls)
         retry_at = timezone.now() + backoff(3)
         update_chunk(chunk, due_at=retry_at, last_error=str(exc))
         return ReconcileResult(settled=False, next_in=(retry_at - timezone.now()).total_seconds())
-    _count_calls(chunk, reading.calls)
+    finally:
+        _count_calls(chunk, reading.calls)
     pairs = list(zip(items, verdicts, strict=True))
     decided = [(item, verdict) for item, verdict in pairs if not verdict.send_again]
     undecided = [item for item, verdict in pairs if verdict.send_again]

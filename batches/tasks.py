@@ -58,13 +58,17 @@ def take_over_after_restart(sender=None, **kwargs) -> None:
     _enqueue(due, again=True)
 
 
+def _holder(task) -> str:
+    """Who is doing a chunk's work: this worker's node and run (see ``take_over_after_restart``)."""
+    return f"{task.request.hostname or 'unknown'} {WORKER_RUN}"
+
+
 @shared_task(ignore_result=True, bind=True)
 def submit_job(self, job_id: int) -> None:
     """Send the job's due chunks one after the other, then poll each sent one."""
     cache.delete(_on_its_way("submit", job_id))
     started = time.monotonic()
-    holder = f"{self.request.hostname or 'unknown'} {WORKER_RUN}"
-    while (chunk := chunk_submit_next(job_id, holder=holder)) is not None:
+    while (chunk := chunk_submit_next(job_id, holder=_holder(self))) is not None:
         if chunk.state == chunk.State.SUBMITTED:
             poll_chunk.apply_async((chunk.pk,), countdown=settings.ZT_BATCH_POLL_MIN_SECONDS)
         elif chunk.state == chunk.State.UNKNOWN:
@@ -87,7 +91,7 @@ def poll_chunk(chunk_id: int) -> None:
 @shared_task(ignore_result=True, bind=True)
 def reconcile_chunk(self, chunk_id: int) -> None:
     cache.delete(_on_its_way("reconcile", chunk_id))
-    result = chunk_reconcile(chunk_id, holder=f"{self.request.hostname or 'unknown'} {WORKER_RUN}")
+    result = chunk_reconcile(chunk_id, holder=_holder(self))
     if result.settled:
         _submit_resent(chunk_id)
     elif result.next_in is not None:
