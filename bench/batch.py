@@ -14,8 +14,6 @@ import io
 import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,14 +29,12 @@ from batches.models import BatchChunk, BatchItem, BatchJob
 from batches.parsing import Limits, parse_csv
 from batches.preflight import Checker, checked_blocks, cycle_collector_paused, items_of
 from batches.submission import chunk_submit_next
-from bench.subprocesses import database_url
+from bench.subprocesses import celery_worker_and_beat, database_url
 from core.api import reset_zerotouch_client, zerotouch_client
 from customers.models import Customer
 from customers.services import customers_sync
 from devices.identifiers import luhn_check_digit
 from devices.models import Device
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _fresh_imei(rng: random.Random) -> str:
@@ -297,53 +293,28 @@ def bench_worker(out, *, emulator, emulator_customer: Customer, devices: int, se
             "ZT_SYNC_INTERVAL_SECONDS": "86400",
             "CELERY_TASK_DEFAULT_QUEUE": queue,
         }
-        command = [sys.executable, "-m", "celery", "-A", "portal"]
-        with open(Path(scratch) / "worker.log", "w") as log:
-            worker = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-                [
-                    *command,
-                    "worker",
-                    "--concurrency=2",
-                    "-Q",
-                    queue,
-                    "--loglevel=WARNING",
-                    "-n",
-                    f"{queue}@%h",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            beat = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-                [*command, "beat", "--loglevel=WARNING", "--schedule", str(Path(scratch) / "beat")],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        from celery import current_app as app  # the project's (portal.celery)
+        with celery_worker_and_beat(
+            queue=queue, env=env, log_path=Path(scratch) / "worker.log", beat_schedule=Path(scratch) / "beat"
+        ) as worker:
+            from celery import current_app as app  # the project's (portal.celery)
 
-        previous = app.conf.task_default_queue
-        try:
-            app.conf.task_default_queue = queue
-            time.sleep(3)  # let the worker come up
-            peak: dict[int, float] = {}
-            started = time.perf_counter()
-            job = job_confirm(job=_job_for(emulator_customer, imeis), actor=None)
-            while not job.finished:
-                time.sleep(0.5)
-                for pid, size in _rss_mb([worker.pid, *_children(worker.pid)]).items():
-                    peak[pid] = max(peak.get(pid, 0.0), size)
-                job.refresh_from_db()
-                if time.perf_counter() - started > 3600:
-                    raise SystemExit("The job did not finish within an hour.")
-            seconds = time.perf_counter() - started
-        finally:
-            app.conf.task_default_queue = previous
-            for process in (worker, beat):
-                process.terminate()
-                process.wait(timeout=60)
+            previous = app.conf.task_default_queue
+            try:
+                app.conf.task_default_queue = queue
+                time.sleep(3)  # let the worker come up
+                peak: dict[int, float] = {}
+                started = time.perf_counter()
+                job = job_confirm(job=_job_for(emulator_customer, imeis), actor=None)
+                while not job.finished:
+                    time.sleep(0.5)
+                    for pid, size in _rss_mb([worker.pid, *_children(worker.pid)]).items():
+                        peak[pid] = max(peak.get(pid, 0.0), size)
+                    job.refresh_from_db()
+                    if time.perf_counter() - started > 3600:
+                        raise SystemExit("The job did not finish within an hour.")
+                seconds = time.perf_counter() - started
+            finally:
+                app.conf.task_default_queue = previous
     out.write(
         f"{label}: {devices:,} devices from upload to the last result in {seconds:.1f} s "
         f"({job.succeeded:,} done, {job.failed:,} failed); worker processes' peak memory "

@@ -1,10 +1,17 @@
 """What starting the portal's own processes (a worker, beat, gunicorn, the emulator) from Python needs:
-the database this process uses, as a DATABASE_URL the child can open, and a free port. Used by the
-benchmarks, the chaos and load runs, and the tests that start real processes."""
+the database this process uses, as a DATABASE_URL the child can open, a free port, and a Celery worker
+with beat. Used by the benchmarks, the chaos and load runs, and the tests that start real processes."""
 
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def database_url() -> str:
@@ -23,3 +30,34 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
+
+
+@contextmanager
+def celery_worker_and_beat(
+    *, queue: str, env: dict[str, str], log_path: Path, beat_schedule: Path
+) -> Iterator[subprocess.Popen]:
+    """A Celery worker as ``make run`` starts it (prefork, 2 processes) serving ``queue``, and beat,
+    both with ``env`` and writing to ``log_path``. Yields the worker (its pid leads to its processes);
+    on leaving, both are terminated and given a minute each to exit."""
+    command = [sys.executable, "-m", "celery", "-A", "portal"]
+    with open(log_path, "w") as log:
+        worker = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+            [*command, "worker", "--concurrency=2", "-Q", queue, "--loglevel=WARNING", "-n", f"{queue}@%h"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        beat = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
+            [*command, "beat", "--loglevel=WARNING", "--schedule", str(beat_schedule)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield worker
+    finally:
+        for process in (worker, beat):
+            process.terminate()
+            process.wait(timeout=60)

@@ -10,6 +10,7 @@ keep).
 
 import re
 from dataclasses import dataclass, field
+from typing import TypedDict, Unpack
 
 import zerotouch
 from customers.models import Customer
@@ -123,20 +124,27 @@ def metadata_errors(entries: dict[str, str]) -> dict[str, str]:
     return errors
 
 
+class ClaimFields(TypedDict, total=False):
+    """The fields of one claim besides its customer and metadata, as the claim form names them
+    (the names of ``ClaimRequest``): every one optional, "" (False) when not given."""
+
+    chrome_os: bool
+    imei: str
+    meid: str
+    serial_number: str
+    manufacturer: str
+    model: str
+    chrome_os_attested_device_id: str
+    google_workspace_customer_id: str
+    pre_provisioning_token: str
+
+
 def claim_request(
     *,
     customer: Customer | None,
     customer_given: bool = True,
-    chrome_os: bool = False,
-    imei: str = "",
-    meid: str = "",
-    serial_number: str = "",
-    manufacturer: str = "",
-    model: str = "",
-    chrome_os_attested_device_id: str = "",
-    google_workspace_customer_id: str = "",
-    pre_provisioning_token: str = "",
     metadata: dict[str, str] | None = None,
+    **fields: Unpack[ClaimFields],
 ) -> tuple[ClaimRequest | None, dict[str, str]]:
     """Check one claim: (the request, {}) when it may be sent, else (None, errors by field name).
 
@@ -145,43 +153,16 @@ def claim_request(
     and the metadata keys (ordernumber, phonenumber). Values come without surrounding spaces (forms
     and the batch parser strip them); identifiers are normalised here.
     """
-    imei, meid = normalize_imei(imei), normalize_meid(meid)
+    fields["imei"] = normalize_imei(fields.get("imei", ""))
+    fields["meid"] = normalize_meid(fields.get("meid", ""))
     metadata = {key: value for key, value in (metadata or {}).items() if value} if metadata else {}
-    if chrome_os and not google_workspace_customer_id and customer is not None:
-        google_workspace_customer_id = customer.google_workspace_customer_id
-    errors = claim_errors(
-        customer=customer,
-        customer_given=customer_given,
-        chrome_os=chrome_os,
-        imei=imei,
-        meid=meid,
-        serial_number=serial_number,
-        manufacturer=manufacturer,
-        model=model,
-        chrome_os_attested_device_id=chrome_os_attested_device_id,
-        google_workspace_customer_id=google_workspace_customer_id,
-        pre_provisioning_token=pre_provisioning_token,
-        metadata=metadata,
-    )
+    if fields.get("chrome_os") and not fields.get("google_workspace_customer_id") and customer is not None:
+        fields["google_workspace_customer_id"] = customer.google_workspace_customer_id
+    errors = claim_errors(customer=customer, customer_given=customer_given, metadata=metadata, **fields)
     if errors:
         return None, errors
     assert customer is not None  # customer_errors refused the other cases
-    return (
-        ClaimRequest(
-            customer_id=customer.company_id,
-            imei=imei,
-            meid=meid,
-            serial_number=serial_number,
-            manufacturer=manufacturer,
-            model=model,
-            chrome_os=chrome_os,
-            chrome_os_attested_device_id=chrome_os_attested_device_id,
-            google_workspace_customer_id=google_workspace_customer_id,
-            pre_provisioning_token=pre_provisioning_token,
-            metadata=metadata,
-        ),
-        {},
-    )
+    return ClaimRequest(customer_id=customer.company_id, metadata=metadata, **fields), {}
 
 
 def claim_errors(

@@ -64,7 +64,8 @@ class ApiError(Exception):
     asynchronous operation reports for the same failure on one device."""
 
     status = "INTERNAL"
-    default_reason = "INTERNAL"
+    #: The ErrorInfo reason when the raiser names none; None: the status itself, as Google's most often is.
+    default_reason: str | None = None
 
     def __init__(
         self,
@@ -81,7 +82,7 @@ class ApiError(Exception):
         if status is not None:
             self.status = status
         self.code = code if code is not None else HTTP_STATUS.get(self.status, 500)
-        self.reason = reason or self.default_reason
+        self.reason = reason or self.default_reason or self.status
         self.device_status = device_status or DEVICE_STATUS_FOR_STATUS.get(
             self.status, "SINGLE_DEVICE_STATUS_OTHER_ERROR"
         )
@@ -109,12 +110,10 @@ class ApiError(Exception):
 
 class InvalidArgument(ApiError):
     status = "INVALID_ARGUMENT"
-    default_reason = "INVALID_ARGUMENT"
 
 
 class FailedPrecondition(ApiError):
     status = "FAILED_PRECONDITION"
-    default_reason = "FAILED_PRECONDITION"
 
 
 class Unauthenticated(ApiError):
@@ -124,12 +123,10 @@ class Unauthenticated(ApiError):
 
 class PermissionDenied(ApiError):
     status = "PERMISSION_DENIED"
-    default_reason = "PERMISSION_DENIED"
 
 
 class NotFound(ApiError):
     status = "NOT_FOUND"
-    default_reason = "NOT_FOUND"
 
 
 class ResourceExhausted(ApiError):
@@ -139,12 +136,10 @@ class ResourceExhausted(ApiError):
 
 class Internal(ApiError):
     status = "INTERNAL"
-    default_reason = "INTERNAL"
 
 
 class Unavailable(ApiError):
     status = "UNAVAILABLE"
-    default_reason = "UNAVAILABLE"
 
 
 def fault_error(http_status: int) -> ApiError:

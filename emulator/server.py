@@ -44,6 +44,20 @@ class Route:
 
 
 P = r"/v1/partners/([^/]+)"
+
+
+def _device_action(action: str, message: str, call: Callable[[Backend, str, dict], dict]) -> Route:
+    """``POST /v1/partners/{partner}/devices:{action}`` (``partners.devices.{action}``): the backend
+    method gets the partner id from the path and the parsed request body."""
+    return Route(
+        "POST",
+        P + f"/devices:{action}",
+        f"partners.devices.{action}",
+        message,
+        lambda b, m, q, body: call(b, m[1], body),
+    )
+
+
 ROUTES = [
     Route(
         "POST",
@@ -59,61 +73,15 @@ ROUTES = [
         None,
         lambda b, m, q, body: b.list_customers(m[1], q.get("pageSize"), q.get("pageToken")),
     ),
-    Route(
-        "POST",
-        P + r"/devices:claim",
-        "partners.devices.claim",
-        "ClaimDeviceRequest",
-        lambda b, m, q, body: b.claim(m[1], body),
-    ),
-    Route(
-        "POST",
-        P + r"/devices:claimAsync",
-        "partners.devices.claimAsync",
-        "ClaimDevicesRequest",
-        lambda b, m, q, body: b.claim_async(m[1], body),
-    ),
-    Route(
-        "POST",
-        P + r"/devices:findByIdentifier",
-        "partners.devices.findByIdentifier",
-        "FindDevicesByDeviceIdentifierRequest",
-        lambda b, m, q, body: b.find_by_identifier(m[1], body),
-    ),
-    Route(
-        "POST",
-        P + r"/devices:findByOwner",
-        "partners.devices.findByOwner",
-        "FindDevicesByOwnerRequest",
-        lambda b, m, q, body: b.find_by_owner(m[1], body),
-    ),
-    Route(
-        "POST",
-        P + r"/devices:getSimLockState",
-        "partners.devices.getSimLockState",
-        "GetDeviceSimLockStateRequest",
-        lambda b, m, q, body: b.get_sim_lock_state(m[1], body),
-    ),
-    Route(
-        "POST",
-        P + r"/devices:unclaim",
-        "partners.devices.unclaim",
-        "UnclaimDeviceRequest",
-        lambda b, m, q, body: b.unclaim(m[1], body),
-    ),
-    Route(
-        "POST",
-        P + r"/devices:unclaimAsync",
-        "partners.devices.unclaimAsync",
-        "UnclaimDevicesRequest",
-        lambda b, m, q, body: b.unclaim_async(m[1], body),
-    ),
-    Route(
-        "POST",
-        P + r"/devices:updateMetadataAsync",
-        "partners.devices.updateMetadataAsync",
-        "UpdateDeviceMetadataInBatchRequest",
-        lambda b, m, q, body: b.update_metadata_async(m[1], body),
+    _device_action("claim", "ClaimDeviceRequest", Backend.claim),
+    _device_action("claimAsync", "ClaimDevicesRequest", Backend.claim_async),
+    _device_action("findByIdentifier", "FindDevicesByDeviceIdentifierRequest", Backend.find_by_identifier),
+    _device_action("findByOwner", "FindDevicesByOwnerRequest", Backend.find_by_owner),
+    _device_action("getSimLockState", "GetDeviceSimLockStateRequest", Backend.get_sim_lock_state),
+    _device_action("unclaim", "UnclaimDeviceRequest", Backend.unclaim),
+    _device_action("unclaimAsync", "UnclaimDevicesRequest", Backend.unclaim_async),
+    _device_action(
+        "updateMetadataAsync", "UpdateDeviceMetadataInBatchRequest", Backend.update_metadata_async
     ),
     Route(
         "GET",

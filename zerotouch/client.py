@@ -82,7 +82,7 @@ class Client(OperationMethods):
             session,
             base_url,
             partner_id,
-            timeout,
+            timeout=timeout,
             deadline=deadline,
             priority=priority,
             limiter=limiter,
