@@ -2,8 +2,9 @@
 ``updateMetadataAsync``) and ``operations.get``, which reads how one is getting on.
 
 A batch is submitted once and polled until ``Operation.done``; ``Operation.next_poll_in()`` says when
-to ask again. Submissions are ONCE calls (see ``zerotouch.retry``): a duplicate would run the batch
-twice, so a failure after the request may have reached the server is ``OutcomeUnknown``.
+to ask again. Submissions are SUBMIT calls (see ``zerotouch.retry``): a duplicate would run the batch
+twice, so a failure after the request may have reached the server is ``OutcomeUnknown``, save a 503,
+taken as a refusal and sent again.
 """
 
 from __future__ import annotations
@@ -52,22 +53,14 @@ class OperationMethods:
         """Submit a batch of claims (``partners.devices.claimAsync``); poll the returned operation with
         ``operations_get``. Up to 100,000 items; results come back per item, in request order.
 
-        Retry rule: ONCE. Every accepted request starts a new operation, and a duplicate would run the
-        batch twice under a name the caller never learns. Repeated only when the request never reached
-        the server or was refused with 429; otherwise ``OutcomeUnknown``: read the devices' claims
-        (``devices_find_by_identifier``) before submitting again.
+        Retry rule: SUBMIT. Every accepted request starts a new operation, and a duplicate would run
+        the batch twice under a name the caller never learns. Repeated only when the request never
+        reached the server or was refused with 429 or 503; otherwise ``OutcomeUnknown``: read the
+        devices' claims before submitting again.
         """
-        items = _batch(claims, PartnerClaim, "claims")
-        payload = self._transport.request(
-            "partners.devices.claimAsync",
-            "POST",
-            f"{self._partner}/devices:claimAsync",
-            safety=Safety.ONCE,
-            body={"claims": [claim.to_json() for claim in items]},
-            deadline=deadline,
-            priority=priority,
+        return self._submit(
+            "claimAsync", "claims", claims, PartnerClaim, deadline=deadline, priority=priority
         )
-        return Operation.from_json(payload)
 
     def devices_unclaim_async(
         self,
@@ -78,20 +71,12 @@ class OperationMethods:
     ) -> Operation:
         """Submit a batch of unclaims (``partners.devices.unclaimAsync``). Up to 100,000 items.
 
-        Retry rule: ONCE, as for ``devices_claim_async`` (a duplicate batch could also undo a claim
+        Retry rule: SUBMIT, as for ``devices_claim_async`` (a duplicate batch could also undo a claim
         made in between).
         """
-        items = _batch(unclaims, PartnerUnclaim, "unclaims")
-        payload = self._transport.request(
-            "partners.devices.unclaimAsync",
-            "POST",
-            f"{self._partner}/devices:unclaimAsync",
-            safety=Safety.ONCE,
-            body={"unclaims": [unclaim.to_json() for unclaim in items]},
-            deadline=deadline,
-            priority=priority,
+        return self._submit(
+            "unclaimAsync", "unclaims", unclaims, PartnerUnclaim, deadline=deadline, priority=priority
         )
-        return Operation.from_json(payload)
 
     def devices_update_metadata_async(
         self,
@@ -103,15 +88,31 @@ class OperationMethods:
         """Submit a batch of metadata updates (``partners.devices.updateMetadataAsync``). Up to
         100,000 items. Android devices only.
 
-        Retry rule: ONCE, as for ``devices_claim_async``.
+        Retry rule: SUBMIT, as for ``devices_claim_async``.
         """
-        items = _batch(updates, MetadataUpdate, "updates")
+        return self._submit(
+            "updateMetadataAsync", "updates", updates, MetadataUpdate, deadline=deadline, priority=priority
+        )
+
+    def _submit(
+        self,
+        action: str,
+        field: str,
+        items: Sequence[Any],
+        kind: type,
+        *,
+        deadline: float | None,
+        priority: Priority | None,
+    ) -> Operation:
+        """POST ``devices:{action}`` with ``items`` (1 to 100,000, each a ``kind``) as the JSON list
+        ``field``: a SUBMIT call (``zerotouch.retry``)."""
+        batch = _batch(items, kind, field)
         payload = self._transport.request(
-            "partners.devices.updateMetadataAsync",
+            f"partners.devices.{action}",
             "POST",
-            f"{self._partner}/devices:updateMetadataAsync",
-            safety=Safety.ONCE,
-            body={"updates": [update.to_json() for update in items]},
+            f"{self._partner}/devices:{action}",
+            safety=Safety.SUBMIT,
+            body={field: [item.to_json() for item in batch]},
             deadline=deadline,
             priority=priority,
         )

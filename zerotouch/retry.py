@@ -10,12 +10,21 @@ Three kinds of call, by what a second copy of the request would do on the server
     ``unclaim``, setting ``metadata``): retried on transient failures; if an earlier attempt may have
     acted and a later one fails, the caller gets ``OutcomeUnknown``.
 ``ONCE``
-    Must not reach the server twice (``customers.create``, ``claimAsync``, ``unclaimAsync``,
-    ``updateMetadataAsync``): retried only when the server provably did not act, i.e. the request
-    never left this machine (connection refused, connect timeout) or the answer was 429. Any other
-    failure after sending, 503 included, raises ``OutcomeUnknown``: Google documents ``UNAVAILABLE``
-    as "not always safe to retry" for non-idempotent calls, and ``DEADLINE_EXCEEDED`` (504) as
-    possibly returned after the operation completed.
+    Must not reach the server twice (``customers.create``): retried only when the server provably
+    did not act, i.e. the request never left this machine (connection refused, connect timeout) or
+    the answer was 429. Any other failure after sending, 503 included, raises ``OutcomeUnknown``:
+    Google documents ``UNAVAILABLE`` as "not always safe to retry" for non-idempotent calls, and
+    ``DEADLINE_EXCEEDED`` (504) as possibly returned after the operation completed.
+``SUBMIT``
+    Starts a long-running operation on devices (``claimAsync``, ``unclaimAsync``,
+    ``updateMetadataAsync``): as ``ONCE``, except that a 503 is taken as a refusal and sent again.
+    That is a decision, not a certainty. It is taken because a 503 is how the service sheds load
+    before work starts (Google's own Python client library, given ``num_retries``, sends any request
+    again on any 5xx, whatever its method); because the alternative makes a batch wait out a settle
+    window of a minute or more for every answered 503; and because the rare second copy it risks is
+    harmless to the devices: a claim for the same customer, an unclaim of an unclaimed device or the
+    same metadata again leaves each device as one request would (not so a second customer, hence
+    ``ONCE`` for ``customers.create``). A 500, 502 or 504, or a lost answer, stays unknown.
 
 The wait before retry *n* is "full jitter" (a uniform draw between 0 and ``min(max_backoff,
 initial_backoff * multiplier ** (n - 1))``), and never less than the server's ``Retry-After``.
@@ -35,7 +44,14 @@ from dataclasses import dataclass
 
 from .errors import OutcomeUnknown, ZeroTouchError
 
-__all__ = ["RETRYABLE_HTTP_CODES", "Failure", "RetryPolicy", "Retrying", "Safety", "backoff_delay"]
+__all__ = [
+    "RETRYABLE_HTTP_CODES",
+    "Failure",
+    "RetryPolicy",
+    "Retrying",
+    "Safety",
+    "backoff_delay",
+]
 
 #: HTTP answers worth another attempt: quota, server error, bad gateway, unavailable, gateway timeout.
 RETRYABLE_HTTP_CODES = frozenset({429, 500, 502, 503, 504})
@@ -45,6 +61,7 @@ class Safety(enum.Enum):
     READ = "read"
     IDEMPOTENT = "idempotent"
     ONCE = "once"
+    SUBMIT = "submit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +102,14 @@ class Failure:
 
     ``acted``: the server may have carried the request out (it may have received it, and the failure
     does not say it refused: a 5xx, a read timeout, a broken connection; not a 429, since quota is
-    checked before anything is done). ``retryable``: another attempt could succeed.
+    checked before anything is done). ``shed``: the answer was 503, which ``Safety.SUBMIT`` takes as
+    a refusal. ``retryable``: another attempt could succeed.
     """
 
     error: ZeroTouchError
     acted: bool
     retryable: bool
+    shed: bool = False
 
 
 class Retrying:
@@ -150,9 +169,10 @@ class Retrying:
             error = result.error
             if not result.retryable:
                 raise self.failure(error)
-            if result.acted and self.safety is Safety.ONCE:
+            acted = result.acted and not (result.shed and self.safety is Safety.SUBMIT)
+            if acted and self.safety in (Safety.ONCE, Safety.SUBMIT):
                 raise self.failure(error, acted=True)
-            self.maybe_acted = self.maybe_acted or result.acted
+            self.maybe_acted = self.maybe_acted or acted
             last_error = error
             if attempt == policy.max_attempts:
                 raise self.failure(error)

@@ -13,8 +13,6 @@
 from __future__ import annotations
 
 import logging
-import random as _random
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -90,24 +88,24 @@ class _Call:
 
 
 class Transport:
-    """Sends requests for one partner through ``session``, within its quota (see ``zerotouch.Client``
-    for the arguments). ``with_options()`` gives a view with other defaults sharing the session and
-    the limiter; ``close()`` closes both."""
+    """Sends requests for one partner through ``session``, within its quota. ``zerotouch.Client``
+    builds it and holds the defaults; see there for the arguments. ``with_options()`` gives a view
+    with other defaults sharing the session and the limiter; ``close()`` closes both."""
 
     def __init__(
         self,
         session: requests.Session,
         base_url: str,
         partner_id: str | int,
-        timeout: float | tuple[float, float] = (3.05, 20.0),
         *,
-        deadline: float = 30.0,
-        priority: Priority = Priority.BATCH,
-        limiter: RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-        random: Callable[[], float] = _random.random,
+        timeout: float | tuple[float, float],
+        deadline: float,
+        priority: Priority,
+        limiter: RateLimiter | None,
+        retry: RetryPolicy | None,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+        random: Callable[[], float],
     ) -> None:
         if not str(partner_id):
             raise ValueError("partner_id must not be empty.")
@@ -254,6 +252,7 @@ class Transport:
             error_from_response(response, api_method=call.api_method),
             acted=status != 429,  # the quota is checked before anything is done
             retryable=status in RETRYABLE_HTTP_CODES,
+            shed=status == 503,
         )
 
     def _decode(self, response: requests.Response, call: _Call, retrying: Retrying) -> dict[str, Any]:

@@ -76,7 +76,21 @@ def test_a_batch_submission_is_retried_after_429_and_runs_once(client, emulator)
     assert log[-1]["response"]["name"] == operation.name
 
 
-@pytest.mark.parametrize("http_code", [500, 502, 503, 504])
+def test_a_batch_submission_answered_503_is_sent_again_and_runs_once(client, emulator):
+    customer = emulator.seed_summary["customerIds"][0]
+    emulator.set_faults(
+        error_rate=0.6, error_codes=[503], methods=["partners.devices.claimAsync"], random_seed=3
+    )
+
+    operation = client.devices_claim_async(claims=claims_for(emulator, customer, 30))
+
+    statuses = [entry["status"] for entry in settled_log(emulator, "partners.devices.claimAsync")]
+    assert len(statuses) >= 2  # the seed answers 503 first
+    assert statuses == [503] * (len(statuses) - 1) + [200]  # accepted once, after the refusals
+    assert operation.name
+
+
+@pytest.mark.parametrize("http_code", [500, 502, 504])
 def test_a_batch_submission_answered_5xx_is_not_repeated(client, emulator, http_code):
     customer = emulator.seed_summary["customerIds"][0]
     emulator.set_faults(error_rate=1.0, error_codes=[http_code], methods=["partners.devices.claimAsync"])

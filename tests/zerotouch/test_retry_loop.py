@@ -3,7 +3,15 @@ again, and which become ``OutcomeUnknown``, by the call's safety mark."""
 
 import pytest
 
-from zerotouch import FailedPrecondition, OutcomeUnknown, RateLimited, RetryPolicy, Safety, Unavailable
+from zerotouch import (
+    FailedPrecondition,
+    InternalError,
+    OutcomeUnknown,
+    RateLimited,
+    RetryPolicy,
+    Safety,
+    Unavailable,
+)
 from zerotouch.retry import Failure, Retrying
 
 POLICY = RetryPolicy(initial_backoff=0.1, max_backoff=0.1, max_attempts=4)
@@ -11,7 +19,13 @@ ANSWER = {"done": True}
 
 
 def unavailable():
-    return Failure(Unavailable(code=503, status="UNAVAILABLE", message="busy"), acted=True, retryable=True)
+    return Failure(
+        Unavailable(code=503, status="UNAVAILABLE", message="busy"), acted=True, retryable=True, shed=True
+    )
+
+
+def server_error():
+    return Failure(InternalError(code=500, status="INTERNAL", message="oops"), acted=True, retryable=True)
 
 
 def quota():
@@ -63,6 +77,24 @@ def test_a_once_call_the_server_may_have_acted_on_is_not_sent_again():
     error, attempts = run(Safety.ONCE, unavailable(), ANSWER)
 
     assert isinstance(error, OutcomeUnknown) and isinstance(error.cause, Unavailable)
+    assert attempts == error.attempts == 1
+
+
+def test_a_submission_answered_503_is_sent_again_as_a_refusal():
+    assert run(Safety.SUBMIT, unavailable(), unavailable(), ANSWER) == (ANSWER, 3)
+
+
+def test_a_submission_refused_after_a_503_is_refused_not_unknown():
+    error, attempts = run(Safety.SUBMIT, unavailable(), refused())
+
+    assert isinstance(error, FailedPrecondition) and attempts == 2
+
+
+@pytest.mark.parametrize("safety", [Safety.ONCE, Safety.SUBMIT])
+def test_a_once_call_or_submission_answered_500_is_not_sent_again(safety):
+    error, attempts = run(safety, server_error(), ANSWER)
+
+    assert isinstance(error, OutcomeUnknown) and isinstance(error.cause, InternalError)
     assert attempts == error.attempts == 1
 
 
