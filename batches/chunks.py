@@ -20,12 +20,12 @@ from django.utils import timezone
 import zerotouch
 from batches.models import BatchChunk, BatchItem, BatchJob
 from core.api import Lane, zerotouch_client
-from devices.bulk import devices_record_batch
 from devices.changes import (
     Action,
     Intent,
     Verdict,
 )
+from devices.recorder import devices_record_batch
 
 ACTIVE_CHUNKS = (
     BatchChunk.State.PENDING,

@@ -21,14 +21,11 @@ from django.db import models
 from django.utils import timezone
 
 from customers.models import Customer
-from devices.models import FailureKind
+from devices.models import Action, FailureKind
 
 
 class BatchJob(models.Model):
-    class Action(models.TextChoices):
-        CLAIM = "claim", "Claim"
-        UNCLAIM = "unclaim", "Unclaim"
-        METADATA = "metadata", "Set metadata"
+    Action = Action  # a job makes one kind of device change, spelled as the one-device page spells it
 
     class State(models.TextChoices):
         DRAFT = "draft", "Checked, awaiting confirmation"

@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
 
 from core.models import AuditEvent
+from core.outcomes import Outcome
 from core.tracing import current_request_id
 
 
@@ -17,7 +18,7 @@ def audit_record(
     target_type: str = "",
     target_id: str = "",
     target_label: str = "",
-    outcome: str = AuditEvent.Outcome.SUCCESS,
+    outcome: Outcome = Outcome.SUCCEEDED,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Record one change in the audit log.

@@ -3,6 +3,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
+from core.outcomes import Outcome
+
 
 class AuditEventQuerySet(models.QuerySet):
     def for_target(self, target_type: str, target_id: str) -> "AuditEventQuerySet":
@@ -15,11 +17,7 @@ class AuditEvent(models.Model):
     ``actor_username`` is copied so the record still names the person after their account is gone.
     """
 
-    class Outcome(models.TextChoices):
-        SUCCESS = "success", "Success"
-        FAILURE = "failure", "Failure"
-        UNKNOWN = "unknown", "Outcome unknown"
-        NO_OP = "noop", "Nothing to change"
+    Outcome = Outcome
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
     actor = models.ForeignKey(
@@ -30,7 +28,7 @@ class AuditEvent(models.Model):
     target_type = models.CharField(max_length=64, blank=True)
     target_id = models.CharField(max_length=128, blank=True)
     target_label = models.CharField(max_length=255, blank=True)
-    outcome = models.CharField(max_length=16, choices=Outcome, default=Outcome.SUCCESS)
+    outcome = models.CharField(max_length=16, choices=Outcome, default=Outcome.SUCCEEDED)
     details = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
 
     objects = AuditEventQuerySet.as_manager()

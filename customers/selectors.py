@@ -277,7 +277,7 @@ def customer_created_recently(name: str, *, minutes: int = RECENT_CREATE_MINUTES
     since = timezone.now() - timedelta(minutes=minutes)
     events = AuditEvent.objects.filter(
         action="customer.create",
-        outcome=AuditEvent.Outcome.SUCCESS,
+        outcome=AuditEvent.Outcome.SUCCEEDED,
         target_type=Customer._meta.label_lower,
         created_at__gte=since,
     ).order_by("-created_at")

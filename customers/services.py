@@ -15,6 +15,7 @@ from django.utils.timesince import timesince
 import zerotouch
 from core.api import Lane, zerotouch_client
 from core.audit import audit_record
+from core.outcomes import Outcome
 from customers.models import Customer, Vendor, fold_name
 from customers.selectors import customer_created_recently
 
@@ -235,7 +236,7 @@ def customer_create(
                 action="customer.create",
                 target_type="customer",
                 target_label=company_name,
-                outcome="unknown" if failure.outcome_unknown else "failure",
+                outcome=Outcome.UNKNOWN if failure.outcome_unknown else Outcome.FAILED,
                 details={**details, "error": str(failure)},
             )
             raise failure from exc

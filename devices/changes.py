@@ -7,25 +7,17 @@ change: one ``Intent`` builds both the single call (``Intent.send``) and its ite
 comes as a per-device status of a finished operation (``verdict_of_result``), as the device's state
 read back after a lost answer (``verdict_of_state``) or as an error of the whole request
 (``verdict_of_error``). Writing the outcome into the cache, the history and the audit log is the
-recorder's (``devices.services`` for one device, ``devices.bulk`` for a chunk).
+recorder's (``devices.recorder``, for one device and for a chunk alike).
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 
 import zerotouch
+from core.outcomes import Outcome
 from devices.failures import EXPLANATIONS, change_failed_sentence, kind_of_error, kind_of_result
-from devices.models import FailureKind, SectionType
-
-
-class Action(StrEnum):
-    """What a change does to a device; the values are the batch jobs' and the history's spelling."""
-
-    CLAIM = "claim"
-    UNCLAIM = "unclaim"
-    METADATA = "metadata"
+from devices.models import Action, FailureKind, SectionType
 
 
 @dataclass(frozen=True)
@@ -136,6 +128,10 @@ class Verdict:
     sentence: str = ""
     status: str = ""  # zero-touch's per-device status, when it gave one
     send_again: bool = False
+
+    @property
+    def outcome(self) -> Outcome:
+        return Outcome.SUCCEEDED if self.succeeded else Outcome.FAILED
 
 
 def verdict_of_result(intent: Intent, result: zerotouch.PerDeviceResult | None) -> Verdict:

@@ -12,7 +12,7 @@ every write here calls the registered counters inside its own transaction.
 
 Rows that several writers add to are locked by every transaction in one order, after everything
 else it writes: the orders its events name (shared by the writers of the same order), the device
-counts of the customers it moved devices between (``devices.cache.refresh_device_counts``, shared by
+counts of the customers it moved devices between (``devices.store.refresh_device_counts``, shared by
 the writers of the same customer), and today's rollup rows, which every writer of the day adds to,
 last. One order means two writers cannot deadlock; last means a long writer (a batch's chunk of a
 thousand devices) holds the rows a person's one claim also needs only for the end of its
@@ -73,6 +73,10 @@ def identifier_of(device: Mapping[str, Any]) -> str:
 
 def order_number_of(metadata: Mapping[str, Any] | None) -> str:
     return str((metadata or {}).get("ordernumber", ""))[:ORDER_NUMBER_LENGTH]
+
+
+# The columns of a cached device that ``device_fields`` reads.
+EVENT_COLUMNS = ("imei", "meid", "serial_number", "manufacturer", "model", "metadata")
 
 
 def device_fields(row: Mapping[str, Any] | None) -> dict[str, str]:

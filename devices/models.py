@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.fields import ByteOrderCharField
+from core.outcomes import Outcome
 from customers.models import Customer
 
 
@@ -41,6 +42,24 @@ class FailureKind(models.TextChoices):
     TEMPORARY = "temporary", "Temporary problem at zero-touch"
     OUTCOME_UNKNOWN = "outcome_unknown", "Outcome unknown"
     OTHER = "other", "Other error"
+
+
+class Action(models.TextChoices):
+    """What a change asked of a device: the spelling of the one-device page's changes, of batch jobs
+    (``BatchJob.action``) and of the audit log's actions (``device.claim``)."""
+
+    CLAIM = "claim", "Claim"
+    UNCLAIM = "unclaim", "Unclaim"
+    METADATA = "metadata", "Set metadata"
+
+    @property
+    def event_kind(self) -> str:
+        """The kind of history event this change is recorded as (``DeviceEvent.Kind``)."""
+        return {
+            Action.CLAIM: DeviceEvent.Kind.CLAIMED,
+            Action.UNCLAIM: DeviceEvent.Kind.UNCLAIMED,
+            Action.METADATA: DeviceEvent.Kind.METADATA_CHANGED,
+        }[self]
 
 
 class Device(models.Model):
@@ -183,7 +202,7 @@ class SearchKey(models.Model):
     # The primary key is the search index itself: one range over ``value`` finds a prefix, already in
     # (value, device) order for keyset paging. No surrogate id and no second index: sync writes about
     # three keys per device, and each id or index entry more is work on every one of them. One key
-    # per kind and device is kept by the writer (``devices.cache``), which derives the keys from the
+    # per kind and device is kept by the writer (``devices.store``), which derives the keys from the
     # stored device and deletes the old ones the same way.
     pk = models.CompositePrimaryKey("value", "device", "kind")
     value = ByteOrderCharField(max_length=128)
@@ -265,11 +284,7 @@ class DeviceEvent(models.Model):
         DRIFT_UNCLAIMED = "drift_unclaimed", "Found unclaimed outside the portal"
         DRIFT_CLAIMED = "drift_claimed", "Found claimed outside the portal"
 
-    class Outcome(models.TextChoices):
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
-        UNKNOWN = "unknown", "Outcome unknown"
-        NO_OP = "noop", "Nothing to change"
+    Outcome = Outcome
 
     class Source(models.TextChoices):
         UI = "ui", "Portal"

@@ -12,37 +12,23 @@ state is read first: a change found made is a success, one found not made failed
 state cannot be read does the sentence say the outcome is unknown.
 """
 
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.utils import timezone
 
 import zerotouch
 from core.api import Lane, zerotouch_client
-from core.audit import audit_record
-from core.models import AuditEvent
+from core.outcomes import Outcome
 from customers.models import Customer, Vendor
-from devices.cache import (
-    DeviceRow,
-    cache_store_changed,
-    cache_store_devices,
-    cached_rows,
-    new_device_row,
-    refresh_device_counts,
-    row_claimed,
-    row_unclaimed,
-    row_with_metadata,
-    vendor_customer_ids,
-)
 from devices.changes import Action, Intent, shows_done
 from devices.claims import ClaimRequest
 from devices.failures import change_failed_sentence, kind_of_error, lookup_failed_sentence
-from devices.history import device_fields, events_count, events_record, order_number_of
+from devices.history import order_number_of
 from devices.identifiers import IdentifierGuess, IdentifierKind
 from devices.models import Device, DeviceEvent, FailureKind, SearchKey, SectionType
+from devices.recorder import ChangeRecord, devices_record
+from devices.store import cache_store_devices
 
 
 class DeviceActionFailed(Exception):
@@ -73,104 +59,45 @@ class DeviceChange:
 
 # --- History and audit ---------------------------------------------------------------------------
 
-_AUDIT_OUTCOMES = {
-    DeviceEvent.Outcome.SUCCEEDED: AuditEvent.Outcome.SUCCESS,
-    DeviceEvent.Outcome.FAILED: AuditEvent.Outcome.FAILURE,
-    DeviceEvent.Outcome.UNKNOWN: AuditEvent.Outcome.UNKNOWN,
-    DeviceEvent.Outcome.NO_OP: AuditEvent.Outcome.NO_OP,
-}
+
+def _record(change: ChangeRecord, *, actor: AbstractBaseUser, client: zerotouch.Client) -> DeviceEvent:
+    """Record one device's change (``devices.recorder``) as the page does: with an audit row, and a
+    change the API made written into the cached row under its lock, or recorded as "nothing to
+    change" when the row already shows it (a repeat: of two identical requests at once, the second
+    finds the change made). A device the cache does not hold (a failed claim of a device never seen)
+    is recorded too, named by the identifier the person gave; the reports count it like any other."""
+    (event,) = devices_record(
+        changes=[change],
+        actor=actor,
+        source=DeviceEvent.Source.UI,
+        reseller_id=int(client.partner_id),
+        audit=True,
+        shown_is_no_op=True,
+    )
+    return event
 
 
-def _record(
-    *,
-    actor: AbstractBaseUser,
-    kind: str,
-    outcome: str,
-    device_id: int | None,
-    label: str,
-    customer_id: int | None,
-    details: dict,
-    failure_kind: str = "",
-    manufacturer: str = "",
-    model: str = "",
-    recount: Collection[int | None] = (),
+def _record_failure(
+    failure: "DeviceActionFailed", change: ChangeRecord, *, actor: AbstractBaseUser, client: zerotouch.Client
 ) -> None:
-    """One audit row and one history event, whatever the outcome. A device the cache does not hold
-    (a failed claim of a device never seen) is recorded too, named by the identifier the person gave;
-    the reports count it like any other. The order number the change itself named wins over the one
-    the cached device carries. The device counts of the customers in ``recount`` are refreshed in
-    their place among the shared rows the event is counted into (``devices.history``)."""
-    action = {
-        DeviceEvent.Kind.CLAIMED: "device.claim",
-        DeviceEvent.Kind.UNCLAIMED: "device.unclaim",
-        DeviceEvent.Kind.METADATA_CHANGED: "device.metadata",
-    }[kind]
-    with transaction.atomic():
-        audit_record(
-            actor=actor,
-            action=action,
-            target_type="device",
-            target_id=str(device_id or ""),
-            target_label=label,
-            outcome=_AUDIT_OUTCOMES[outcome],
-            details=details if not failure_kind else {**details, "failure_kind": failure_kind},
-        )
-        row = (
-            Device.objects.filter(device_id=device_id).values(*_EVENT_COLUMNS).first()
-            if device_id is not None
-            else None
-        )
-        fields = device_fields(row) or {
-            "identifier": str(details.get("identifier") or label),
-            "manufacturer": manufacturer,
-            "model": model,
-        }
-        fields["order_number"] = order_number_of(details) or fields.get("order_number", "")
-        event = DeviceEvent(
-            device_id=device_id if row is not None else None,
-            kind=kind,
-            outcome=outcome,
-            failure_kind=failure_kind,
-            source=DeviceEvent.Source.UI,
-            actor=actor,
-            customer_id=customer_id,
-            details=details,
-            **fields,
-        )
-        created = events_record([event], count=False)
-        events_count(created, before_daily=lambda: refresh_device_counts(recount))
-
-
-_EVENT_COLUMNS = ("imei", "meid", "serial_number", "manufacturer", "model", "metadata")
-
-
-def _record_failure(failure: "DeviceActionFailed", **record) -> None:
-    outcome = DeviceEvent.Outcome.UNKNOWN if failure.outcome_unknown else DeviceEvent.Outcome.FAILED
-    record["details"] = {**record["details"], "error": str(failure)}
-    _record(outcome=outcome, failure_kind=failure.kind, **record)
+    _record(
+        replace(
+            change,
+            outcome=Outcome.UNKNOWN if failure.outcome_unknown else Outcome.FAILED,
+            failure_kind=failure.kind,
+            details={**change.details, "error": str(failure)},
+        ),
+        actor=actor,
+        client=client,
+    )
 
 
 def _apply_known_change(
-    device_id: int,
-    change: Callable[[DeviceRow, datetime], DeviceRow | None],
-    *,
-    record: dict,
+    change: ChangeRecord, *, actor: AbstractBaseUser, client: zerotouch.Client
 ) -> DeviceChange:
-    """Apply a change the API confirmed to the cached device, under its row lock, and record it.
-
-    ``change(row, now)`` gives the changed row, or None when the row already shows the change (a
-    repeat): that is recorded as "nothing to change". The customers' device counts are refreshed
-    with the event's counts, in the order every writer takes those shared rows (``devices.history``),
-    so that this and a batch's chunk never each hold a row the other waits for.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        row = cached_rows([device_id], lock=True)[device_id]
-        changed = change(row, now)
-        owners = cache_store_changed([changed], recount=False) if changed is not None else set()
-        outcome = DeviceEvent.Outcome.SUCCEEDED if changed is not None else DeviceEvent.Outcome.NO_OP
-        _record(device_id=device_id, outcome=outcome, recount=owners, **record)
-    return DeviceChange(device=_cached(device_id), changed=changed is not None)
+    """Write a change the API confirmed into the cached device, and record it."""
+    event = _record(replace(change, outcome=Outcome.SUCCEEDED, apply=True), actor=actor, client=client)
+    return DeviceChange(device=_cached(change.device_id), changed=event.outcome != Outcome.NO_OP)
 
 
 def _cached(device_id: int) -> Device:
@@ -294,7 +221,6 @@ def device_claim(
     another customer is refused, and the message names that customer.
     """
     client = client or zerotouch_client(lane=Lane.INTERACTIVE)
-    details = {"customer": request.customer_id, "identifier": request.label, **request.metadata}
     # Through the search keys' index (the devices table has none on imei: a scan of a million rows).
     cached_id = (
         SearchKey.objects.filter(value=request.imei, kind=SearchKey.Kind.IMEI)
@@ -303,76 +229,55 @@ def device_claim(
         if request.imei
         else None
     )
-    record = {
-        "actor": actor,
-        "kind": DeviceEvent.Kind.CLAIMED,
-        "label": request.label,
-        "customer_id": request.customer_id,
-        "details": details,
-        "manufacturer": request.manufacturer,
-        "model": request.model,
-    }
+    intent = request.intent()
+    change = ChangeRecord(
+        intent=intent,
+        outcome=Outcome.SUCCEEDED,
+        device_id=cached_id,
+        label=request.label,
+        details={"customer": request.customer_id, "identifier": request.label, **request.metadata},
+        order_number=order_number_of(request.metadata),
+    )
     try:
-        device_id = request.intent().send(client)
+        device_id = intent.send(client)
     except zerotouch.ZeroTouchError as exc:
         if isinstance(exc, zerotouch.OutcomeUnknown):
             try:
                 found, state_read = _found(client, request), True
             except _Unreadable:
                 found, state_read = None, False
-            if shows_done(request.intent(), found):
-                return _claimed(client, request, int(found.device_id), record)
+            if shows_done(intent, found):
+                return _claimed(change, int(found.device_id), actor=actor, client=client)
             failure = _not_confirmed(exc, "the claim", state_read=state_read)
         elif isinstance(exc, zerotouch.ApiError):
             failure = _explain_claim_refusal(client, request, exc)
         else:
             failure = DeviceActionFailed(change_failed_sentence(exc, "the claim"), kind=kind_of_error(exc))
-        _record_failure(failure, device_id=cached_id, **record)
+        _record_failure(failure, change, actor=actor, client=client)
         raise failure from exc
-    return _claimed(client, request, device_id, record)
+    return _claimed(change, device_id, actor=actor, client=client)
 
 
-def _claimed(client: zerotouch.Client, request: ClaimRequest, device_id: int, record: dict) -> DeviceChange:
+def _claimed(
+    change: ChangeRecord, device_id: int, *, actor: AbstractBaseUser, client: zerotouch.Client
+) -> DeviceChange:
     """Bring the cache in line with a claim the API made, and record it."""
-    vendor_customers = vendor_customer_ids()
-
-    def claim(row: DeviceRow, now: datetime) -> DeviceRow | None:
-        changed = row_claimed(
-            row,
-            customer_id=request.customer_id,
-            reseller_id=int(client.partner_id),
-            section_type=request.section_type,
-            google_workspace_customer_id=request.google_workspace_customer_id if request.chrome_os else "",
-            metadata=request.metadata,
-            vendor_customers=vendor_customers,
-            now=now,
-        )
-        same = all(changed[column] == row[column] for column in ("owner_id", "metadata", "claims"))
-        return None if same else changed
-
+    change = replace(change, device_id=device_id)
     if Device.objects.filter(device_id=device_id).exists():
-        return _apply_known_change(device_id, claim, record=record)
+        return _apply_known_change(change, actor=actor, client=client)
     # New to the cache: read it once for its full identifiers, else keep what the claim named.
     read = _read_device(client, device_id)
-    note = ""
-    if read is not None:
-        cache_store_devices([read])
-    else:
-        now = timezone.now()
-        row = claim(new_device_row(device_id, request.identifier(), now=now), now)
-        cache_store_changed([row])
-        note = "Zero-touch could not be read back just now; the device's other details will refresh."
-    _record(device_id=device_id, outcome=DeviceEvent.Outcome.SUCCEEDED, **record)
-    return DeviceChange(device=_cached(device_id), note=note)
+    if read is None:
+        return replace(
+            _apply_known_change(change, actor=actor, client=client),
+            note="Zero-touch could not be read back just now; the device's other details will refresh.",
+        )
+    cache_store_devices([read])
+    _record(change, actor=actor, client=client)
+    return DeviceChange(device=_cached(device_id))
 
 
 # --- Unclaim -------------------------------------------------------------------------------------
-
-
-def _vacation_until(days: int | None, until: datetime | None, now: datetime) -> datetime | None:
-    if days:
-        return now + timedelta(days=days)
-    return until
 
 
 def device_unclaim(
@@ -395,13 +300,6 @@ def device_unclaim(
         details["vacation_mode_days"] = vacation_mode_days
     if vacation_mode_expire_time:
         details["vacation_mode_expire_time"] = vacation_mode_expire_time.isoformat()
-    record = {
-        "actor": actor,
-        "kind": DeviceEvent.Kind.UNCLAIMED,
-        "label": str(device),
-        "customer_id": device.owner_id,
-        "details": details,
-    }
     intent = Intent(
         action=Action.UNCLAIM,
         device_id=device.device_id,
@@ -409,6 +307,13 @@ def device_unclaim(
         section_type=section,
         vacation_mode_days=vacation_mode_days,
         vacation_mode_until=vacation_mode_expire_time,
+    )
+    change = ChangeRecord(
+        intent=intent,
+        outcome=Outcome.SUCCEEDED,
+        device_id=device.device_id,
+        label=str(device),
+        details=details,
     )
     vacation = intent.vacation
     try:
@@ -419,13 +324,11 @@ def device_unclaim(
         if read is not None and claim is None:
             # Not claimed at zero-touch: already done (a repeat, or outside the portal).
             cache_store_devices([read])
-            outcome = DeviceEvent.Outcome.NO_OP
+            outcome = Outcome.NO_OP
             if isinstance(exc, zerotouch.OutcomeUnknown) and not vacation:
-                outcome = DeviceEvent.Outcome.SUCCEEDED  # our own request did it before the answer was lost
-            _record(device_id=device.device_id, outcome=outcome, **record)
-            return DeviceChange(
-                device=_cached(device.device_id), changed=outcome != DeviceEvent.Outcome.NO_OP
-            )
+                outcome = Outcome.SUCCEEDED  # our own request did it before the answer was lost
+            _record(replace(change, outcome=outcome), actor=actor, client=client)
+            return DeviceChange(device=_cached(device.device_id), changed=outcome != Outcome.NO_OP)
         if (
             isinstance(exc, zerotouch.OutcomeUnknown)
             and vacation
@@ -433,7 +336,7 @@ def device_unclaim(
             and claim.vacation_mode_expire_time
         ):
             cache_store_devices([read])
-            _record(device_id=device.device_id, outcome=DeviceEvent.Outcome.SUCCEEDED, **record)
+            _record(change, actor=actor, client=client)
             return DeviceChange(device=_cached(device.device_id))
         if isinstance(exc, zerotouch.FailedPrecondition):
             failure = DeviceActionFailed(
@@ -442,23 +345,9 @@ def device_unclaim(
             )
         else:
             failure = _not_confirmed(exc, "the unclaim", state_read=read is not None)
-        _record_failure(failure, device_id=device.device_id, **record)
+        _record_failure(failure, change, actor=actor, client=client)
         raise failure from exc
-
-    vendor_customers = vendor_customer_ids()
-
-    def unclaim(row: DeviceRow, now: datetime) -> DeviceRow | None:
-        if not any(c.get("sectionType") == section for c in row["claims"]):
-            return None
-        return row_unclaimed(
-            row,
-            section_type=section,
-            vacation_mode_until=_vacation_until(vacation_mode_days, vacation_mode_expire_time, now),
-            vendor_customers=vendor_customers,
-            now=now,
-        )
-
-    return _apply_known_change(device.device_id, unclaim, record=record)
+    return _apply_known_change(change, actor=actor, client=client)
 
 
 def _worth_reading(exc: zerotouch.ZeroTouchError) -> bool:
@@ -479,15 +368,15 @@ def device_update_metadata(
 ) -> DeviceChange:
     """Set metadata keys on a device (``devices.metadata``); an empty value removes its key."""
     client = client or zerotouch_client(lane=Lane.INTERACTIVE)
-    record = {
-        "actor": actor,
-        "kind": DeviceEvent.Kind.METADATA_CHANGED,
-        "label": str(device),
-        "customer_id": device.owner_id,
-        "details": {"before": {key: device.metadata.get(key, "") for key in entries}, "after": entries},
-    }
     intent = Intent(
         action=Action.METADATA, device_id=device.device_id, customer_id=device.owner_id, metadata=entries
+    )
+    change = ChangeRecord(
+        intent=intent,
+        outcome=Outcome.SUCCEEDED,
+        device_id=device.device_id,
+        label=str(device),
+        details={"before": {key: device.metadata.get(key, "") for key in entries}, "after": entries},
     )
     try:
         intent.send(client)
@@ -495,7 +384,7 @@ def device_update_metadata(
         read = _read_device(client, device.device_id) if isinstance(exc, zerotouch.OutcomeUnknown) else None
         if read is not None and shows_done(intent, read):
             cache_store_devices([read])
-            _record(device_id=device.device_id, outcome=DeviceEvent.Outcome.SUCCEEDED, **record)
+            _record(change, actor=actor, client=client)
             return DeviceChange(device=_cached(device.device_id))
         if isinstance(exc, zerotouch.InvalidArgument):
             failure = DeviceActionFailed(
@@ -503,14 +392,9 @@ def device_update_metadata(
             )
         else:
             failure = _not_confirmed(exc, "the metadata change", state_read=read is not None)
-        _record_failure(failure, device_id=device.device_id, **record)
+        _record_failure(failure, change, actor=actor, client=client)
         raise failure from exc
-
-    def set_metadata(row: DeviceRow, now: datetime) -> DeviceRow | None:
-        changed = row_with_metadata(row, entries, now=now)
-        return None if changed["metadata"] == row["metadata"] else changed
-
-    return _apply_known_change(device.device_id, set_metadata, record=record)
+    return _apply_known_change(change, actor=actor, client=client)
 
 
 # --- Reading devices from the API ----------------------------------------------------------------

@@ -221,7 +221,7 @@ def _audit(*, username: str, address: str, throttled: bool) -> None:
         action="auth.sign_in_failed",
         target_type="auth.user",
         target_label=label,
-        outcome=AuditEvent.Outcome.FAILURE,
+        outcome=AuditEvent.Outcome.FAILED,
         details={"address": address, "throttled": throttled},
     )
 

@@ -66,7 +66,7 @@ def test_adding_a_user_is_audited(admin_client):
         str(created.pk),
         "new.hire",
     )
-    assert event.outcome == AuditEvent.Outcome.SUCCESS
+    assert event.outcome == AuditEvent.Outcome.SUCCEEDED
     assert event.details == {"change_message": "Added.", "request_id": response["X-Request-ID"]}
     assert "A-long-pw-2026" not in str(event.details)
 

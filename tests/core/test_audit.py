@@ -24,7 +24,7 @@ def test_recording_an_event_keeps_who_what_on_what_and_outcome():
         str(group.pk),
         "Sales",
     )
-    assert stored.outcome == AuditEvent.Outcome.SUCCESS
+    assert stored.outcome == AuditEvent.Outcome.SUCCEEDED
     assert stored.details == {"reason": "check"}
     assert stored.created_at is not None
 
@@ -35,12 +35,12 @@ def test_a_system_event_has_no_actor_and_may_name_a_target_without_a_row():
         action="device.unclaim",
         target_type="device",
         target_id="12345",
-        outcome=AuditEvent.Outcome.FAILURE,
+        outcome=AuditEvent.Outcome.FAILED,
     )
 
     assert event.actor is None
     assert event.actor_username == ""
-    assert str(event) == "system device.unclaim 12345: Failure"
+    assert str(event) == "system device.unclaim 12345: Failed"
 
 
 def test_the_actor_name_survives_the_account():

@@ -15,4 +15,3 @@ def test_a_model_that_starts_with_its_maker_does_not_say_the_maker_twice():
 
 def test_whole_numbers_are_shown_with_thousands_separated():
     assert count(1234567) == "1,234,567" and count(12) == "12" and count(None) == ""
-
