@@ -38,7 +38,7 @@ def _check_draft_owner(job: BatchJob, actor: AbstractBaseUser | None, doing: str
         actor=actor,
         action=f"batch.{doing}",
         target=job,
-        outcome=AuditEvent.Outcome.FAILURE,
+        outcome=AuditEvent.Outcome.FAILED,
         details={"refused": "not the creator's"},
     )
     raise BatchRefused(
@@ -69,7 +69,7 @@ def job_confirm(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJob:
             target=job,
             details={"rows": job.rows, "ready": job.ready, "invalid": job.invalid, "skipped": job.skipped},
         )
-        tasks.submit_job.delay_on_commit(job.pk)
+        tasks.job_submit_task.delay_on_commit(job.pk)
     return job
 
 
@@ -125,7 +125,7 @@ def job_cancel(*, job: BatchJob, actor: AbstractBaseUser | None) -> Cancellation
             actor=actor,
             action="batch.cancel",
             target=job,
-            outcome=AuditEvent.Outcome.SUCCESS if cancelled else AuditEvent.Outcome.NO_OP,
+            outcome=AuditEvent.Outcome.SUCCEEDED if cancelled else AuditEvent.Outcome.NO_OP,
             details={"items_cancelled": cancelled, "items_already_sent": result.already_sent},
         )
         finish_if_done(job.pk)

@@ -1,4 +1,6 @@
-"""Celery tasks of batch jobs: ids in, one service call each, nothing but scheduling here.
+"""Celery tasks of batch jobs: ids in, one service call each, nothing but scheduling here. A task is
+named after the service it calls, with ``_task`` added (``chunk_poll_task`` calls ``chunk_poll``);
+``job_submit_task`` calls ``chunk_submit_next`` until the job has no chunk due.
 
 Polls are countdown tasks (2-10 s apart by the operation's progress), never a sleep in a worker. The
 sweeper, run by beat, re-enqueues whatever a lost message or a killed worker left undone; every task
@@ -54,7 +56,7 @@ def take_over_after_restart(sender=None, **kwargs) -> None:
         logger.warning(
             "chunk %s of batch %s was half-sent by a stopped run of %s", chunk.number, chunk.job_id, node
         )
-        reconcile_chunk.apply_async((chunk.pk,), eta=chunk.due_at)
+        chunk_reconcile_task.apply_async((chunk.pk,), eta=chunk.due_at)
     _enqueue(due, again=True)
 
 
@@ -64,48 +66,48 @@ def _holder(task) -> str:
 
 
 @shared_task(ignore_result=True, bind=True)
-def submit_job(self, job_id: int) -> None:
+def job_submit_task(self, job_id: int) -> None:
     """Send the job's due chunks one after the other, then poll each sent one."""
     cache.delete(_on_its_way("submit", job_id))
     started = time.monotonic()
     while (chunk := chunk_submit_next(job_id, holder=_holder(self))) is not None:
         if chunk.state == chunk.State.SUBMITTED:
-            poll_chunk.apply_async((chunk.pk,), countdown=settings.ZT_BATCH_POLL_MIN_SECONDS)
+            chunk_poll_task.apply_async((chunk.pk,), countdown=settings.ZT_BATCH_POLL_MIN_SECONDS)
         elif chunk.state == chunk.State.UNKNOWN:
-            reconcile_chunk.apply_async((chunk.pk,), eta=chunk.due_at)
+            chunk_reconcile_task.apply_async((chunk.pk,), eta=chunk.due_at)
         if time.monotonic() - started > SUBMIT_BUDGET_SECONDS:
-            submit_job.delay(job_id)
+            job_submit_task.delay(job_id)
             return
 
 
 @shared_task(ignore_result=True)
-def poll_chunk(chunk_id: int) -> None:
+def chunk_poll_task(chunk_id: int) -> None:
     cache.delete(_on_its_way("poll", chunk_id))
     result = chunk_poll(chunk_id)
     if result.next_poll_in is not None:
-        poll_chunk.apply_async((chunk_id,), countdown=result.next_poll_in)
+        chunk_poll_task.apply_async((chunk_id,), countdown=result.next_poll_in)
     elif result.done:
         _submit_resent(chunk_id)
 
 
 @shared_task(ignore_result=True, bind=True)
-def reconcile_chunk(self, chunk_id: int) -> None:
+def chunk_reconcile_task(self, chunk_id: int) -> None:
     cache.delete(_on_its_way("reconcile", chunk_id))
     result = chunk_reconcile(chunk_id, holder=_holder(self))
     if result.settled:
         _submit_resent(chunk_id)
     elif result.next_in is not None:
-        reconcile_chunk.apply_async((chunk_id,), countdown=result.next_in)
+        chunk_reconcile_task.apply_async((chunk_id,), countdown=result.next_in)
 
 
 def _submit_resent(chunk_id: int) -> None:
     """Items a reconciliation sends again wait in a new chunk of the same job: send it now."""
     if (job_id := job_with_waiting_chunks(chunk_id)) is not None:
-        submit_job.delay(job_id)
+        job_submit_task.delay(job_id)
 
 
 @shared_task(ignore_result=True)
-def sweep() -> None:
+def batches_sweep_task() -> None:
     """Beat's safety net: enqueue what is due and that no task is on its way to do."""
     _enqueue(batches_sweep())
 
@@ -121,9 +123,9 @@ def _enqueue(due: Sweep, *, again: bool = False) -> None:
     (a restarted worker, whose predecessor's messages may be gone) enqueues regardless."""
     lasts = max(3.0, 3 * settings.ZT_BATCH_SWEEP_SECONDS)
     for task, kind, idents in (
-        (submit_job, "submit", due.submit),
-        (poll_chunk, "poll", due.poll),
-        (reconcile_chunk, "reconcile", due.reconcile),
+        (job_submit_task, "submit", due.submit),
+        (chunk_poll_task, "poll", due.poll),
+        (chunk_reconcile_task, "reconcile", due.reconcile),
     ):
         for ident in idents:
             if again:
@@ -134,6 +136,6 @@ def _enqueue(due: Sweep, *, again: bool = False) -> None:
 
 
 @shared_task(ignore_result=True)
-def purge_drafts() -> None:
+def jobs_purge_task() -> None:
     """Beat's clean-up: drafts and discarded jobs past ZT_BATCH_DRAFT_RETENTION_DAYS go, with their rows."""
     retention.jobs_purge()

@@ -22,10 +22,10 @@ from django.utils import timezone
 from core.paging import encode_cursor
 from core.roles import Role, ensure_role_groups
 from customers.models import Customer, Vendor
-from devices.cache import store_device_rows
 from devices.identifiers import luhn_check_digit
 from devices.models import Device, SearchKey
 from devices.selectors import DeviceFilters, device_search
+from devices.store import store_device_rows
 
 MODELS = [
     ("Google", "Pixel 8"),

@@ -538,7 +538,7 @@ def _trouble(log: str) -> str:
 
 
 def _chaos(plan, report, rng, emulator, worker, redis_server, web, broker, probe, say) -> None:
-    from devices.tasks import sync_full as sync_task
+    from devices.tasks import sync_full_task
 
     faults = {
         "error_rate": plan.error_rate,
@@ -552,7 +552,7 @@ def _chaos(plan, report, rng, emulator, worker, redis_server, web, broker, probe
     audit_from = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     emulator.set_faults(**faults)
     emulator.clear_stats()
-    sync_task.delay("chaos run")
+    sync_full_task.delay("chaos run")
     job = claim_draft(customer=customer, imeis=imeis, upload_name="chaos.csv")
     job_started = time.monotonic()
     job = job_confirm(job=job, actor=None)
@@ -621,7 +621,7 @@ def _chaos(plan, report, rng, emulator, worker, redis_server, web, broker, probe
     # The next sync, faults still on; then the truth, read without faults.
     last = runs[-1].pk if runs else 0
     sync_started = time.monotonic()
-    sync_task.delay("chaos run: the next sync")
+    sync_full_task.delay("chaos run: the next sync")
     _wait_for(
         lambda: SyncRun.objects.filter(pk__gt=last).exclude(status=SyncRun.Status.RUNNING).exists(),
         timeout=plan.deadline_seconds,
@@ -716,7 +716,7 @@ def _audit_matches(report, job, customer, truth, accepted, audit_from) -> bool:
     confirmations = [
         row
         for row in rows
-        if row.action == "batch.claim" and row.target_id == str(job.pk) and row.outcome == "success"
+        if row.action == "batch.claim" and row.target_id == str(job.pk) and row.outcome == "succeeded"
     ]
     if len(confirmations) != 1 or {k: confirmations[0].details.get(k) for k in expected} != expected:
         problems.append(f"the job's confirmation rows: {[(r.action, r.details) for r in confirmations]}")

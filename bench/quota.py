@@ -16,8 +16,6 @@ import logging
 import os
 import random
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -28,13 +26,11 @@ from django.test.utils import override_settings
 from batches.drafts import job_from_input
 from batches.jobs import job_confirm
 from batches.models import BatchChunk, BatchItem, BatchJob
-from bench.subprocesses import database_url
+from bench.subprocesses import celery_worker_and_beat, database_url
 from core.api import Lane, reset_zerotouch_client, zerotouch_client
 from customers.models import Customer, Vendor
 from devices.identifiers import luhn_check_digit
 from devices.models import Device, DeviceEvent, DeviceModel, SearchKey, SyncRun
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def _empty() -> None:
@@ -83,67 +79,42 @@ def bench_quota(out, *, devices: int, per_minute: int, soft_limit: int, seed: in
             "DATABASE_URL": database_url(),
         }
         env = {**os.environ, **variables}
-        command = [sys.executable, "-m", "celery", "-A", "portal"]
         log_path = Path(scratch) / "processes.log"
-        with open(log_path, "w") as log:
-            worker = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-                [
-                    *command,
-                    "worker",
-                    "--concurrency=2",
-                    "-Q",
-                    queue,
-                    "--loglevel=WARNING",
-                    "-n",
-                    f"{queue}@%h",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            beat = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
-                [*command, "beat", "--loglevel=WARNING", "--schedule", str(Path(scratch) / "beat")],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        from celery import current_app as app  # the project's (portal.celery)
+        with celery_worker_and_beat(
+            queue=queue, env=env, log_path=log_path, beat_schedule=Path(scratch) / "beat"
+        ):
+            from celery import current_app as app  # the project's (portal.celery)
 
-        previous = app.conf.task_default_queue
-        overrides = {name: value for name, value in variables.items() if name.startswith("ZT_")}
-        overrides.update(
-            ZT_QUOTA_REQUESTS=per_minute,
-            ZT_QUOTA_PERIOD_SECONDS=60.0,
-            ZT_QUOTA_FILE=quota_file,
-            ZT_BATCH_POLL_MIN_SECONDS=2.0,
-            ZT_SYNC_INTERVAL_SECONDS=86400.0,
-            ZT_SYNC_ON_WORKER_START=False,
-        )
-        try:
-            app.conf.task_default_queue = queue
-            with override_settings(**overrides):
+            previous = app.conf.task_default_queue
+            overrides = {name: value for name, value in variables.items() if name.startswith("ZT_")}
+            overrides.update(
+                ZT_QUOTA_REQUESTS=per_minute,
+                ZT_QUOTA_PERIOD_SECONDS=60.0,
+                ZT_QUOTA_FILE=quota_file,
+                ZT_BATCH_POLL_MIN_SECONDS=2.0,
+                ZT_SYNC_INTERVAL_SECONDS=86400.0,
+                ZT_SYNC_ON_WORKER_START=False,
+            )
+            try:
+                app.conf.task_default_queue = queue
+                with override_settings(**overrides):
+                    reset_zerotouch_client()
+                    result = _run(out, emulator, rng, per_minute=per_minute, soft_limit=soft_limit)
+            finally:
+                app.conf.task_default_queue = previous
                 reset_zerotouch_client()
-                result = _run(out, emulator, rng, per_minute=per_minute, soft_limit=soft_limit)
-        finally:
-            app.conf.task_default_queue = previous
-            reset_zerotouch_client()
-            for process in (worker, beat):
-                process.terminate()
-                process.wait(timeout=60)
         if not result:
             out.write(log_path.read_text()[-4000:])
 
 
 def _run(out, emulator, rng: random.Random, *, per_minute: int, soft_limit: int) -> bool:
-    from devices.tasks import sync_full as sync_task
+    from devices.tasks import sync_full_task
 
     emulator.set_faults(quota_per_minute=per_minute)
     emulator.clear_stats()
     started = time.monotonic()
     time.sleep(3)  # the worker comes up
-    sync_task.delay("benchmark")
+    sync_full_task.delay("benchmark")
     person = zerotouch_client(lane=Lane.INTERACTIVE)
     customer_id = emulator.seed_summary["customerIds"][0]
     waits: list[float] = []

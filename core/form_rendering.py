@@ -7,7 +7,7 @@ from django.forms.renderers import DjangoTemplates
 
 
 class PortalFormRenderer(DjangoTemplates):
-    field_template_name = "portal/forms/field.html"
+    field_template_name = "core/forms/field.html"
 
 
 class PortalForm(forms.Form):

@@ -13,7 +13,6 @@ register. A device's keys are shown on its page instead.
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -23,14 +22,10 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from core.admin import LargeTableAdmin, ReadOnlyModelAdmin
-from core.audit import audit_record
-from core.converters import MAX_ID
-from core.roles import person_name
 from customers.models import Customer
 from devices.models import Device, DeviceEvent, DeviceModel, SyncRun
-from devices.selectors import MAX_PAGE_SIZE, DeviceFilters, device_search
-from devices.sync import SyncAlreadyRunning, sync_begin
-from devices.tasks import sync_continue
+from devices.selectors import device_ids_search
+from devices.sync import SyncAlreadyRunning, sync_start_request
 
 # How many devices an admin search gathers: enough for any identifier or its first digits; a longer
 # list is narrowed by typing more.
@@ -39,23 +34,6 @@ SEARCH_HELP = (
     "Any identifier (IMEI in either slot, MEID, serial number), order or phone number, or its first "
     "characters, as on the devices page; or a zero-touch device id."
 )
-
-
-def devices_found(text: str, *, limit: int = ADMIN_SEARCH_LIMIT) -> list[int]:
-    """Ids of the devices the devices page's search finds for ``text`` (up to ``limit``), plus the
-    device whose zero-touch id it is. The page's search walks the search-key index page by page."""
-    found: list[int] = []
-    text = text.strip()
-    if text.isdigit() and int(text) <= MAX_ID:
-        found.append(int(text))
-    cursor = None
-    while len(found) < limit:
-        page = device_search(DeviceFilters(text=text), cursor=cursor, page_size=MAX_PAGE_SIZE, count_cap=1)
-        found.extend(device.device_id for device in page.devices)
-        cursor = page.next_cursor
-        if cursor is None:
-            break
-    return found[:limit]
 
 
 class IdentifierSearchMixin:
@@ -72,7 +50,7 @@ class IdentifierSearchMixin:
         if not search_term.strip():
             return queryset, False
         lookup = f"{self.device_path}__in" if self.device_path else "pk__in"
-        return queryset.filter(**{lookup: devices_found(search_term)}), False
+        return queryset.filter(**{lookup: device_ids_search(search_term, limit=ADMIN_SEARCH_LIMIT)}), False
 
 
 # --- Filters that read small tables, never DISTINCT over the devices -----------------------------
@@ -223,15 +201,6 @@ class DeviceEventAdmin(IdentifierSearchMixin, LargeTableAdmin, ReadOnlyModelAdmi
 
 
 # --- Sync runs ---------------------------------------------------------------------------------------
-
-
-def sync_start_request(*, actor: AbstractBaseUser | AnonymousUser) -> SyncRun:
-    """Start a full sync for a person, as beat does (``SyncAlreadyRunning`` while one runs): the run,
-    the audit row, and its first step on a worker once the run is committed."""
-    run = sync_begin(trigger=f"admin: {person_name(actor)}"[:32])
-    audit_record(actor=actor, action="sync.start", target=run, details={"scope": run.scope})
-    sync_continue.delay_on_commit(run.pk)
-    return run
 
 
 @admin.register(SyncRun)

@@ -12,6 +12,7 @@ from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
+from core.converters import MAX_ID
 from core.paging import decode_cursor, encode_cursor
 from customers.models import Customer
 from devices.claims import METADATA_LABELS
@@ -226,6 +227,24 @@ def _browse(
     return DevicePage(devices=rows, next_cursor=next_cursor, count=count, count_capped=capped)
 
 
+def device_ids_search(text: str, *, limit: int) -> list[int]:
+    """Ids of the devices the devices page's search finds for ``text`` (up to ``limit``), plus the
+    device whose zero-touch id it is (Django admin's search box). The page's search walks the
+    search-key index page by page."""
+    found: list[int] = []
+    text = text.strip()
+    if text.isdigit() and int(text) <= MAX_ID:
+        found.append(int(text))
+    cursor = None
+    while len(found) < limit:
+        page = device_search(DeviceFilters(text=text), cursor=cursor, page_size=MAX_PAGE_SIZE, count_cap=1)
+        found.extend(device.device_id for device in page.devices)
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    return found[:limit]
+
+
 def bounded_count(queryset: QuerySet, cap: int = COUNT_CAP) -> tuple[int, bool]:
     """Count up to ``cap`` rows: (count, more_than_cap). Never scans a whole large table."""
     counted = queryset.order_by()[: cap + 1].count()  # no ORDER BY: any cap + 1 rows will do
@@ -249,7 +268,7 @@ def metadata_of(device_ids: list[int]) -> dict[int, dict]:
 
 def manufacturer_models() -> list[tuple[str, str]]:
     """Every (manufacturer, model) pair in the cache, for the filters: a small table the cache's
-    writers keep (``devices.cache.remember_models``), not a DISTINCT over the devices."""
+    writers keep (``devices.store.remember_models``), not a DISTINCT over the devices."""
     return list(DeviceModel.objects.values_list("manufacturer", "model"))
 
 

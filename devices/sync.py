@@ -30,6 +30,7 @@ from queue import Full, Queue
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -39,7 +40,8 @@ from core.audit import audit_record
 from core.roles import person_name
 from customers.models import Customer
 from customers.services import customers_sync
-from devices.cache import (
+from devices.models import DeviceEvent, SyncRun
+from devices.store import (
     STORE_BATCH_SIZE,
     StoreCounts,
     cache_mark_unclaimed_outside,
@@ -49,7 +51,6 @@ from devices.cache import (
     refresh_device_counts,
     vendor_customer_ids,
 )
-from devices.models import DeviceEvent, SyncRun
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ def _client() -> zerotouch.Client:
     return zerotouch_client(lane=Lane.BACKGROUND)
 
 
-def _chunks(items: list[int], size: int) -> list[list[int]]:
+def _groups(items: list[int], size: int) -> list[list[int]]:
     return [items[start : start + size] for start in range(0, len(items), size)]
 
 
@@ -116,7 +117,7 @@ def sync_begin(
     *, trigger: str, scope: str = SyncRun.Scope.FULL, customer_ids: list[int] | None = None
 ) -> SyncRun:
     """Start a run (``SyncAlreadyRunning`` if one is under way); its steps do the work."""
-    groups = None if customer_ids is None else _chunks(sorted(customer_ids), OWNERS_PER_REQUEST)
+    groups = None if customer_ids is None else _groups(sorted(customer_ids), OWNERS_PER_REQUEST)
     return _start_run(scope=scope, trigger=trigger, groups=groups)
 
 
@@ -300,7 +301,7 @@ def _sync_customers(client: zerotouch.Client, checkpoint: _Checkpoint) -> None:
     owners = list(Customer.objects.order_by("pk").values_list("pk", flat=True))
     run.customers_fetched = counts.customers
     run.errors = [*run.errors, *(counts.errors or [])]
-    run.progress = {**run.progress, **_device_phase(_chunks(owners, OWNERS_PER_REQUEST))}
+    run.progress = {**run.progress, **_device_phase(_groups(owners, OWNERS_PER_REQUEST))}
     with checkpoint.lock:
         checkpoint._save()
 
@@ -407,6 +408,17 @@ def sync_stalled() -> bool:
     ).exists()
 
 
+def sync_start_request(*, actor: AbstractBaseUser | AnonymousUser) -> SyncRun:
+    """Start a full sync for a person, as beat does (``SyncAlreadyRunning`` while one runs): the run,
+    the audit row, and its first step on a worker once the run is committed."""
+    from devices import tasks  # the tasks module imports this one
+
+    run = sync_begin(trigger=f"admin: {person_name(actor)}"[:32])
+    audit_record(actor=actor, action="sync.start", target=run, details={"scope": run.scope})
+    tasks.sync_step_task.delay_on_commit(run.pk)
+    return run
+
+
 def sync_customer_request(*, customer: Customer, actor) -> bool:
     """Ask for a sync of one customer's devices now (a worker does it). False when a full sync is
     running, which reads this customer's devices too."""
@@ -415,7 +427,7 @@ def sync_customer_request(*, customer: Customer, actor) -> bool:
     if SyncRun.objects.filter(status=SyncRun.Status.RUNNING, scope=SyncRun.Scope.FULL).exists():
         return False
     audit_record(actor=actor, action="sync.customer", target=customer)
-    tasks.sync_customer.delay_on_commit(customer.pk, person_name(actor)[:32] if actor else "ui")
+    tasks.sync_customer_devices_task.delay_on_commit(customer.pk, person_name(actor)[:32] if actor else "ui")
     return True
 
 

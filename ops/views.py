@@ -26,7 +26,7 @@ def ops(request: HtmxHttpRequest) -> HttpResponse:
         "celery": health.celery_status(ping=bool(request.htmx)),
         "sign_in_alerts": health.sign_in_alerts(),
     }
-    template = "portal/ops.html#figures" if request.htmx else "portal/ops.html"
+    template = "ops/ops.html#figures" if request.htmx else "ops/ops.html"
     return render(request, template, context)
 
 
@@ -35,7 +35,7 @@ def ops(request: HtmxHttpRequest) -> HttpResponse:
 def ops_connection(request: HtmxHttpRequest) -> HttpResponse:
     result = connection_test()
     if request.htmx:
-        return render(request, "portal/ops.html#connection", {"connection": result})
+        return render(request, "ops/ops.html#connection", {"connection": result})
     messages.add_message(request, messages.SUCCESS if result.ok else messages.ERROR, result.headline)
     for note in result.notes:
         messages.warning(request, note)

@@ -304,28 +304,28 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    "heartbeat": {"task": "portal.tasks.heartbeat", "schedule": 300.0},
-    "full-sync": {"task": "devices.tasks.sync_full", "schedule": ZT_SYNC_INTERVAL_SECONDS},
-    "sync-watchdog": {"task": "devices.tasks.sync_watchdog", "schedule": ZT_SYNC_WATCHDOG_SECONDS},
+    "heartbeat": {"task": "portal.tasks.heartbeat_task", "schedule": 300.0},
+    "full-sync": {"task": "devices.tasks.sync_full_task", "schedule": ZT_SYNC_INTERVAL_SECONDS},
+    "sync-watchdog": {"task": "devices.tasks.sync_watchdog_task", "schedule": ZT_SYNC_WATCHDOG_SECONDS},
     "sync-active-customers": {
-        "task": "devices.tasks.sync_active_customers",
+        "task": "devices.tasks.sync_active_customers_task",
         "schedule": ZT_SYNC_ACTIVE_SECONDS,
     },
-    "batches-sweep": {"task": "batches.tasks.sweep", "schedule": ZT_BATCH_SWEEP_SECONDS},
-    "fill-event-models": {"task": "devices.tasks.fill_event_models", "schedule": 300.0},
-    "batches-purge-drafts": {"task": "batches.tasks.purge_drafts", "schedule": 3600.0},
+    "batches-sweep": {"task": "batches.tasks.batches_sweep_task", "schedule": ZT_BATCH_SWEEP_SECONDS},
+    "fill-event-models": {"task": "devices.tasks.events_fill_models_task", "schedule": 300.0},
+    "batches-purge-drafts": {"task": "batches.tasks.jobs_purge_task", "schedule": 3600.0},
 }
 
 # Reports: the weekly summary to managers who opted in, Mondays at 07:00 (CELERY_TIMEZONE).
 CELERY_BEAT_SCHEDULE["reports-weekly-summary"] = {
-    "task": "reports.tasks.weekly_summaries",
+    "task": "reports.tasks.weekly_summaries_send_task",
     "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
 }
 # Reports: devices per customer "now" are counted this often (a million devices take too long to
 # count while a manager waits).
 REPORTS_FLEET_COUNT_SECONDS = float(os.environ.get("REPORTS_FLEET_COUNT_SECONDS", "300"))
 CELERY_BEAT_SCHEDULE["reports-fleet-counts"] = {
-    "task": "reports.tasks.fleet_counts",
+    "task": "reports.tasks.fleet_counts_take_task",
     "schedule": REPORTS_FLEET_COUNT_SECONDS,
 }
 

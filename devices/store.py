@@ -20,7 +20,7 @@ from django.utils import timezone
 import zerotouch
 from core.db import insert_rows, select_rows, upsert_rows
 from customers.models import Customer
-from devices.history import device_fields, events_record
+from devices.history import EVENT_COLUMNS, device_fields, events_record
 from devices.models import Device, DeviceEvent, DeviceModel, SearchKey, SectionType, SyncRun
 
 logger = logging.getLogger(__name__)
@@ -43,8 +43,6 @@ _REFRESHED_COLUMNS = [
 ]
 
 DeviceRow = dict[str, Any]
-# What a history event copies of its device (devices.history.device_fields).
-_EVENT_COLUMNS = ("imei", "meid", "serial_number", "manufacturer", "model", "metadata")
 
 
 @dataclass
@@ -391,7 +389,7 @@ def cache_mark_unclaimed_outside(
         Device.objects.filter(owner_id__in=owner_ids)
         .exclude(seen_in_sync__in=[sync_run.pk, *seen_by])
         .exclude(changed_at__gte=sync_run.started_at)
-        .values("device_id", "owner_id", *_EVENT_COLUMNS)
+        .values("device_id", "owner_id", *EVENT_COLUMNS)
     )
     if not gone:
         return 0
