@@ -1,8 +1,11 @@
 import pytest
 from django.db.models import Count
 
-from customers.models import Customer
+from customers.models import Customer, Vendor
+from devices.store import cache_store_devices
 from devices.sync import sync_full
+from tests.batches.factories import ACME, GLOBEX, INITECH
+from tests.devices.factories import api_device, make_customer, make_imei
 from tests.processes import portal_processes
 
 
@@ -65,3 +68,32 @@ def processes(transactional_db, emulator, fast_batches, tmp_path):
             yield running
         finally:
             app.conf.task_default_queue = previous
+
+
+@pytest.fixture
+def fleet():
+    """Three customers (one a vendor's) and five cached devices, as a sync would leave them."""
+    vendor = Vendor.objects.create(company_id=77, name="Regional Phones")
+    customers = {
+        "acme": make_customer(ACME, "Acme Ltd"),
+        "globex": make_customer(GLOBEX, "Globex"),
+        "initech": make_customer(INITECH, "Initech", vendor=vendor),
+    }
+    cache_store_devices(
+        [
+            api_device(1, owner=ACME, serial="R58N1", metadata={"ordernumber": "SO-1001"}),
+            api_device(2, owner=ACME, imei2=make_imei(900), serial="R58N2"),
+            api_device(3, owner=GLOBEX, manufacturer="samsung", model="SM-S911B", serial="ab-12"),
+            api_device(4, imei="", meid="A0000012345678", serial="ZX9"),
+            api_device(5, serial="R58N5"),  # unclaimed
+        ]
+    )
+    return customers
+
+
+@pytest.fixture
+def customers(emulator):
+    """Two customers and ten devices in zero-touch, synced: for the tests with a real worker."""
+    emulator.seed(customers=2, vendors=0, devices=10, random_seed=61)
+    sync_full()
+    return list(Customer.objects.order_by("name"))

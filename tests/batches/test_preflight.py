@@ -1,169 +1,40 @@
-"""The pre-flight's fast paths give what the plain paths give: items stored by the bulk writer read
-back as the ORM stores them, the cache's answers against a small fleet, a refused file part way
-through, one scanned code, and the claim form's rules for every row. (No emulator: the cache is
-filled directly.)"""
+"""batches.preflight: every row checked before anything is sent, each refusal in words. The cache's
+answers against a small fleet (no emulator: the cache is filled directly) and against a synced
+emulator; the claim form's rules for every row; another customer's device refused for an unclaim, or
+its owner listed when the person chose any owner; and whom each row of a Google-format file is for."""
 
 import io
 
-import orjson
 import pytest
 
-from batches.drafts import _item_writer, job_from_input, scan_check
-from batches.models import BatchItem, BatchJob
-from batches.parsing import FileRefused
-from batches.preflight import BLOCK, ITEM_COLUMNS, cycle_collector_paused
-from customers.models import Vendor
-from devices.cache import cache_store_devices
+from batches.drafts import job_from_input
+from batches.jobs import job_confirm
+from batches.models import BatchJob
+from batches.preflight import cycle_collector_paused
+from batches.selectors import job_customers
+from core.models import AuditEvent
 from devices.claims import claim_request
 from devices.identifiers import luhn_check_digit
-from tests.devices.factories import api_device, make_customer, make_imei
+from devices.models import Device
+from tests.batches.factories import (
+    ACME,
+    GLOBEX,
+    INITECH,
+    android_imeis,
+    items,
+    make_job,
+    owner_in_emulator,
+    paste_job,
+    run_to_the_end,
+    unclaim_job,
+)
+from tests.devices.factories import make_imei
 
 pytestmark = pytest.mark.django_db
-
-ACME, GLOBEX, INITECH = 501, 502, 601
-
-
-@pytest.fixture
-def fleet():
-    """Three customers (one a vendor's) and five cached devices, as a sync would leave them."""
-    vendor = Vendor.objects.create(company_id=77, name="Regional Phones")
-    customers = {
-        "acme": make_customer(ACME, "Acme Ltd"),
-        "globex": make_customer(GLOBEX, "Globex"),
-        "initech": make_customer(INITECH, "Initech", vendor=vendor),
-    }
-    cache_store_devices(
-        [
-            api_device(1, owner=ACME, serial="R58N1", metadata={"ordernumber": "SO-1001"}),
-            api_device(2, owner=ACME, imei2=make_imei(900), serial="R58N2"),
-            api_device(3, owner=GLOBEX, manufacturer="samsung", model="SM-S911B", serial="ab-12"),
-            api_device(4, imei="", meid="A0000012345678", serial="ZX9"),
-            api_device(5, serial="R58N5"),  # unclaimed
-        ]
-    )
-    return customers
-
-
-def make_job(text: str, *, action: str = "claim", customer=None, any_owner=False) -> BatchJob:
-    return job_from_input(
-        action=action,
-        mode="file",
-        customer=customer,
-        any_owner=any_owner,
-        actor=None,
-        upload=io.BytesIO(text.encode()),
-        upload_name="devices.csv",
-    )
 
 
 def verdicts(job: BatchJob) -> dict[int, tuple[str, str]]:
     return {item.row_number: (item.state, item.message) for item in job.items.order_by("row_number")}
-
-
-# --- Storing items -----------------------------------------------------------------------------------
-
-AWKWARD = [
-    "tab\there",
-    "line\nbreak",
-    "carriage\rreturn",
-    "back\\slash",
-    "\\N",
-    'say "hi"',
-    "a,b;c",
-    "Ünï ✓ 📱",
-    "",
-]
-
-
-def item_rows(job_id: int) -> list[tuple]:
-    """Items as the pre-flight hands them to the writer (``ITEM_COLUMNS``, JSON as text), with the
-    characters that text formats escape, in every kind of column."""
-    rows = []
-    for number, text in enumerate(AWKWARD, start=2):
-        raw = {"modemid": text, text or "(empty)": "value", "ordernumber": "SO-1"}
-        fields = {
-            "job_id": job_id,
-            "row_number": number,
-            "state": BatchItem.State.INVALID if number % 2 else BatchItem.State.PENDING,
-            "imei": text[:32],
-            "meid": "",
-            "serial_number": text,
-            "manufacturer": text,
-            "model": "Pixel 8",
-            "customer_id": None if number % 3 else 2**40 + number,
-            "metadata": orjson.dumps({"ordernumber": text} if text else {}).decode(),
-            "device_id": None if number % 2 else 2**62 + number,
-            "failure_kind": "",
-            "status": "",
-            "message": f"Row {number}: {text}",
-            "suggestion": text,
-            "raw": orjson.dumps(raw).decode(),
-        }
-        rows.append(tuple(fields[name] for name in ITEM_COLUMNS))
-    return rows
-
-
-def stored(job: BatchJob) -> list[dict]:
-    columns = [name for name in ITEM_COLUMNS if name != "job_id"]
-    return list(job.items.order_by("row_number").values(*columns, "chunk_id"))
-
-
-def test_the_bulk_writer_stores_items_as_the_orm_does():
-    by_writer = BatchJob.objects.create(action="claim", chunk_size=10)
-    by_orm = BatchJob.objects.create(action="claim", chunk_size=10)
-
-    with _item_writer() as write:
-        write(item_rows(by_writer.pk))
-    BatchItem.objects.bulk_create(
-        BatchItem(
-            **{
-                **dict(zip(ITEM_COLUMNS, row, strict=True)),
-                "metadata": orjson.loads(row[ITEM_COLUMNS.index("metadata")]),
-                "raw": orjson.loads(row[ITEM_COLUMNS.index("raw")]),
-            }
-        )
-        for row in item_rows(by_orm.pk)
-    )
-
-    assert stored(by_writer) == stored(by_orm)
-    assert len(stored(by_writer)) == len(AWKWARD)
-    back = by_writer.items.get(row_number=3)
-    assert back.raw == {"modemid": "line\nbreak", "line\nbreak": "value", "ordernumber": "SO-1"}
-    assert back.metadata == {"ordernumber": "line\nbreak"} and back.chunk_id is None
-
-
-def test_deleting_a_job_deletes_its_items_and_no_others(fleet):
-    """The items' reference to their job has no database constraint; the ORM's cascade does the work."""
-    kept = make_job(f"imei\n{make_imei(70001)}\n", customer=fleet["acme"])
-    dropped = make_job(f"imei\n{make_imei(70002)}\n{make_imei(70003)}\n", customer=fleet["acme"])
-
-    dropped.delete()
-
-    assert not BatchItem.objects.filter(job_id=dropped.pk).exists()
-    assert list(kept.items.values_list("imei", flat=True)) == [make_imei(70001)]
-
-
-def test_a_file_refused_after_several_blocks_keeps_nothing(fleet):
-    """The refusal comes while earlier blocks are being written: nothing of the file is kept, and
-    the connection goes on working."""
-    good = "\n".join(f"IMEI,{make_imei(80000 + n)},,,,ZERO_TOUCH,{ACME}," for n in range(3 * BLOCK))
-    content = f"modemtype,modemid,serial,model,manufacturer,profiletype,owner,ordernumber\n{good}\n"
-    broken = content.encode() + "IMEI,35é,,,,ZERO_TOUCH,,\n".encode("latin-1")
-
-    with pytest.raises(FileRefused, match="not UTF-8"):
-        job_from_input(
-            action="claim",
-            mode="file",
-            customer=None,
-            actor=None,
-            upload=io.BytesIO(broken),
-            upload_name="devices.csv",
-        )
-
-    assert not BatchJob.objects.exists() and not BatchItem.objects.exists()
-    job = make_job(content)  # the same rows, without the broken line
-    assert (job.rows, job.ready) == (3 * BLOCK, 3 * BLOCK)
-    assert job.items.count() == 3 * BLOCK
 
 
 # --- The cache's answers -------------------------------------------------------------------------------
@@ -247,24 +118,171 @@ def test_unclaim_and_metadata_rows_against_the_cache(fleet):
     assert rows[6] == ("invalid", "Give an order number or a phone number to set.")
 
 
-def test_scanned_codes_are_checked_as_rows_are(fleet):
-    acme = fleet["acme"]
-    good = make_imei(70030)
-    typo = good[:-1] + str((int(good[-1]) + 1) % 10)
-    body = "01234567890123"
-    lost_zero = (body + str(luhn_check_digit(body)))[1:]  # an IMEI that lost its leading zero
+def test_preflight_explains_every_rejected_row_and_sends_nothing(world, admin_user):
+    emulator, customer, other = world["emulator"], world["customer"], world["other"]
+    theirs = Device.objects.filter(owner=other).first()
+    ours = Device.objects.filter(owner=customer).first()
+    good = make_imei(91001)
+    typo = good[:-1] + str((int(good[-1]) + 3) % 10)
+    body = "0135790246813"[:13].rjust(14, "0")  # an IMEI that begins with 0, as some TACs do
+    lost_zero = body + str(luhn_check_digit(body))
+    emulator.clear_requests_log()
+    text = "\n".join(
+        [
+            "imei,meid,serial,manufacturer,model,ordernumber",
+            f"{good},,,,,SO-1",  # 2 ready
+            f"{typo},,,,,",  # 3 bad check digit
+            "3.5064E+14,,,,,",  # 4 spreadsheet
+            f"{lost_zero[1:]},,,,,",  # 5 lost leading zero
+            ",A00000ZZZZ1234,,,,",  # 6 MEID not hex
+            ",,R58N1234,,,",  # 7 serial without make and model
+            ",,R58N5678,Google,pixel 8,",  # 8 wrong spelling of the model
+            f"{theirs.imei},,,,,",  # 9 claimed by another customer
+            f"{ours.imei},,,,,",  # 10 already this customer's: nothing to do
+            f"{good},,,,,",  # 11 duplicate of row 2
+        ]
+    )
 
-    assert scan_check(code=good, action="claim", customer=acme).status == "ready"
-    assert scan_check(code=make_imei(1), action="claim", customer=acme).status == "skip"
-    theirs = scan_check(code=make_imei(3), action="claim", customer=acme)
-    assert theirs.status == "error" and "Globex" in theirs.message
-    wrong = scan_check(code=typo, action="claim", customer=acme)
-    assert wrong.status == "error" and "check digit is wrong" in wrong.message
-    zero = scan_check(code=lost_zero, action="claim", customer=acme)
-    assert (zero.status, zero.suggestion) == ("error", "0" + lost_zero)
-    assert scan_check(code=make_imei(5), action="unclaim", customer=acme).status == "skip"
-    unnamed = scan_check(code=make_imei(5), action="unclaim", customer=None)
-    assert unnamed.status == "error" and "Choose the customer" in unnamed.message
+    job = make_job(text, customer=customer, actor=admin_user)
+
+    rows = items(job)
+    assert (job.state, job.rows, job.ready, job.invalid, job.skipped) == ("draft", 10, 1, 8, 1)
+    assert rows[2].state == "pending" and rows[2].metadata == {"ordernumber": "SO-1"}
+    assert "check digit is wrong" in rows[3].message and rows[3].suggestion == ""
+    assert "scientific notation" in rows[4].message and "15 digits" not in rows[4].message
+    assert "leading zero" in rows[5].message and rows[5].suggestion == lost_zero
+    assert "A MEID is 14 hexadecimal characters" in rows[6].message
+    assert "needs the manufacturer" in rows[7].message
+    assert "'pixel 8' is spelt 'Pixel 8'" in rows[8].message and rows[8].suggestion == "Pixel 8"
+    assert f"Claimed by another customer, {other.name}" in rows[9].message
+    assert rows[10].state == "skipped" and "nothing to do" in rows[10].message
+    assert "same device as row 2" in rows[11].message
+    assert emulator.requests_log() == []  # nothing sent
+    # The check itself is audited (issue: every step of a job is), nothing else happened.
+    assert list(AuditEvent.objects.filter(action__startswith="batch.").values_list("action", flat=True)) == [
+        "batch.create"
+    ]
+
+
+def test_metadata_rows_are_checked_against_the_cache(world):
+    customer = world["customer"]
+    chrome = Device.objects.filter(device_type="DEVICE_TYPE_CHROME_OS").first()
+    claimed = (
+        Device.objects.filter(owner=customer)
+        .exclude(device_type="DEVICE_TYPE_CHROME_OS")
+        .exclude(imei="")
+        .first()
+    )
+    lines = ["imei,serial,manufacturer,model,ordernumber,phonenumber", f"{claimed.imei},,,,SO-1,"]
+    if chrome is not None:
+        lines.append(f",{chrome.serial_number},{chrome.manufacturer},{chrome.model},SO-2,")
+    lines.append(f"{claimed.imei},,,,,")
+
+    job = make_job("\n".join(lines), action="metadata")
+
+    rows = items(job)
+    assert rows[2].state == "pending"
+    if chrome is not None:
+        assert "ChromeOS device" in rows[3].message
+    assert "Give an order number or a phone number" in rows[len(lines)].message
+
+
+def test_phone_numbers_are_checked(world):
+    job = paste_job(
+        f"imei,phonenumber\n{make_imei(99300)},+44 (20) 7946-0000\n{make_imei(99301)},not a phone\n",
+        action="claim",
+        customer=world["customer"],
+        actor=None,
+    )
+
+    rows = {item.row_number: item for item in job.items.all()}
+    assert rows[2].state == "pending"
+    assert rows[3].state == "invalid" and "'not a phone' is not a phone number" in rows[3].message
+
+
+# --- Whose devices -------------------------------------------------------------------------------------
+
+
+def test_an_unclaim_for_one_customer_refuses_another_customers_device(world, admin_user):
+    emulator, pioneer, riverside = world["emulator"], world["customer"], world["other"]
+    ours = android_imeis(pioneer, 2)
+    theirs = android_imeis(riverside, 1)[0]
+
+    job = unclaim_job([ours[0], theirs, ours[1]], customer=pioneer, actor=admin_user)
+
+    rows = items(job)
+    assert (job.ready, job.invalid) == (2, 1)
+    assert rows[2].imei == theirs and rows[2].state == "invalid"
+    assert rows[2].message == f"Claimed by {riverside.name}, not by {pioneer.name}: left as it is."
+    assert [c.name for c in job_customers(job)] == [pioneer.name]
+    job = run_to_the_end(job_confirm(job=job, actor=admin_user), emulator)
+
+    assert (job.succeeded, job.failed) == (2, 0)
+    assert owner_in_emulator(emulator, theirs) == str(riverside.pk)  # untouched
+    assert owner_in_emulator(emulator, ours[0]) is None and owner_in_emulator(emulator, ours[1]) is None
+    sent = [
+        unclaim["deviceId"]
+        for request in emulator.requests_log(method="partners.devices.unclaimAsync")
+        for unclaim in request["body"]["unclaims"]
+    ]
+    assert str(Device.objects.get(imei=theirs).device_id) not in sent
+
+
+def test_unclaiming_from_whoever_holds_each_device_lists_the_owners(world, admin_user):
+    emulator, pioneer, riverside = world["emulator"], world["customer"], world["other"]
+    ours, theirs = android_imeis(pioneer, 2), android_imeis(riverside, 1)
+
+    job = unclaim_job([*ours, *theirs], customer=None, any_owner=True, actor=admin_user)
+
+    assert (job.any_owner, job.ready, job.customers) == (True, 3, 2)
+    assert [(c.name, c.rows) for c in job_customers(job)] == [(pioneer.name, 2), (riverside.name, 1)]
+    run_to_the_end(job_confirm(job=job, actor=admin_user), emulator)
+    assert [owner_in_emulator(emulator, imei) for imei in [*ours, *theirs]] == [None, None, None]
+
+
+def test_google_format_names_the_customer_per_row(world):
+    customer, vendor_customer = world["customer"], world["vendor_customer"]
+    text = "\n".join(
+        [
+            "modemtype;modemid;serial;model;manufacturer;profiletype;owner;ordernumber",
+            f"IMEI;{make_imei(91010)};;;;ZERO_TOUCH;{customer.pk};SO-7",
+            f"IMEI;{make_imei(91011)};;;;ZERO_TOUCH;99999;",
+            f"IMEI;{make_imei(91012)};;;;ZERO_TOUCH;{vendor_customer.pk};",
+            f"IMEI;{make_imei(91013)};;;;SIM_LOCK;{customer.pk};",
+        ]
+    )
+
+    job = make_job(text)
+
+    rows = items(job)
+    assert rows[2].state == "pending" and rows[2].customer_id == customer.pk
+    assert "not known to the portal" in rows[3].message
+    assert "only that vendor can claim" in rows[4].message
+    assert "only ZERO_TOUCH" in rows[5].message
+
+
+def test_a_google_format_file_says_whom_each_row_is_for(world):
+    pioneer, riverside = world["customer"], world["other"]
+    text = "\n".join(
+        [
+            "modemtype,modemid,serial,model,manufacturer,profiletype,owner",
+            f"IMEI,{make_imei(97001)},,,,ZERO_TOUCH,{pioneer.pk}",
+            f"IMEI,{make_imei(97002)},,,,ZERO_TOUCH,{pioneer.pk}",
+            f"IMEI,{make_imei(97003)},,,,ZERO_TOUCH,{riverside.pk}",
+        ]
+    )
+
+    job = job_from_input(
+        action="claim",
+        mode="file",
+        customer=None,
+        actor=None,
+        upload=io.BytesIO(text.encode()),
+        upload_name="google.csv",
+    )
+
+    assert (job.customer_id, job.customers, job.ready) == (None, 2, 3)
+    assert [(c.name, c.rows) for c in job_customers(job)] == [(pioneer.name, 2), (riverside.name, 1)]
 
 
 # --- One set of rules ----------------------------------------------------------------------------------

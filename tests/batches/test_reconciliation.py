@@ -1,9 +1,9 @@
-"""A chunk whose answer was lost: read once, after its operation could have ended, by the cheapest
-reads (the customer's listing, or each device, several at a time), and taken back at once by a worker
-started again after its predecessor was killed while sending it."""
+"""batches.reconciliation, a chunk whose answer was lost: read once, after its operation could have
+ended, by the cheapest reads (the customer's listing, or each device, several at a time), never sent
+twice, and read by one worker at a time; a restarted worker lets go of its killed run's readings.
+(A restarted worker taking chunks back: test_tasks.py; the sweep: test_sweep.py.)"""
 
 import threading
-import time
 from datetime import timedelta
 
 from django.core.cache import cache
@@ -11,14 +11,12 @@ from django.utils import timezone
 
 from batches.chunks import intent_of
 from batches.jobs import job_confirm
-from batches.models import BatchChunk, BatchJob
+from batches.models import BatchChunk
 from batches.reconciliation import READERS, _Reading, chunk_reconcile, reconcile_holds_release
 from batches.submission import chunk_submit_next
-from batches.sweep import chunks_orphaned
 from core.api import zerotouch_client
 from devices.models import Device
-from tests.batches.test_services import make_job, run_to_the_end, settled
-from tests.batches.test_worker import accepted_devices, claim_file
+from tests.batches.factories import accepted_devices, make_job, run_to_the_end, settled
 from tests.devices.factories import emulator_device, make_imei
 
 
@@ -54,6 +52,44 @@ def test_a_lost_unclaim_is_read_from_the_customers_listing_in_one_call(world):
     assert len(emulator.requests_log(method="partners.devices.unclaimAsync")) == 1  # never sent again
     for device in held:
         assert emulator_device(emulator, device.imei).get("claims", []) == []
+
+
+def test_a_lost_answer_is_reconciled_from_the_devices_without_sending_twice(world):
+    emulator, customer, other = world["emulator"], world["customer"], world["other"]
+    fresh = [make_imei(94000 + n) for n in range(6)]
+    emulator.api(
+        "POST",
+        f"/v1/partners/{emulator.partner_id}/devices:claim",
+        {
+            "customerId": str(other.pk),
+            "sectionType": "SECTION_TYPE_ZERO_TOUCH",
+            "deviceIdentifier": {"imei": fresh[0]},
+        },
+    )
+    job = job_confirm(job=make_job("imei\n" + "\n".join(fresh), customer=customer), actor=None)
+    emulator.set_faults(drop_after_rate=1.0, methods=["partners.devices.claimAsync"])
+
+    chunk = chunk_submit_next(job.pk)
+
+    assert chunk.state == "unknown"
+    emulator.clear_faults()
+    emulator.complete_operations()
+    settled(chunk)
+    emulator.clear_stats()
+    assert chunk_reconcile(chunk.pk).settled is True  # one reading decides
+    # The customer's listing, one page, told which devices arrived: one call, not one per device.
+    assert emulator.stats()["methods"] == {"partners.devices.findByOwner": {"200": 1}}
+    chunk.refresh_from_db()
+    assert (chunk.state, chunk.reconcile_calls) == ("done", 1) and chunk.reconciled_at is not None
+    job.refresh_from_db()
+    assert (job.state, job.succeeded, job.failed) == ("running", 5, 0)
+    # The device another customer holds is not in the listing: it is sent again, alone, and the
+    # answer says why it failed. No device reached zero-touch twice.
+    job = run_to_the_end(job, emulator)
+    assert (job.state, job.succeeded, job.failed) == ("done", 5, 1)
+    assert job.items.get(imei=fresh[0]).failure_kind == "other_customer"
+    sent = emulator.requests_log(method="partners.devices.claimAsync")
+    assert [len(request["body"]["claims"]) for request in sent] == [6, 1]
 
 
 def test_a_chunk_is_not_read_before_its_operation_could_have_ended(world, settings):
@@ -189,57 +225,25 @@ def test_single_device_reads_run_several_at_a_time(world):
     assert reading.calls == len(held)
 
 
-def test_a_worker_started_again_takes_back_the_chunk_its_killed_run_was_sending(processes, emulator, world):
-    """Killed while zero-touch held its request, the worker comes back under the same node name: the
-    chunk is marked ``unknown`` at its start, long before the sweeper's deadline would."""
-    processes.env["ZT_BATCH_DEADLINE"] = "3600"  # so that only the restart can take it back
-    emulator.set_faults(latency_ms=20_000, methods=["partners.devices.claimAsync"])
-    job = make_job(claim_file([make_imei(95300 + n) for n in range(3)]), customer=world["customer"])
-    processes.start_worker()
-    job_confirm(job=job, actor=None)
+def test_a_chunk_being_reconciled_is_left_to_that_reading(world):
+    """The sweeper enqueues a due chunk's reconciliation every few seconds; a copy that arrives while
+    another reading runs reads nothing (each reading costs a call per device)."""
+    emulator = world["emulator"]
+    job = job_confirm(job=make_job(f"imei\n{make_imei(94200)}\n", customer=world["customer"]), actor=None)
     chunk = job.chunks.get()
-    wait_for(lambda: BatchChunk.objects.get(pk=chunk.pk).state == "submitting", processes)
+    BatchChunk.objects.filter(pk=chunk.pk).update(state="unknown", due_at=None)
+    emulator.clear_stats()
+    hold = f"batches:reconciling:{chunk.pk}"
+    cache.add(hold, True, timeout=60)  # another worker's reading of this chunk
 
-    processes.kill()
-    processes.start_worker()
+    assert chunk_reconcile(chunk.pk).settled is False
+    assert emulator.stats()["total"] == 0
+    assert BatchChunk.objects.get(pk=chunk.pk).reconcile_calls == 0
 
-    wait_for(lambda: BatchChunk.objects.get(pk=chunk.pk).state != "submitting", processes)
-    chunk.refresh_from_db()
-    # Marked unknown by the new run (the sweeper's deadline is an hour away, and no beat runs), then
-    # perhaps already read: the devices are not there yet, zero-touch still holds the request.
-    assert chunk.last_error == "The worker stopped while sending this chunk."
-    assert chunk.state in ("unknown", "done"), chunk.state
-    # The new run says so in its log (written just after it marks the chunk: wait for the line).
-    wait_for(lambda: "half-sent by a stopped run" in processes.log_text(), processes, timeout=30)
-
-
-def wait_for(condition, processes, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not reached in {timeout:.0f} s\n{processes.log_text()[-6000:]}")
-        time.sleep(0.2)
-
-
-def test_only_the_same_nodes_earlier_runs_are_taken_back(world):
-    job = job_confirm(job=make_job(f"imei\n{make_imei(95400)}\n", customer=world["customer"]), actor=None)
-    sent = timezone.now()
-    job.chunks.update(state="submitting", attempted_at=sent, holder="celery@host-a run-1")
-    for number, holder in (
-        (2, "celery@host-a run-2"),
-        (3, "celery@host-b run-1"),
-        (4, "celery@host-ab run-1"),
-    ):
-        BatchChunk.objects.create(
-            job=job, number=number, size=1, state="submitting", attempted_at=sent, holder=holder
-        )
-
-    assert [chunk.number for chunk in chunks_orphaned(node="celery@host-a", instance="run-2")] == [1]
-
-    # Only the earlier run's chunk: this run's own, another node's and a node whose name only begins
-    # alike are left to their senders.
-    states = dict(job.chunks.values_list("number", "state"))
-    assert states == {1: "unknown", 2: "submitting", 3: "submitting", 4: "submitting"}
+    cache.delete(hold)  # that reading ended
+    assert chunk_reconcile(chunk.pk).settled is True  # a reading of its own
+    assert emulator.stats()["total"] > 0
+    assert cache.add(hold, True, timeout=1), "a reading lets go of the chunk when it ends"
 
 
 def test_a_restarted_worker_lets_go_of_the_readings_its_killed_run_held(world):
@@ -262,51 +266,3 @@ def test_a_restarted_worker_lets_go_of_the_readings_its_killed_run_held(world):
 
     assert cache.get(f"batches:reconciling:{mine.pk}") is None
     assert cache.get(f"batches:reconciling:{other.pk}") == "celery@host-b run-1"
-
-
-def test_a_restarted_worker_carries_on_the_polls_its_killed_run_had_scheduled(processes, emulator, world):
-    """Without beat: on Redis the killed run's scheduled polls die with it (held unacknowledged for
-    the broker's visibility timeout, an hour); the next run enqueues what is due at its start, and the
-    job ends. (The filesystem broker of the embedded default keeps them anyway.)"""
-    emulator.set_operation_rate(20)  # 2 s for the chunk: its poll is scheduled, not yet run
-    job = make_job(claim_file([make_imei(95600 + n) for n in range(40)]), customer=world["customer"])
-    processes.start_worker()
-    job_confirm(job=job, actor=None)
-    wait_for(lambda: job.chunks.filter(state="submitted").exists(), processes)
-
-    processes.kill()
-    processes.start_worker()
-
-    wait_for(lambda: BatchJob.objects.get(pk=job.pk).finished, processes)
-    job.refresh_from_db()
-    assert (job.state, job.succeeded) == ("done", 40)
-
-
-def test_a_sweep_does_not_enqueue_again_what_is_already_on_its_way(world):
-    """Beat sweeps every few seconds; behind a slow or stopped worker each sweep used to add another
-    copy of every due task, and a backlog of hundreds stalled a job for minutes."""
-    import uuid
-
-    from batches.tasks import sweep
-    from portal.celery import app
-
-    queue = f"test-{uuid.uuid4().hex[:12]}"
-    previous, app.conf.task_default_queue = app.conf.task_default_queue, queue
-    try:
-        job_confirm(job=make_job(f"imei\n{make_imei(95700)}\n", customer=world["customer"]), actor=None)
-        with app.connection_for_write() as connection:
-            channel = connection.default_channel
-            channel.queue_declare(queue, durable=True)
-
-            def waiting() -> int:
-                return channel.queue_declare(queue, passive=True).message_count
-
-            for _ in range(3):
-                sweep()
-            assert waiting() == 1  # one submit_job for the job's waiting chunk, not three
-            cache.delete(f"batches:enqueued:submit:{BatchJob.objects.get().pk}")  # as the task does
-            sweep()
-            assert waiting() == 2
-            channel.queue_purge(queue)
-    finally:
-        app.conf.task_default_queue = previous

@@ -97,6 +97,6 @@ def test_beat_purges_drafts_through_a_registered_task(settings):
     app.loader.import_default_modules()  # what a worker and beat do first: find every app's tasks
     entries = [entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if "purge" in entry["task"]]
 
-    assert [entry["task"] for entry in entries] == ["batches.tasks.purge_drafts"]
+    assert [entry["task"] for entry in entries] == ["batches.tasks.jobs_purge_task"]
     assert entries[0]["task"] in app.tasks
     assert entries[0]["schedule"] <= 24 * 3600

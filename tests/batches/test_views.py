@@ -1,13 +1,18 @@
-"""The batch pages as a salesperson uses them: the form refuses what has no customer before any job
-exists, the preview names ignored columns, whom each row is for and what a metadata change replaces,
-unclaims take vacation mode, phone numbers are checked, "Discard" gives the pasted lines back, a draft
-is its creator's, every step is audited, and cancel and retry say what they did."""
+"""batches.views as each role uses them: a draft is its creator's, the preview names ignored columns,
+whom each row is for and what a metadata change replaces, cancel and retry say what they did, and the
+list says how many customers a file was for; every batch page, with everything its links and forms point
+to, answers without a server error, and an action a role may not take is refused with 403; and scan
+mode's check of one code (``batches:scan``), with sentences for a person holding a scanner."""
 
 import html
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
+from django.test.html import Element, parse_html
+from django.urls import Resolver404, resolve, reverse
 
 from batches.drafts import job_from_input
 from batches.jobs import job_confirm
@@ -15,50 +20,14 @@ from batches.models import BatchChunk, BatchJob
 from batches.submission import chunk_submit_next
 from core.models import AuditEvent
 from core.roles import Role
+from devices.identifiers import luhn_check_digit
 from devices.models import Device
-from tests.batches.test_services import run_to_the_end
+from devices.store import cache_store_devices
+from tests.batches.factories import ACME, GLOBEX, make_job, paste_job, post_new, run_to_the_end
 from tests.conftest import make_user
-from tests.devices.factories import make_imei
+from tests.devices.factories import api_device, make_customer, make_imei
 
-
-def post_new(client: Client, **fields) -> object:
-    data = {"action": "claim", "mode": "paste", "customer": "", "pasted": "", **fields}
-    return client.post("/batches/new/", data)
-
-
-def paste_job(text: str, **kwargs) -> BatchJob:
-    return job_from_input(mode="paste", text=text, **{"actor": None, **kwargs})
-
-
-def test_pasted_lines_without_a_customer_are_refused_on_the_form(world, client_as):
-    sales = client_as(Role.SALES)
-
-    response = post_new(sales, pasted=f"{make_imei(99001)}\n")
-
-    assert response.status_code == 400
-    assert "Choose the customer the devices are claimed for." in response.content.decode()
-    assert make_imei(99001) in response.content.decode()  # the pasted text is still there
-    assert not BatchJob.objects.exists()
-    response = post_new(sales, action="unclaim", pasted=f"{make_imei(99001)}\n")
-    assert response.status_code == 400
-    assert "Choose the customer the devices are unclaimed from" in response.content.decode()
-    assert not BatchJob.objects.exists()
-
-
-def test_discard_gives_the_pasted_lines_back_to_the_form(world, client_as):
-    sales = client_as(Role.SALES)
-    lines = f"{make_imei(99002)}\n{make_imei(99003)}\n"
-    response = post_new(sales, customer=str(world["customer"].pk), pasted=lines)
-    job = BatchJob.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/batches/{job.pk}/"
-
-    response = sales.post(f"/batches/{job.pk}/discard/", follow=True)
-
-    page = response.content.decode()
-    assert response.redirect_chain[-1][0] == f"/batches/new/?from={job.pk}"
-    assert "Your lines are back in the form" in page
-    assert lines in page and f'value="{world["customer"].pk}"' in page
-    assert AuditEvent.objects.filter(action="batch.discard", target_id=str(job.pk)).exists()
+pytestmark = pytest.mark.django_db
 
 
 def test_a_draft_is_its_creators_to_confirm_or_discard(world, client_as):
@@ -73,13 +42,13 @@ def test_a_draft_is_its_creators_to_confirm_or_discard(world, client_as):
         job.refresh_from_db()
         assert job.state == "draft"
         refused = AuditEvent.objects.get(action=f"batch.{step}", actor_username="sales")
-        assert refused.outcome == "failure"
+        assert refused.outcome == "failed"
 
     admin = client_as(Role.ADMINS)
     assert admin.post(f"/batches/{job.pk}/discard/").status_code == 302
     job.refresh_from_db()
     assert job.state == "discarded"
-    assert AuditEvent.objects.get(action="batch.discard", outcome="success").actor_username == "admin"
+    assert AuditEvent.objects.get(action="batch.discard", outcome="succeeded").actor_username == "admin"
     assert AuditEvent.objects.get(action="batch.create").actor_username == "sam"
 
 
@@ -138,52 +107,6 @@ def test_a_metadata_preview_shows_each_value_before_and_after(world, client_as):
     assert f"Order number: {before or '(none)'} → SO-NEW-1" in page
 
 
-def test_phone_numbers_are_checked(world):
-    job = paste_job(
-        f"imei,phonenumber\n{make_imei(99300)},+44 (20) 7946-0000\n{make_imei(99301)},not a phone\n",
-        action="claim",
-        customer=world["customer"],
-        actor=None,
-    )
-
-    rows = {item.row_number: item for item in job.items.all()}
-    assert rows[2].state == "pending"
-    assert rows[3].state == "invalid" and "'not a phone' is not a phone number" in rows[3].message
-
-
-def test_a_bulk_unclaim_in_vacation_mode_sends_it_and_says_so(world, client_as):
-    emulator, customer = world["emulator"], world["customer"]
-    imei = (
-        Device.objects.filter(owner=customer)
-        .exclude(device_type="DEVICE_TYPE_CHROME_OS")
-        .exclude(imei="")
-        .values_list("imei", flat=True)
-        .first()
-    )
-    sales = client_as(Role.SALES)
-    both = post_new(
-        sales,
-        action="unclaim",
-        customer=str(customer.pk),
-        pasted=f"{imei}\n",
-        vacation_mode_days="3",
-        vacation_mode_until="2999-01-01",
-    )
-    assert both.status_code == 400 and "not both" in both.content.decode()
-
-    post_new(sales, action="unclaim", customer=str(customer.pk), pasted=f"{imei}\n", vacation_mode_days="3")
-
-    job = BatchJob.objects.get()
-    assert job.vacation_mode_days == 3
-    assert "Vacation mode: 3 days" in sales.get(f"/batches/{job.pk}/").content.decode()
-    job = run_to_the_end(job_confirm(job=job, actor=get_user_model().objects.get(username="sales")), emulator)
-    assert job.succeeded == 1
-    [request] = emulator.requests_log(method="partners.devices.unclaimAsync")
-    assert request["body"]["unclaims"][0]["vacationModeDays"] == 3
-    event = Device.objects.get(imei=imei).events.get(batch_id=job.pk)
-    assert event.details["vacation_mode_days"] == 3
-
-
 def test_the_finished_page_offers_retry_only_for_what_a_retry_can_change(world, admin_user):
     emulator, customer, other = world["emulator"], world["customer"], world["other"]
     theirs = make_imei(99400)
@@ -231,3 +154,299 @@ def test_the_list_says_how_many_customers_a_file_was_for(world, client_as, role)
     page = client_as(role).get("/batches/").content.decode()
 
     assert "2 customers" in page
+
+
+# --- Every page, link and form, as each role ------------------------------------------------------
+
+
+@dataclass
+class Form:
+    method: str
+    action: str
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+class PageLinks(HTMLParser):
+    """The links (``href``), htmx GETs (``hx-get``) and forms of a page, with each form's fields as a
+    browser would send them untouched."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+        self.hx_gets: list[str] = []
+        self.forms: list[Form] = []
+        self._form: Form | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {name: value or "" for name, value in attrs}
+        if tag == "a" and "href" in attributes:
+            self.links.append(attributes["href"])
+        if "hx-get" in attributes:
+            self.hx_gets.append(attributes["hx-get"])
+        if tag == "form":
+            self._form = Form(attributes.get("method", "get").lower() or "get", attributes.get("action", ""))
+            self.forms.append(self._form)
+        if self._form is None or (not attributes.get("name") and tag != "option"):
+            return
+        fields = self._form.fields
+        if tag == "input" and attributes.get("type") not in ("submit", "button", "file", "checkbox", "radio"):
+            fields[attributes["name"]] = attributes.get("value", "")
+        elif tag == "input" and "checked" in attributes:
+            fields[attributes["name"]] = attributes.get("value", "on")
+        elif tag == "textarea":
+            fields[attributes["name"]] = ""
+        elif tag == "select":
+            self._select = attributes["name"]
+        elif tag == "option" and self._select is not None:
+            if self._select not in fields or "selected" in attributes:
+                fields[self._select] = attributes.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._form = None
+        elif tag == "select":
+            self._select = None
+
+
+def portal_path(page: str, reference: str) -> str | None:
+    """``reference`` made absolute against ``page``, when it stays in the portal; else None."""
+    if not reference or reference.startswith(("#", "mailto:", "tel:", "javascript:")):
+        return None
+    url = urlsplit(urljoin(f"http://testserver{page}", reference))
+    if url.scheme not in ("http", "https") or url.netloc != "testserver":
+        return None
+    return url.path + (f"?{url.query}" if url.query else "")
+
+
+def read(response) -> bytes:
+    """The whole body, streamed ones included (a streamed CSV fails while it is read, not before)."""
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+@pytest.fixture
+def jobs(world):
+    """A job in each state a batch page shows: checked (draft), running, and finished with a failure."""
+    emulator, customer, other = world["emulator"], world["customer"], world["other"]
+    draft = make_job(f"imei\n{make_imei(93000)}\n12345\n", customer=customer)
+    # Two chunks (of 25): the first sent, the second not yet, so its rows can still be cancelled.
+    fresh = "\n".join(make_imei(93100 + n) for n in range(30))
+    running = job_confirm(job=make_job(f"imei\n{fresh}\n", customer=customer), actor=None)
+    chunk_submit_next(running.pk)
+    # Claimed elsewhere after the last sync: the pre-flight lets it through and zero-touch refuses it.
+    taken = make_imei(93002)
+    emulator.api(
+        "POST",
+        f"/v1/partners/{emulator.partner_id}/devices:claim",
+        {
+            "customerId": str(other.pk),
+            "sectionType": "SECTION_TYPE_ZERO_TOUCH",
+            "deviceIdentifier": {"imei": taken},
+        },
+    )
+    flaky = make_imei(93003)
+    failed = make_job(f"imei\n{taken}\n{flaky}\n{make_imei(93004)}\n", customer=customer)
+    failed = run_to_the_end(job_confirm(job=failed, actor=None), emulator)
+    # And a temporary problem at zero-touch (a per-device 5xx status), which a retry may change.
+    failed.items.filter(imei=flaky).update(
+        state="failed", failure_kind="temporary", message="Zero-touch had a temporary problem."
+    )
+    BatchJob.objects.filter(pk=failed.pk).update(succeeded=1, failed=2)
+    failed.refresh_from_db()
+    running.refresh_from_db()
+    assert (draft.state, running.state, failed.state, failed.failed) == ("draft", "running", "done", 2)
+    return {"draft": draft, "running": running, "failed": failed}
+
+
+@pytest.mark.parametrize("role", [Role.SALES, Role.MANAGERS, Role.ADMINS])
+def test_every_link_and_form_of_the_batch_pages_answers_without_a_server_error(role, jobs, client_as):
+    client = client_as(role)
+    pages = ["/batches/", "/batches/new/", *(f"/batches/{job.pk}/" for job in jobs.values())]
+    followed: dict[str, int] = {}
+    posts: set[str] = set()
+    for page in pages:
+        response = client.get(page)
+        assert response.status_code in (200, 403), (page, response.status_code)
+        if response.status_code == 403:
+            assert role is Role.MANAGERS and page == "/batches/new/"
+            continue
+        links = PageLinks()
+        links.feed(response.content.decode())
+        targets = [(path, {}) for path in (portal_path(page, href) for href in links.links) if path]
+        targets += [
+            (path, {"HX-Request": "true", "HX-Target": "progress"})
+            for path in (portal_path(page, url) for url in links.hx_gets)
+            if path
+        ]
+        for form in links.forms:
+            action = portal_path(page, form.action or page)
+            assert action is not None, (page, form)
+            try:
+                resolve(urlsplit(action).path)
+            except Resolver404:
+                pytest.fail(f"{page}: a form posts to {action}, which is no page of the portal")
+            if form.method == "get":
+                separator = "&" if "?" in action else "?"
+                targets.append((action + (separator + urlencode(form.fields) if form.fields else ""), {}))
+            else:
+                posts.add(action)
+        for target, headers in targets:
+            answer = client.get(target, headers=headers)
+            read(answer)
+            followed[target] = answer.status_code
+            assert answer.status_code < 500, (page, target, answer.status_code)
+
+    assert followed[f"/batches/{jobs['failed'].pk}/results.csv"] == 200
+    assert followed[f"/batches/{jobs['draft'].pk}/results.csv?rows=errors"] == 200
+    if role is Role.MANAGERS:  # a manager looks: no batch form to send, and no way to a new one
+        assert not any(path.startswith("/batches/") for path in posts), posts
+    else:
+        assert followed["/batches/templates/google.csv"] == 200
+        assert {f"/batches/{jobs['draft'].pk}/confirm/", f"/batches/{jobs['running'].pk}/cancel/"} <= posts
+        assert f"/batches/{jobs['failed'].pk}/retry/" in posts
+
+
+def test_a_manager_is_refused_every_batch_action_the_pages_offer_others(jobs, client_as):
+    """The POST forms sales sees, sent by a manager (who sees none of them): 403, never a 5xx."""
+    seen = set()
+    sales = client_as(Role.SALES)
+    for page in ["/batches/new/", *(f"/batches/{job.pk}/" for job in jobs.values())]:
+        links = PageLinks()
+        links.feed(sales.get(page).content.decode())
+        seen |= {portal_path(page, form.action or page) for form in links.forms if form.method == "post"}
+    actions = sorted(path for path in seen if path and path.startswith("/batches/"))
+    assert len(actions) >= 5, actions  # new, confirm, discard, cancel, retry
+    manager = client_as(Role.MANAGERS)
+
+    answers = {action: manager.post(action, {}).status_code for action in actions}
+
+    assert answers == dict.fromkeys(actions, 403)
+    assert BatchJob.objects.get(pk=jobs["draft"].pk).state == "draft"
+
+
+def test_the_batch_actions_answer_their_own_roles_without_a_server_error(jobs, client_as):
+    """The POST forms of the batch pages, sent as sales: each ends in a page, not an error."""
+    client = client_as(Role.SALES)
+    draft, running, failed = jobs["draft"], jobs["running"], jobs["failed"]
+
+    answers = {
+        "new (empty)": client.post("/batches/new/", {}).status_code,
+        "cancel": client.post(f"/batches/{running.pk}/cancel/").status_code,
+        "retry": client.post(f"/batches/{failed.pk}/retry/").status_code,
+        "confirm": client.post(f"/batches/{draft.pk}/confirm/").status_code,
+        "discard (sent already)": client.post(f"/batches/{draft.pk}/discard/").status_code,
+    }
+
+    assert answers == {
+        "new (empty)": 400,
+        "cancel": 302,
+        "retry": 302,
+        "confirm": 302,
+        "discard (sent already)": 302,
+    }
+
+
+# --- Scan mode: one code checked at a time (no emulator: the cache is filled directly) -------------
+
+
+@pytest.fixture
+def shelf():
+    """Two customers; Acme holds a phone known by its IMEI and a tablet known by its serial number."""
+    customers = {"acme": make_customer(ACME, "Acme Ltd"), "globex": make_customer(GLOBEX, "Globex")}
+    cache_store_devices(
+        [
+            api_device(1, owner=ACME),
+            api_device(2, imei="", serial="TB-0042", manufacturer="Zebra", model="ET40", owner=ACME),
+        ]
+    )
+    return customers
+
+
+def scanned(client, code: str, **fields) -> tuple[dict[str, str], str]:
+    """The scan list's row for ``code``: its attributes and its text, from the fragment alone."""
+    response = client.post(
+        reverse("batches:scan"),
+        {"code": code, "action": "claim", "customer": str(ACME), **fields},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    row = parse_html(response.content.decode())
+    assert isinstance(row, Element) and row.name == "li", "only the row comes back, not a page"
+
+    def text(node) -> str:
+        return node if isinstance(node, str) else " ".join(text(child) for child in node.children)
+
+    return dict(row.attributes), " ".join(text(row).split())
+
+
+def test_a_serial_number_is_checked_with_the_manufacturer_and_model_typed_beside_the_scan_box(
+    client_as, shelf
+):
+    client = client_as(Role.SALES)
+
+    row, words = scanned(client, "TB-0042", manufacturer="Zebra", model="ET40")
+    assert (row["data-status"], row["data-manufacturer"], row["data-model"]) == ("skip", "Zebra", "ET40")
+    assert "Already claimed for this customer" in words and "Zebra ET40" in words
+
+    row, words = scanned(client, "TB-0043", manufacturer="Zebra", model="ET40")
+    assert (row["data-status"], row["data-manufacturer"], row["data-model"]) == ("ready", "Zebra", "ET40")
+
+    row, words = scanned(client, "TB-0042", manufacturer="zebra", model="ET40")
+    assert row["data-status"] == "error" and "spelt 'Zebra'" in words
+
+
+def test_an_imei_keeps_no_manufacturer_left_in_the_boxes_from_the_last_serial_numbers(client_as, shelf):
+    row, words = scanned(client_as(Role.SALES), make_imei(70001), manufacturer="Zebra", model="ET40")
+    assert (row["data-status"], row["data-manufacturer"], row["data-model"]) == ("ready", "", "")
+    assert "Zebra" not in words
+
+
+def test_a_refused_scan_keeps_its_manufacturer_and_model_for_the_next_check(client_as, shelf):
+    row, words = scanned(client_as(Role.SALES), "X" * 129, manufacturer="Zebra", model="ET40")
+    assert (row["data-status"], row["data-manufacturer"], row["data-model"]) == ("error", "Zebra", "ET40")
+    assert row["data-code"] == "X" * 128 and "at most 128 characters" in words
+
+
+def lost_zero() -> str:
+    body = "01234567890123"
+    return (body + str(luhn_check_digit(body)))[1:]
+
+
+@pytest.mark.parametrize(
+    ("code", "fields", "scanner_says"),
+    [
+        (
+            lost_zero(),
+            {},
+            "14 digits: the scan missed a digit, or this IMEI lost its leading zero; scan it again.",
+        ),
+        ("35209900176", {}, "not an IMEI (15 digits): it may be another barcode of the box"),
+        ("4.90154E+14", {}, "scientific notation, not an IMEI: scan the barcode marked IMEI"),
+        ("490154203237518", {}, "the example IMEI of the portal's templates, not a device"),
+        (
+            "TB-0099",
+            {},
+            "A serial number needs its manufacturer and model: type them above, then scan it again.",
+        ),
+        (make_imei(70002), {"action": "metadata"}, "A scan gives no order or phone number"),
+    ],
+    ids=["lost-zero", "product-barcode", "scientific", "template-example", "serial-alone", "metadata"],
+)
+def test_a_scan_is_told_what_to_do_with_the_scanner_not_with_a_spreadsheet(
+    client_as, shelf, code, fields, scanner_says
+):
+    row, words = scanned(client_as(Role.SALES), code, **fields)
+
+    assert row["data-status"] == "error"
+    assert scanner_says in words
+    assert "spreadsheet" not in words and "column" not in words
+    assert words.count("A serial number needs") <= 1  # manufacturer and model missing: said once
+
+
+def test_uploads_and_pastes_keep_their_spreadsheet_sentences(client_as, shelf):
+    """The scanner's sentences are the scan page's only: the same 14 digits pasted speak of the column."""
+    _, words = scanned(client_as(Role.SALES), lost_zero())
+    assert "scan it again" in words
+
+    job = job_from_input(action="claim", mode="paste", customer=shelf["acme"], actor=None, text=lost_zero())
+    assert "a spreadsheet dropped" in job.items.get().message

@@ -51,7 +51,7 @@ def test_claiming_a_device_claims_it_in_zero_touch_and_updates_the_cache(portal)
     assert DeviceEvent.objects.get(device=device).kind == DeviceEvent.Kind.CLAIMED
     audit = AuditEvent.objects.get(action="device.claim")
     assert (audit.outcome, audit.actor_username, audit.target_id) == (
-        "success",
+        "succeeded",
         "sales",
         str(device.device_id),
     )
@@ -69,7 +69,7 @@ def test_a_device_of_another_customer_is_refused_with_that_customers_name(portal
         "Unclaim it there first."
     ) in response.text
     assert emulator_device(portal["emulator"], imei)["claims"][0]["ownerCompanyId"] == str(other.company_id)
-    assert AuditEvent.objects.filter(action="device.claim", outcome="failure").count() == 1
+    assert AuditEvent.objects.filter(action="device.claim", outcome="failed").count() == 1
     failed = DeviceEvent.objects.get(outcome=DeviceEvent.Outcome.FAILED)
     assert (failed.kind, failed.failure_kind, failed.title) == (
         DeviceEvent.Kind.CLAIMED,
@@ -138,7 +138,7 @@ def test_server_errors_say_nothing_was_changed(portal, settings):
         "Zero-touch had a temporary problem" in response.text or "Zero-touch did not confirm" in response.text
     )
     assert "Traceback" not in response.text and "{" not in response.text.split("<form")[0]
-    assert AuditEvent.objects.get(action="device.claim").outcome in ("failure", "unknown")
+    assert AuditEvent.objects.get(action="device.claim").outcome in ("failed", "unknown")
 
 
 def test_a_timeout_after_sending_says_the_outcome_is_unknown(portal, settings):
@@ -170,7 +170,7 @@ def test_unclaim_after_confirming(portal):
     device.refresh_from_db()
     assert device.owner_id is None
     assert device.events.first().kind == DeviceEvent.Kind.UNCLAIMED
-    assert AuditEvent.objects.filter(action="device.unclaim", outcome="success").count() == 1
+    assert AuditEvent.objects.filter(action="device.unclaim", outcome="succeeded").count() == 1
 
 
 def test_unclaim_with_vacation_mode_keeps_the_claim_until_it_ends(portal):
@@ -396,7 +396,7 @@ def test_a_repeated_claim_is_recorded_as_nothing_to_change(portal):
     assert list(
         AuditEvent.objects.filter(action="device.claim").order_by("id").values_list("outcome", flat=True)
     ) == [
-        "success",
+        "succeeded",
         "noop",
     ]
 
@@ -417,7 +417,7 @@ def test_an_unclaim_done_while_reads_fail_is_a_success(portal):
     assert not emulator_device(portal["emulator"], imei).get("claims")
     device.refresh_from_db()
     assert device.owner_id is None and device.changed_at is not None
-    assert AuditEvent.objects.get(action="device.unclaim").outcome == "success"
+    assert AuditEvent.objects.get(action="device.unclaim").outcome == "succeeded"
     assert device.events.first().title == "Unclaimed"
 
 
@@ -435,7 +435,7 @@ def test_metadata_saved_while_reads_fail_is_a_success(portal):
     device.refresh_from_db()
     assert device.metadata == {"ordernumber": "SO-2"}
     assert portal["client"].get("/devices/", {"q": "so-2"}).text.count(f"/devices/{device.device_id}/") == 1
-    assert AuditEvent.objects.get(action="device.metadata").outcome == "success"
+    assert AuditEvent.objects.get(action="device.metadata").outcome == "succeeded"
 
 
 def test_a_new_device_claimed_while_reads_fail_is_cached_from_the_claim(portal):
@@ -449,11 +449,11 @@ def test_a_new_device_claimed_while_reads_fail_is_cached_from_the_claim(portal):
     device = Device.objects.get(imei=imei)
     assert (device.owner_id, device.order_number) == (portal["customer"].company_id, "SO-77")
     assert device.device_id == int(emulator_device(portal["emulator"], imei)["deviceId"])
-    assert AuditEvent.objects.get(action="device.claim").outcome == "success"
+    assert AuditEvent.objects.get(action="device.claim").outcome == "succeeded"
 
 
 def test_a_sync_page_read_before_a_portal_change_does_not_undo_it(portal):
-    from devices.cache import cache_store_rows, device_row
+    from devices.store import cache_store_rows, device_row
 
     imei = make_imei(70025)
     claim(portal["client"], portal["customer"], imei)
@@ -482,7 +482,7 @@ def test_a_claim_answered_with_server_errors_says_nothing_was_changed(portal, se
     assert "Zero-touch had a temporary problem (the claim); nothing was changed." in response.text
     assert "may or may not" not in response.text
     audit = AuditEvent.objects.get(action="device.claim")
-    assert (audit.outcome, audit.details["failure_kind"]) == ("failure", "temporary")
+    assert (audit.outcome, audit.details["failure_kind"]) == ("failed", "temporary")
 
 
 def test_a_look_up_that_times_out_speaks_of_no_change(portal, settings):
@@ -547,7 +547,7 @@ def test_five_identical_claims_at_once_record_one_claim(emulator, client_as):
     )
     assert outcomes == ["succeeded", "succeeded", "noop", "noop", "noop", "noop"]
     audits = AuditEvent.objects.filter(action="device.claim").values_list("outcome", flat=True)
-    assert sorted(audits) == ["noop"] * 4 + ["success"] * 2
+    assert sorted(audits) == ["noop"] * 4 + ["succeeded"] * 2
 
 
 def test_people_are_named_by_their_full_names_in_history_batches_and_the_audit(portal, client_as):

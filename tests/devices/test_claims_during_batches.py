@@ -1,6 +1,6 @@
 """A salesperson's one claim while a batch's chunk is being recorded.
 
-A chunk's recording (``devices.bulk.devices_record_batch`` in the chunk's transaction) adds to rows
+A chunk's recording (``devices.recorder.devices_record_batch`` in the chunk's transaction) adds to rows
 that a one-device change adds to as well: today's rollup rows and the customer's device count. On
 PostgreSQL's row locks, the chunk is stopped half-way by another writer of its order (a second
 chunk naming the same order number holds it), with its own transaction open, and a claim must not
@@ -17,9 +17,9 @@ from django.utils import timezone
 import zerotouch
 from core.roles import Role
 from customers.models import Customer
-from devices.bulk import devices_record_batch
 from devices.changes import Action, Intent, Verdict
 from devices.models import Device
+from devices.recorder import devices_record_batch
 from devices.sync import sync_full
 from reports.models import DailyActivity, Order
 from tests.devices.factories import make_imei

@@ -4,9 +4,9 @@ from django.test.utils import CaptureQueriesContext
 
 from core.paging import InvalidCursor
 from customers.models import Vendor
-from devices.cache import cache_store_devices
 from devices.models import Device
 from devices.selectors import DeviceFilters, bounded_count, device_search
+from devices.store import cache_store_devices
 from tests.devices.factories import api_device, make_customer, make_imei
 
 pytestmark = pytest.mark.django_db

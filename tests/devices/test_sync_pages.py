@@ -125,8 +125,8 @@ def test_the_filters_list_models_kept_by_the_writers_without_scanning_devices(em
 @pytest.mark.django_db
 def test_a_batch_claim_adds_its_new_models_too(emulator):
     import zerotouch
-    from devices.bulk import devices_record_batch
     from devices.changes import Action, Intent, Verdict
+    from devices.recorder import devices_record_batch
 
     emulator.seed(customers=1, vendors=0, devices=0, random_seed=96)
     sync_full()

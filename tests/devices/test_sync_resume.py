@@ -110,9 +110,9 @@ def test_a_sync_whose_worker_is_killed_is_taken_over_from_its_checkpoint(emulato
         try:
             processes.start_worker()
             processes.start_beat()
-            from devices.tasks import sync_full
+            from devices.tasks import sync_full_task
 
-            sync_full.delay("test")
+            sync_full_task.delay("test")
             deadline = time.monotonic() + 60
             while Device.objects.count() < 2000:
                 assert time.monotonic() < deadline, processes.log_text()[-3000:]

@@ -1,7 +1,7 @@
 import pytest
 
 from core.roles import Role
-from devices.cache import cache_store_devices
+from devices.store import cache_store_devices
 from tests.devices.factories import api_device, make_customer, make_imei
 
 

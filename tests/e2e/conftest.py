@@ -11,6 +11,7 @@ import pytest
 
 from core.roles import Role
 from tests.conftest import make_user
+from tests.devices.factories import make_customer
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -91,3 +92,10 @@ def sign_in(page, transactional_db):
         return user
 
     return as_role
+
+
+@pytest.fixture
+def many_customers(transactional_db):
+    """More customers than a picker lists at once, all sorting before the one a test looks for."""
+    for number in range(1, 15):
+        make_customer(500 + number, f"Alpha Trading {number:02d}")

@@ -9,7 +9,7 @@ import pytest
 from batches.models import BatchItem, BatchJob
 from core.roles import Role
 from customers.models import Vendor
-from devices.cache import cache_store_devices
+from devices.store import cache_store_devices
 from tests.devices.factories import api_device, make_customer
 
 CUSTOMER = 501

@@ -13,7 +13,7 @@ from devices.sync import sync_full
 from ops.apicalls import ApiCall, call_store
 from ops.health import api_health, celery_status, percentile, readiness
 from portal.celery import app
-from portal.tasks import heartbeat
+from portal.tasks import heartbeat_task
 from tests.processes import portal_processes
 
 UNKNOWN_DEVICE = "999999999"
@@ -152,7 +152,7 @@ def test_queue_depth_counts_the_messages_waiting(settings, db):
     queue = f"test-depth-{uuid.uuid4().hex[:8]}"
     settings.CELERY_TASK_DEFAULT_QUEUE = queue
     for _ in range(3):
-        heartbeat.apply_async(queue=queue)
+        heartbeat_task.apply_async(queue=queue)
 
     status = celery_status(ping_timeout=0.2)
 
@@ -168,7 +168,7 @@ def test_a_running_worker_answers_the_ping(transactional_db, emulator, tmp_path)
         previous = app.conf.task_default_queue
         app.conf.task_default_queue = processes.queue
         try:
-            heartbeat.delay().get(timeout=60)  # the worker is up
+            heartbeat_task.delay().get(timeout=60)  # the worker is up
             status = celery_status(ping_timeout=1.0)
         finally:
             app.conf.task_default_queue = previous
@@ -267,7 +267,7 @@ def test_the_page_says_checking_until_the_workers_first_answer(
         previous = app.conf.task_default_queue
         app.conf.task_default_queue = processes.queue
         try:
-            heartbeat.delay().get(timeout=60)  # the worker is up
+            heartbeat_task.delay().get(timeout=60)  # the worker is up
             page = client.get(reverse("ops"))
             fragment = client.get(reverse("ops"), headers={"HX-Request": "true"})
         finally:

@@ -291,12 +291,12 @@ def test_the_audit_log_is_filtered_by_actor_action_outcome_and_date(client_as):
     admins = client_as(Role.ADMINS)
     seller = make_user(Role.SALES, username="seller")
     audit_record(actor=seller, action="claim", target_type="device", target_id="1")
-    audit_record(actor=None, action="auth.sign_in_failed", outcome=AuditEvent.Outcome.FAILURE)
+    audit_record(actor=None, action="auth.sign_in_failed", outcome=AuditEvent.Outcome.FAILED)
     url = reverse("admin:portal_auditevent_changelist")
 
     by_seller = admins.get(url, {"actor": seller.pk}).context["cl"].result_list
     by_system = admins.get(url, {"actor": "system"}).context["cl"].result_list
-    failures = admins.get(url, {"outcome__exact": "failure"}).context["cl"].result_list
+    failures = admins.get(url, {"outcome__exact": "failed"}).context["cl"].result_list
     claims = admins.get(url, {"action__exact": "claim"}).context["cl"].result_list
     midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     today = admins.get(url, {"created_at__gte": str(midnight)}).context["cl"].result_list

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from celery.result import AsyncResult
 
-from portal.tasks import heartbeat
+from portal.tasks import heartbeat_task
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,7 +58,7 @@ def worker_queue():
 
 
 def test_a_task_runs_on_a_real_worker(worker_queue):
-    sent: AsyncResult = heartbeat.apply_async(queue=worker_queue)
+    sent: AsyncResult = heartbeat_task.apply_async(queue=worker_queue)
 
     answered = sent.get(timeout=60)
 

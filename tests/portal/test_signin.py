@@ -110,7 +110,7 @@ def test_every_failed_sign_in_is_audited_and_logged_without_the_password(caplog)
     events = list(AuditEvent.objects.filter(action="auth.sign_in_failed").order_by("id"))
     assert len(events) == settings.LOGIN_FAILURES_PER_ACCOUNT + 1
     assert {(e.target_label, e.outcome, e.actor_username) for e in events[:-1]} == {
-        ("sales", AuditEvent.Outcome.FAILURE, "")
+        ("sales", AuditEvent.Outcome.FAILED, "")
     }
     assert [{k: v for k, v in e.details.items() if k != "request_id"} for e in events[-2:]] == [
         {"address": "192.0.2.10", "throttled": False},

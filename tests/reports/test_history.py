@@ -10,9 +10,9 @@ import zerotouch
 from batches.models import BatchJob
 from core.roles import Role
 from customers.models import Customer
-from devices.bulk import devices_record_batch
 from devices.changes import Action, Intent, Verdict
 from devices.models import Device, DeviceEvent
+from devices.recorder import devices_record_batch
 from devices.sync import sync_full
 from reports.forms import ReportFilters
 from reports.models import DailyActivity, Order

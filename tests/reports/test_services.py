@@ -110,7 +110,7 @@ def test_the_page_offers_the_email_and_htmx_swaps_the_answer(client_as):
 
 
 def test_devices_per_customer_are_read_from_the_latest_count_beat_took():
-    from devices.cache import cache_store_devices
+    from devices.store import cache_store_devices
     from reports.forms import ReportFilters
     from reports.selectors import fleet_section
     from reports.services import fleet_counts_take
@@ -149,7 +149,7 @@ def test_beat_sends_the_summary_on_monday_mornings_through_a_registered_task(set
 
 
 def test_the_task_sends_last_weeks_summary_to_the_outbox():
-    from reports.tasks import weekly_summaries
+    from reports.tasks import weekly_summaries_send_task
 
     acme = Customer.objects.create(company_id=501, name="Acme")
     last_week = last_week_start(timezone.localdate())
@@ -157,7 +157,7 @@ def test_the_task_sends_last_weeks_summary_to_the_outbox():
     maria = manager("maria")
     subscription_set(user=maria, weekly=True)
 
-    assert weekly_summaries.apply().get() == 1
+    assert weekly_summaries_send_task.apply().get() == 1
 
     [message] = mail.outbox
     assert message.to == ["maria@example.com"]

@@ -1,5 +1,6 @@
-"""Hostile files through the real batch page: refused in words, quickly, in little memory, and
-nothing kept (issue 20, items 12 and 13)."""
+"""Hostile files through the real batch page (batches.uploads and the pre-flight's limits): refused in
+words, quickly, in little memory, and nothing kept. Wide rows, blank rows, long rows and a slow
+pre-flight; a body past the size limit stopped while it arrives."""
 
 import html
 import re
@@ -62,7 +63,7 @@ def nothing_kept() -> bool:
     return not BatchJob.objects.exists() and not BatchItem.objects.exists()
 
 
-# --- Item 12: wide rows, blank rows, long rows, a slow pre-flight ---------------------------------
+# --- Wide rows, blank rows, long rows, a slow pre-flight -------------------------------------
 
 
 def test_a_file_of_310_rows_of_32001_cells_is_refused_at_once_in_little_memory(sales, capsys):
@@ -169,7 +170,7 @@ def test_a_preflight_past_its_time_budget_is_refused_and_keeps_nothing(sales, se
     assert BatchItem.objects.count() == 3000
 
 
-# --- Item 13: a body past the size limit is stopped while it arrives -------------------------------
+# --- A body past the size limit is stopped while it arrives ----------------------------------
 
 TOO_LARGE_1_MB = "The file is larger than 1 MB: split it into smaller files and upload each."
 

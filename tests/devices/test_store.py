@@ -3,8 +3,8 @@ import threading
 import pytest
 from django.db import connection
 
-from devices.cache import cache_mark_unclaimed_outside, cache_store_devices
 from devices.models import Device, DeviceEvent, SearchKey, SyncRun
+from devices.store import cache_mark_unclaimed_outside, cache_store_devices
 from tests.devices.factories import api_device, make_customer, make_imei
 
 pytestmark = pytest.mark.django_db
@@ -124,15 +124,15 @@ def test_a_device_inserted_by_another_writer_meanwhile_makes_the_batch_write_aga
     other writer waits and no collision can happen; the race exists on PostgreSQL only."""
     if connection.vendor != "postgresql":
         pytest.skip("SQLite's BEGIN IMMEDIATE makes other writers wait: no race to test")
-    import devices.cache
+    import devices.store
 
     make_customer(501, "Acme Ltd")
-    real_select_rows = devices.cache.select_rows
+    real_select_rows = devices.store.select_rows
     interleaved = []
 
     def other_writer() -> None:
         try:
-            devices.cache.cache_store_devices([api_device(2)])
+            devices.store.cache_store_devices([api_device(2)])
         finally:
             connection.close()
 
@@ -145,7 +145,7 @@ def test_a_device_inserted_by_another_writer_meanwhile_makes_the_batch_write_aga
             thread.join()
         return rows
 
-    monkeypatch.setattr(devices.cache, "select_rows", select_then_let_another_writer_in)
+    monkeypatch.setattr(devices.store, "select_rows", select_then_let_another_writer_in)
 
     counts = cache_store_devices([api_device(1), api_device(2, owner=501, serial="SN-2")])
 

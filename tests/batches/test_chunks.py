@@ -1,18 +1,18 @@
-"""What a batch writes into the device history is true: a metadata change's values before it (from
-the cache, as the one-device edit records them), the make and model of a device named by its IMEI
-alone, and an unclaim's vacation mode."""
+"""batches.chunks: what a chunk's verdicts write into the device history is true: a metadata change's
+values before it (from the cache, as the one-device edit records them), the make and model of a device
+named by its IMEI alone, and a model the cache learns later."""
 
 import io
 
 import zerotouch
 from batches.drafts import job_from_input
 from batches.jobs import job_confirm
-from devices.cache import cache_store_devices
 from devices.history import events_fill_models
 from devices.models import Device, DeviceEvent
 from devices.selectors import device_history
+from devices.store import cache_store_devices
 from reports.models import DailyModelTotal
-from tests.batches.test_services import run_to_the_end
+from tests.batches.factories import run_to_the_end
 from tests.devices.factories import emulator_device, make_imei
 
 

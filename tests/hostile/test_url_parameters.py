@@ -1,5 +1,5 @@
 """Every parameter of every URL that takes one, fed every value of a stored corpus of hostile input
-(tests/corpus/hostile_values.json): overflowing numbers, other scripts' digits, NUL bytes, huge
+(tests/hostile/hostile_values.json): overflowing numbers, other scripts' digits, NUL bytes, huge
 strings, forged page cursors, markup. The portal must answer each with a page or a clear 4xx, never
 a 5xx and never a traceback."""
 
@@ -11,10 +11,10 @@ import pytest
 from batches.models import BatchItem, BatchJob
 from core.roles import Role
 from customers.models import Customer
-from devices.cache import cache_store_devices
+from devices.store import cache_store_devices
 from tests.devices.factories import api_device, make_customer
 
-HOSTILE = json.loads((Path(__file__).parent / "corpus" / "hostile_values.json").read_text())["values"]
+HOSTILE = json.loads((Path(__file__).parent / "hostile_values.json").read_text())["values"]
 HTMX = {"HX-Request": "true"}
 
 SEARCH_PARAMETERS = ["q", "customer", "manufacturer", "model", "state", "seller", "sort", "cursor"]

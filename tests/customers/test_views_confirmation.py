@@ -1,8 +1,7 @@
-"""The new-customer form's confirmation step: "Change something" leads back to the form as typed."""
+"""The new-customer page's confirmation step (customers.views.customer_create_view): "Change something"
+leads back to the form as typed, and the confirmation still creates the customer."""
 
 from html.parser import HTMLParser
-
-import pytest
 
 from core.roles import Role
 from customers.models import Customer
@@ -45,11 +44,6 @@ class ConfirmationForm(HTMLParser):
         for name, value in fields:
             data.setdefault(name, []).append(value)
         return data
-
-
-@pytest.fixture
-def world(emulator, db):
-    return emulator
 
 
 TYPED = {
