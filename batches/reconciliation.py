@@ -5,7 +5,9 @@ The rule (docs/architecture.md, "A lost answer", has the arithmetic). A lost req
 may have started an operation; had it started at once it has ended ``processing_seconds(n)`` after it
 was sent, and whatever its start it has ended ``settle_seconds(n)`` after.
 
-1. **First look** once ``processing_seconds(n)`` have passed. Devices in the wanted state succeeded,
+1. **First look** once ``processing_seconds(n)`` have passed, or sooner when another chunk of the job
+   has finished and its pace says the operation would have ended by then
+   (``first_looks_brought_forward``). Devices in the wanted state succeeded,
    and devices whose state explains a refusal (claimed by another customer...) failed: a running
    operation cannot undo either. That is usually every device, and the chunk is done.
 2. **Only the others are read again**, once ``settle_seconds(n)`` have passed; then every device not in
@@ -72,6 +74,8 @@ def chunk_reconcile(
     now = timezone.now()
     sent = chunk.attempted_at or now - timedelta(seconds=settle_seconds(chunk.size))  # None: long ago
     first_look = sent + timedelta(seconds=processing_seconds(chunk.size))
+    if chunk.reconciled_at is None and chunk.due_at is not None and chunk.due_at < first_look:
+        first_look = chunk.due_at  # brought forward by the pace of the job's finished chunks
     settled_at = sent + timedelta(seconds=settle_seconds(chunk.size))
     if now < first_look:  # the operation, had it started at once, would not have ended yet
         update_chunk(chunk, due_at=first_look)
@@ -86,6 +90,37 @@ def chunk_reconcile(
         return _reconcile(chunk, client or batch_client(), settled_at=settled_at)
     finally:
         cache.delete(hold)
+
+
+def first_looks_brought_forward(chunk_id: int) -> list[tuple[int, datetime]]:
+    """A chunk whose operation has just ended tells how fast zero-touch works now: seconds a device,
+    from sending the request to recording the results. The job's chunks whose answer was lost and
+    that have not been read yet get their first look when their own operations would have ended at
+    that pace, if that is sooner than ``processing_seconds`` assumes (which must hold for any
+    partner, so it is slow). Returns each such chunk with its new moment.
+
+    Only the first look moves. A look too early costs a reading more: the devices still changing
+    are read again by the task scheduled for the first look as it was, and once more when settled;
+    what is sent again still waits for ``settle_seconds``, the rule that keeps a device from being
+    sent twice."""
+    done = BatchChunk.objects.filter(pk=chunk_id, state=BatchChunk.State.DONE).first()
+    if done is None or not done.size or done.attempted_at is None or done.finished_at is None:
+        return []
+    pace = max(0.0, (done.finished_at - done.attempted_at).total_seconds()) / done.size
+    now = timezone.now()
+    moved = []
+    waiting = BatchChunk.objects.filter(
+        job_id=done.job_id, state=BatchChunk.State.UNKNOWN, reconciled_at__isnull=True
+    ).exclude(attempted_at__isnull=True)
+    for chunk in waiting:
+        look = max(now, chunk.attempted_at + timedelta(seconds=pace * chunk.size))
+        if chunk.due_at is not None and look >= chunk.due_at:
+            continue
+        if BatchChunk.objects.filter(
+            pk=chunk.pk, state=BatchChunk.State.UNKNOWN, reconciled_at__isnull=True
+        ).update(due_at=look):
+            moved.append((chunk.pk, look))
+    return moved
 
 
 def reconcile_holds_release(*, node: str, instance: str) -> int:

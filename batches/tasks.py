@@ -20,7 +20,7 @@ from django.db import DatabaseError, connections
 from batches import retention
 from batches.chunks import job_with_waiting_chunks
 from batches.polling import chunk_poll
-from batches.reconciliation import chunk_reconcile, reconcile_holds_release
+from batches.reconciliation import chunk_reconcile, first_looks_brought_forward, reconcile_holds_release
 from batches.submission import chunk_submit_next
 from batches.sweep import Sweep, batches_sweep, chunks_orphaned
 
@@ -88,6 +88,8 @@ def chunk_poll_task(chunk_id: int) -> None:
         chunk_poll_task.apply_async((chunk_id,), countdown=result.next_poll_in)
     elif result.done:
         _submit_resent(chunk_id)
+        for lost, look_at in first_looks_brought_forward(chunk_id):
+            chunk_reconcile_task.apply_async((lost,), eta=look_at)
 
 
 @shared_task(ignore_result=True, bind=True)

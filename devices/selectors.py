@@ -22,6 +22,7 @@ from devices.models import Device, DeviceEvent, DeviceModel, SearchKey, SyncRun
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 COUNT_CAP = 1000  # results are counted exactly up to here, then shown as "1,000+"
+CUSTOMER_COUNT_CAP = 10_000  # the same within one customer's devices (its own index range)
 # The highest code point: every string that starts with a prefix sorts below prefix + this.
 _PREFIX_END = "\U0010ffff"
 
@@ -222,9 +223,19 @@ def _browse(
     next_cursor = encode_cursor(getattr(rows[-1], column), rows[-1].device_id) if more else None
     if not cursor and not more:
         count, capped = min(len(rows), count_cap), len(rows) > count_cap  # the whole result is this page
+    elif filters == DeviceFilters(customer_id=filters.customer_id) and filters.customer_id is not None:
+        # One customer's devices, nothing else: the count its page shows, kept with every change.
+        count, capped = _customer_device_count(filters.customer_id), False
+    elif filters.customer_id is not None:
+        count, capped = bounded_count(matching, max(count_cap, CUSTOMER_COUNT_CAP))
     else:
         count, capped = bounded_count(matching, count_cap)
     return DevicePage(devices=rows, next_cursor=next_cursor, count=count, count_capped=capped)
+
+
+def _customer_device_count(customer_id: int) -> int:
+    counted = Customer.objects.filter(pk=customer_id).values_list("device_count", flat=True).first()
+    return counted or 0
 
 
 def device_ids_search(text: str, *, limit: int) -> list[int]:

@@ -12,7 +12,14 @@ from django.utils import timezone
 from batches.chunks import intent_of
 from batches.jobs import job_confirm
 from batches.models import BatchChunk
-from batches.reconciliation import READERS, _Reading, chunk_reconcile, reconcile_holds_release
+from batches.polling import chunk_poll
+from batches.reconciliation import (
+    READERS,
+    _Reading,
+    chunk_reconcile,
+    first_looks_brought_forward,
+    reconcile_holds_release,
+)
 from batches.submission import chunk_submit_next
 from core.api import zerotouch_client
 from devices.models import Device
@@ -266,3 +273,53 @@ def test_a_restarted_worker_lets_go_of_the_readings_its_killed_run_held(world):
 
     assert cache.get(f"batches:reconciling:{mine.pk}") is None
     assert cache.get(f"batches:reconciling:{other.pk}") == "celery@host-b run-1"
+
+
+def test_a_finished_chunk_brings_the_first_look_of_a_lost_one_forward(world, settings):
+    """Zero-touch's pace, seen on a chunk of the same job that finished, says when a lost chunk's
+    operation would have ended: it is read then, not at the slow default (here an hour); what is sent
+    again still waits for the settle window."""
+    emulator = world["emulator"]
+    settings.ZT_BATCH_SETTLE_SECONDS_PER_DEVICE = 1200  # the default pace: 3 devices, an hour
+    settings.ZT_BATCH_CHUNK_SIZE = 3
+    fresh = [make_imei(95100 + n) for n in range(6)]
+    job = job_confirm(job=make_job("imei\n" + "\n".join(fresh), customer=world["customer"]), actor=None)
+    lost = lose_the_answer(emulator, job)
+    assert lost.due_at == lost.attempted_at + timedelta(seconds=3600)
+    finished = chunk_submit_next(job.pk)
+    emulator.complete_operations()
+    while chunk_poll(finished.pk).next_poll_in is not None:
+        pass
+    finished.refresh_from_db()
+    assert finished.state == "done"
+
+    moved = dict(first_looks_brought_forward(finished.pk))
+
+    lost.refresh_from_db()
+    assert list(moved) == [lost.pk] and moved[lost.pk] == lost.due_at
+    assert lost.due_at <= timezone.now()  # it was sent first, so its operation is over at that pace
+    assert chunk_reconcile(lost.pk).settled is True
+    job.refresh_from_db()
+    assert (job.state, job.succeeded) == ("done", 6)
+    assert len(emulator.requests_log(method="partners.devices.claimAsync")) == 2  # none sent twice
+
+
+def test_a_chunk_already_read_keeps_its_moment(world, settings):
+    emulator = world["emulator"]
+    settings.ZT_BATCH_CHUNK_SIZE = 3
+    settings.ZT_BATCH_SETTLE_SECONDS = 3600
+    job = job_confirm(
+        job=make_job(
+            "imei\n" + "\n".join(make_imei(95200 + n) for n in range(6)), customer=world["customer"]
+        ),
+        actor=None,
+    )
+    lost = lose_the_answer(emulator, job)
+    BatchChunk.objects.filter(pk=lost.pk).update(reconciled_at=timezone.now())
+    finished = chunk_submit_next(job.pk)
+    emulator.complete_operations()
+    while chunk_poll(finished.pk).next_poll_in is not None:
+        pass
+
+    assert first_looks_brought_forward(finished.pk) == []
+    assert first_looks_brought_forward(lost.pk) == []  # not a finished chunk: it says nothing

@@ -3,7 +3,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.paging import InvalidCursor
-from customers.models import Vendor
+from customers.models import Customer, Vendor
 from devices.models import Device
 from devices.selectors import DeviceFilters, bounded_count, device_search
 from devices.store import cache_store_devices
@@ -150,6 +150,18 @@ def test_results_are_counted_exactly_up_to_the_cap(fleet):
     assert (capped.count, capped.count_capped) == (2, True)
     capped = device_search(DeviceFilters(text="R58N"), count_cap=2)
     assert (capped.count, capped.count_capped) == (2, True)
+
+
+def test_a_customers_devices_are_counted_exactly_past_the_cap(fleet):
+    """The count a customer's filter shows is the one its customer page shows, whatever its size;
+    narrowed further within the customer, it is exact up to CUSTOMER_COUNT_CAP."""
+    page = device_search(DeviceFilters(customer_id=501), page_size=1, count_cap=1)
+    assert (page.count, page.count_capped) == (2, False)
+    assert Customer.objects.get(pk=501).device_count == 2
+    narrowed = device_search(DeviceFilters(customer_id=501, claimed=True), page_size=1, count_cap=1)
+    assert (narrowed.count, narrowed.count_capped) == (2, False)
+    everyone = device_search(DeviceFilters(), page_size=1, count_cap=1)
+    assert (everyone.count, everyone.count_capped) == (1, True)
 
 
 def test_bounded_count_stops_at_the_cap(fleet):
