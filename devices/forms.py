@@ -22,6 +22,12 @@ def id_field(**kwargs) -> forms.IntegerField:
     return forms.IntegerField(min_value=1, max_value=MAX_ID, **kwargs)
 
 
+_PAGE_LINK_ERRORS = {
+    code: "This page link is not valid any more; start again."
+    for code in ("max_length", "null_characters_not_allowed")
+}
+
+
 class DeviceSearchForm(PortalForm):
     """The device list's query string: the search box, the filters, the sort and the page cursor."""
 
@@ -37,15 +43,9 @@ class DeviceSearchForm(PortalForm):
         choices=[("", "Own and vendors'"), ("own", "Own customers"), ("vendor", "Vendors' customers")],
     )
     sort = forms.ChoiceField(required=False, choices=[(key, key) for key in SORTS])
-    cursor = forms.CharField(
-        required=False,
-        max_length=512,
-        # A page link is the portal's own: whatever is wrong with one, the person hears the same thing.
-        error_messages={
-            code: "This page link is not valid any more; start again."
-            for code in ("max_length", "null_characters_not_allowed")
-        },
-    )
+    # Page links are the portal's own: whatever is wrong with one, the person hears the same thing.
+    cursor = forms.CharField(required=False, max_length=512, error_messages=_PAGE_LINK_ERRORS)
+    before = forms.CharField(required=False, max_length=512, error_messages=_PAGE_LINK_ERRORS)
 
     def filters(self) -> DeviceFilters:
         data = self.cleaned_data

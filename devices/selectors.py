@@ -47,6 +47,7 @@ class DevicePage:
     guess: IdentifierGuess | None = None
     count: int | None = None  # devices matching, counted exactly up to a cap (COUNT_CAP)
     count_capped: bool = False  # more than the cap match
+    prev_cursor: str | None = None  # the ``before`` of the page before this one (None: this is the first)
 
 
 SORTS = {
@@ -71,7 +72,7 @@ def _device_filter_q(filters: DeviceFilters, prefix: str = "") -> Q:
     if filters.customer_id is not None:
         q &= Q(**{f"{prefix}owner_id": filters.customer_id})
     if filters.manufacturer:
-        q &= Q(**{f"{prefix}manufacturer": filters.manufacturer})
+        q &= Q(**{f"{prefix}manufacturer__in": manufacturer_spellings(filters.manufacturer)})
     if filters.model:
         q &= Q(**{f"{prefix}model": filters.model})
     if filters.claimed is not None:
@@ -101,6 +102,7 @@ def device_search(
     *,
     sort: str = "device_id",
     cursor: str | None = None,
+    before: str | None = None,
     page_size: int = DEFAULT_PAGE_SIZE,
     count_cap: int = COUNT_CAP,
 ) -> DevicePage:
@@ -108,50 +110,78 @@ def device_search(
 
     With text, the text is a prefix of any identifier (IMEI in either slot, MEID, serial) or of an
     order or phone number, and results come in identifier order; without, devices come in ``sort``
-    order. ``cursor`` is the ``next_cursor`` of the previous page.
+    order. ``cursor`` is the ``next_cursor`` of the page before; ``before``, the ``prev_cursor`` of the
+    page after (the page that ends just before it; ``cursor`` wins when both are given).
     """
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
+    paging = _Paging(page_size=page_size, after=cursor or None, before=None if cursor else before or None)
     if filters.text.strip():
-        return _search_by_key(filters, cursor=cursor, page_size=page_size, count_cap=count_cap)
-    return _browse(filters, sort=sort, cursor=cursor, page_size=page_size, count_cap=count_cap)
+        return _search_by_key(filters, paging=paging, count_cap=count_cap)
+    return _browse(filters, sort=sort, paging=paging, count_cap=count_cap)
 
 
-def _search_by_key(
-    filters: DeviceFilters, *, cursor: str | None, page_size: int, count_cap: int
-) -> DevicePage:
+@dataclass(frozen=True)
+class _Paging:
+    """Where a page starts: after the ``after`` cursor (forward), or ending before ``before``."""
+
+    page_size: int
+    after: str | None = None
+    before: str | None = None
+
+    @property
+    def first(self) -> bool:
+        return self.after is None and self.before is None
+
+    def cut(self, rows: list) -> tuple[list, bool, bool]:
+        """The page from ``page_size + 1`` rows fetched in the paging's direction: (rows in display
+        order, a page after it exists, a page before it exists)."""
+        beyond = len(rows) > self.page_size
+        rows = rows[: self.page_size]
+        if self.before is not None:
+            return rows[::-1], True, beyond
+        return rows, beyond, self.after is not None and bool(rows)
+
+
+def _search_by_key(filters: DeviceFilters, *, paging: _Paging, count_cap: int) -> DevicePage:
     values, guess = search_values(filters.text)
-    after = _decode_cursor(cursor, str) if cursor else None
+    after = _decode_cursor(paging.after, str) if paging.after else None
+    before = _decode_cursor(paging.before, str) if paging.before else None
     matches = Q()
     for value in values:
         lower = value
         if after is not None and after[0] > lower:
             lower = after[0]  # start the index range at the cursor, not at the prefix
-        matches |= Q(value__gte=lower, value__lt=value + _PREFIX_END)
+        within = Q(value__gte=lower, value__lt=value + _PREFIX_END)
+        if before is not None:
+            within &= Q(value__lte=before[0])  # end it at the cursor going backwards
+        matches |= within
     keys: QuerySet[SearchKey] = SearchKey.objects.filter(matches).filter(
         _device_filter_q(filters, "device__")
     )
+    order = ["value", "device_id"]
     if after is not None:
         keys = keys.filter(Q(value__gt=after[0]) | Q(value=after[0], device_id__gt=after[1]))
-    rows = list(
-        keys.select_related("device", "device__owner").order_by("value", "device_id")[: page_size + 1]
-    )
-    more = len(rows) > page_size
-    rows = rows[:page_size]
+    if before is not None:
+        keys = keys.filter(Q(value__lt=before[0]) | Q(value=before[0], device_id__lt=before[1]))
+        order = ["-value", "-device_id"]
+    fetched = list(keys.select_related("device", "device__owner").order_by(*order)[: paging.page_size + 1])
+    rows, more_after, more_before = paging.cut(fetched)
     devices: list[Device] = []
     matched: dict[int, str] = {}
     for key in rows:
         if key.device_id not in matched:  # a device whose IMEI and IMEI2 both match shows once
             matched[key.device_id] = key.kind
+            key.device.matched_kind = key.kind  # the row says what matched when its columns do not
             devices.append(key.device)
-    next_cursor = encode_cursor(rows[-1].value, rows[-1].device_id) if more else None
-    if after is None and not more:
+    if paging.first and not more_after:
         # The whole result is this page: nothing more to count.
         count, capped = min(len(devices), count_cap), len(devices) > count_cap
     else:
         count, capped = _count_devices_by_key(values, filters, count_cap)
     return DevicePage(
         devices=devices,
-        next_cursor=next_cursor,
+        next_cursor=encode_cursor(rows[-1].value, rows[-1].device_id) if more_after and rows else None,
+        prev_cursor=encode_cursor(rows[0].value, rows[0].device_id) if more_before and rows else None,
         matched=matched,
         guess=guess,
         count=count,
@@ -199,15 +229,16 @@ def _pinned_columns(filters: DeviceFilters) -> list[str]:
     return []
 
 
-def _browse(
-    filters: DeviceFilters, *, sort: str, cursor: str | None, page_size: int, count_cap: int
-) -> DevicePage:
+def _browse(filters: DeviceFilters, *, sort: str, paging: _Paging, count_cap: int) -> DevicePage:
     column, descending = SORTS.get(sort, SORTS["device_id"])
     matching = Device.objects.filter(_device_filter_q(filters))
     devices = matching.select_related("owner")
-    if cursor:
-        last_value, last_id = _decode_cursor(cursor, int if column == "device_id" else str)
-        beyond = "lt" if descending else "gt"
+    backwards = paging.before is not None
+    if paging.after or paging.before:
+        last_value, last_id = _decode_cursor(
+            paging.after or paging.before, int if column == "device_id" else str
+        )
+        beyond = "lt" if descending != backwards else "gt"
         if column == "device_id":
             devices = devices.filter(**{f"device_id__{beyond}": last_id})
         else:
@@ -216,12 +247,11 @@ def _browse(
                 | Q(**{column: last_value, f"device_id__{beyond}": last_id})
             )
     columns = [*_pinned_columns(filters), "device_id"] if column == "device_id" else [column, "device_id"]
-    order = [f"-{name}" if descending else name for name in columns]
-    rows = list(devices.order_by(*order)[: page_size + 1])
-    more = len(rows) > page_size
-    rows = rows[:page_size]
-    next_cursor = encode_cursor(getattr(rows[-1], column), rows[-1].device_id) if more else None
-    if not cursor and not more:
+    order = [f"-{name}" if descending != backwards else name for name in columns]
+    rows, more, more_before = paging.cut(list(devices.order_by(*order)[: paging.page_size + 1]))
+    next_cursor = encode_cursor(getattr(rows[-1], column), rows[-1].device_id) if more and rows else None
+    prev_cursor = encode_cursor(getattr(rows[0], column), rows[0].device_id) if more_before and rows else None
+    if paging.first and not more:
         count, capped = min(len(rows), count_cap), len(rows) > count_cap  # the whole result is this page
     elif filters == DeviceFilters(customer_id=filters.customer_id) and filters.customer_id is not None:
         # One customer's devices, nothing else: the count its page shows, kept with every change.
@@ -230,7 +260,9 @@ def _browse(
         count, capped = bounded_count(matching, max(count_cap, CUSTOMER_COUNT_CAP))
     else:
         count, capped = bounded_count(matching, count_cap)
-    return DevicePage(devices=rows, next_cursor=next_cursor, count=count, count_capped=capped)
+    return DevicePage(
+        devices=rows, next_cursor=next_cursor, prev_cursor=prev_cursor, count=count, count_capped=capped
+    )
 
 
 def _customer_device_count(customer_id: int) -> int:
@@ -279,8 +311,31 @@ def metadata_of(device_ids: list[int]) -> dict[int, dict]:
 
 def manufacturer_models() -> list[tuple[str, str]]:
     """Every (manufacturer, model) pair in the cache, for the filters: a small table the cache's
-    writers keep (``devices.store.remember_models``), not a DISTINCT over the devices."""
-    return list(DeviceModel.objects.values_list("manufacturer", "model"))
+    writers keep (``devices.store.remember_models``), not a DISTINCT over the devices. A manufacturer
+    zero-touch holds in several spellings (``LENOVO`` and ``Lenovo``: devices report their own) is
+    listed once, in the spelling ``_shown_spelling`` picks; filtering by it finds every spelling."""
+    pairs = list(DeviceModel.objects.values_list("manufacturer", "model"))
+    spellings: dict[str, set[str]] = {}
+    for make, _ in pairs:
+        spellings.setdefault(make.casefold(), set()).add(make)
+    shown = {folded: _shown_spelling(names) for folded, names in spellings.items()}
+    return sorted(
+        {(shown[make.casefold()], model) for make, model in pairs}, key=lambda p: (p[0].casefold(), p)
+    )
+
+
+def _shown_spelling(names: set[str]) -> str:
+    """Of one manufacturer's spellings, the one a person reads most easily: not all capitals when
+    another exists ("Lenovo" rather than "LENOVO"), then the first in order."""
+    return min(names, key=lambda name: (name.isupper() and len(names) > 1, name))
+
+
+def manufacturer_spellings(manufacturer: str) -> list[str]:
+    """Every spelling of ``manufacturer`` the cache holds, whatever the case (at least itself)."""
+    found = set(
+        DeviceModel.objects.filter(manufacturer__iexact=manufacturer).values_list("manufacturer", flat=True)
+    )
+    return sorted(found | {manufacturer})
 
 
 @dataclass(frozen=True)

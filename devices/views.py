@@ -78,7 +78,10 @@ def device_list(request: HtmxHttpRequest) -> HttpResponse:
         return _list_response(request, context, status=400)
     try:
         context["page"] = device_search(
-            form.filters(), sort=form.cleaned_data["sort"] or "device_id", cursor=form.cleaned_data["cursor"]
+            form.filters(),
+            sort=form.cleaned_data["sort"] or "device_id",
+            cursor=form.cleaned_data["cursor"],
+            before=form.cleaned_data["before"],
         )
     except InvalidCursor as exc:
         context["error"] = str(exc)

@@ -5,7 +5,7 @@ from django.test.utils import CaptureQueriesContext
 from core.paging import InvalidCursor
 from customers.models import Customer, Vendor
 from devices.models import Device
-from devices.selectors import DeviceFilters, bounded_count, device_search
+from devices.selectors import DeviceFilters, bounded_count, device_search, manufacturer_models
 from devices.store import cache_store_devices
 from tests.devices.factories import api_device, make_customer, make_imei
 
@@ -122,9 +122,38 @@ def test_sorting_by_model_descending_with_paging(fleet):
     assert sorted(ids(first) + ids(second)) == [1, 2, 3, 4, 5]
 
 
+def pages_forward(filters, **options):
+    """Every page from the first, following next_cursor."""
+    pages = [device_search(filters, **options)]
+    while pages[-1].next_cursor:
+        pages.append(device_search(filters, cursor=pages[-1].next_cursor, **options))
+    return pages
+
+
+@pytest.mark.parametrize(
+    ("filters", "sort"),
+    [(DeviceFilters(), "device_id"), (DeviceFilters(), "-model"), (DeviceFilters(text="R58N"), "device_id")],
+)
+def test_previous_page_comes_back_through_the_same_pages(fleet, filters, sort):
+    forward = pages_forward(filters, sort=sort, page_size=2)
+    assert len(forward) >= 2 and forward[0].prev_cursor is None
+    assert all(page.prev_cursor for page in forward[1:])
+
+    back = [forward[-1]]
+    while back[-1].prev_cursor:
+        back.append(device_search(filters, sort=sort, before=back[-1].prev_cursor, page_size=2))
+
+    assert [ids(page) for page in reversed(back)] == [ids(page) for page in forward]
+    assert back[-1].prev_cursor is None and back[-1].next_cursor  # the first page again, with a way on
+    # The page reached backwards links on to the one it came from.
+    assert ids(device_search(filters, sort=sort, cursor=back[1].next_cursor, page_size=2)) == ids(back[0])
+
+
 def test_a_tampered_cursor_is_a_clear_error(fleet):
     with pytest.raises(InvalidCursor, match="start the search again"):
         device_search(DeviceFilters(), cursor="not-a-cursor")
+    with pytest.raises(InvalidCursor, match="start the search again"):
+        device_search(DeviceFilters(text="R58N"), before="not-a-cursor")
 
 
 def test_a_search_is_a_page_and_a_bounded_count_whatever_the_page(fleet):
@@ -167,3 +196,20 @@ def test_a_customers_devices_are_counted_exactly_past_the_cap(fleet):
 def test_bounded_count_stops_at_the_cap(fleet):
     assert bounded_count(Device.objects.all(), cap=3) == (3, True)
     assert bounded_count(Device.objects.all(), cap=10) == (5, False)
+
+
+def test_a_manufacturer_in_two_spellings_is_listed_once_and_filters_both(fleet):
+    cache_store_devices(
+        [
+            api_device(10, manufacturer="LENOVO", model="Tab M10"),
+            api_device(11, manufacturer="Lenovo", model="Tab M10"),
+            api_device(12, manufacturer="Lenovo", model="Tab P12"),
+        ]
+    )
+
+    makes = {make for make, _ in manufacturer_models()}
+    assert "Lenovo" in makes and "LENOVO" not in makes
+    assert ("Lenovo", "Tab M10") in manufacturer_models()
+    for typed in ("Lenovo", "LENOVO"):
+        assert ids(device_search(DeviceFilters(manufacturer=typed))) == [10, 11, 12]
+    assert ids(device_search(DeviceFilters(manufacturer="Lenovo", model="Tab M10"))) == [10, 11]

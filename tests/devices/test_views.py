@@ -40,6 +40,19 @@ def test_an_htmx_search_returns_only_the_results_fragment(client_as, fleet):
     assert response["Vary"] == "HX-Request, Cookie" or "HX-Request" in response["Vary"]
 
 
+def test_a_row_found_by_its_serial_or_phone_number_shows_it(client_as, fleet):
+    cache_store_devices([api_device(4, serial="QX77", metadata={"phonenumber": "+447700900555"})])
+    client = client_as(Role.SALES)
+
+    by_serial = client.get("/devices/", {"q": "r58n"}).text
+    by_phone = client.get("/devices/", {"q": "+4477009005"}).text
+    by_imei = client.get("/devices/", {"q": make_imei(1)}).text
+
+    assert "Serial R58N1" in by_serial and make_imei(1) in by_serial
+    assert "Phone +447700900555" in by_phone
+    assert "Serial R58N1" not in by_imei  # the IMEI it matched is shown already
+
+
 def test_filters_and_the_next_page_link(client_as, fleet):
     client = client_as(Role.MANAGERS)
 

@@ -51,6 +51,13 @@ def test_filter_by_customer_with_the_picker_and_page_through(page, sign_in):
     page.get_by_role("link", name="Next page").click()
     expect(page.locator("#results tbody tr")).to_have_count(29)
     expect(page.get_by_role("link", name="First page")).to_be_visible()
+    expect(page.locator("#results")).to_contain_text("79 devices")
+
+    page.get_by_role("link", name="Previous page").click()
+    expect(page.locator("#results tbody tr")).to_have_count(50)
+    expect(page.locator("#results tbody tr").first).to_contain_text(make_imei(1))
+    expect(page.get_by_role("link", name="Previous page")).to_have_count(0)
+    expect(page.get_by_role("link", name="Next page")).to_be_visible()
 
 
 def test_the_devices_filter_picker_finds_a_customer_beyond_the_first_ten(page, sign_in, many_customers):
