@@ -8,6 +8,7 @@ app_name = "devices"
 urlpatterns = [
     path("", views.device_list, name="list"),
     path("lookup/", views.device_lookup_view, name="lookup"),
+    path("export.csv", views.device_export_view, name="export"),
     path("claim/", views.device_claim_view, name="claim"),
     path("sync/", views.sync_page, name="sync"),
     path("sync/customer/<id:customer_id>/", views.sync_customer_view, name="sync_customer"),

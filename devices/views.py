@@ -1,11 +1,14 @@
+from itertools import chain
+
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.csv import csv_lines
 from core.htmx import HtmxHttpRequest
 from core.paging import InvalidCursor
 from core.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
@@ -15,7 +18,9 @@ from devices.forms import ClaimForm, DeviceChoiceForm, DeviceSearchForm, Metadat
 from devices.identifiers import IdentifierKind, detect_identifier
 from devices.models import Device
 from devices.selectors import (
+    EXPORT_COLUMNS,
     DevicePage,
+    device_export,
     device_get,
     device_history,
     device_search,
@@ -87,6 +92,23 @@ def device_list(request: HtmxHttpRequest) -> HttpResponse:
         context["error"] = str(exc)
         return _list_response(request, context, status=400)
     return _list_response(request, context)
+
+
+@require_GET
+@role_required(ALL_ROLES)
+def device_export_view(request: HtmxHttpRequest) -> HttpResponse:
+    """Every device the page's search finds, as CSV (formula-safe), streamed."""
+    form = DeviceSearchForm(request.GET)
+    if not form.is_valid():  # never a different list than the page showed
+        return HttpResponse(
+            "The export's search is not valid: start from the devices page again.",
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    lines = chain(["\ufeff"], csv_lines(EXPORT_COLUMNS, device_export(form.filters())))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="devices.csv"'
+    return response
 
 
 @require_GET

@@ -5,7 +5,13 @@ from django.test.utils import CaptureQueriesContext
 from core.paging import InvalidCursor
 from customers.models import Customer, Vendor
 from devices.models import Device
-from devices.selectors import DeviceFilters, bounded_count, device_search, manufacturer_models
+from devices.selectors import (
+    DeviceFilters,
+    bounded_count,
+    device_export,
+    device_search,
+    manufacturer_models,
+)
 from devices.store import cache_store_devices
 from tests.devices.factories import api_device, make_customer, make_imei
 
@@ -213,3 +219,17 @@ def test_a_manufacturer_in_two_spellings_is_listed_once_and_filters_both(fleet):
     for typed in ("Lenovo", "LENOVO"):
         assert ids(device_search(DeviceFilters(manufacturer=typed))) == [10, 11, 12]
     assert ids(device_search(DeviceFilters(manufacturer="Lenovo", model="Tab M10"))) == [10, 11]
+
+
+def test_an_export_reads_every_match_once_a_batch_at_a_time(fleet, monkeypatch):
+    monkeypatch.setattr("devices.selectors._EXPORT_BATCH", 2)
+    cache_store_devices([api_device(n, owner=501, serial=f"R58N{n}") for n in range(20, 27)])
+
+    by_id = [row[0] for row in device_export(DeviceFilters(customer_id=501))]
+    by_text = [row[0] for row in device_export(DeviceFilters(text="R58N"))]
+    # Device 2's IMEI and IMEI2 both start with the IMEI prefix: it is written once.
+    by_imei = [row[0] for row in device_export(DeviceFilters(text=make_imei(2)[:6]))]
+
+    assert by_id == [1, 2, *range(20, 27)]
+    assert sorted(by_text) == [1, 2, 5, *range(20, 27)] and len(by_text) == len(set(by_text))
+    assert by_imei.count(2) == 1 and len(by_imei) == len(set(by_imei)) == 11

@@ -1,3 +1,6 @@
+import csv
+import io
+
 import pytest
 
 from core.roles import Role
@@ -124,3 +127,43 @@ def test_every_rejected_field_says_why(client_as, fleet):
     assert "Select a valid choice. ios is not one of the available choices." in ios.text
     for response in (too_long, nul, ios):
         assert 'class="field-error"' in response.text
+
+
+def export(client, **query):
+    response = client.get("/devices/export.csv", query)
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Disposition"] == 'attachment; filename="devices.csv"'
+    text = b"".join(response.streaming_content).decode()
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text[1:])))
+
+
+def test_a_search_downloads_as_csv_every_device_it_finds(client_as, fleet):
+    cache_store_devices([api_device(4, owner=501, metadata={"ordernumber": "=HYPERLINK(1)"})])
+    client = client_as(Role.SALES)
+
+    everything = export(client)
+    acme = export(client, customer=501)
+    by_text = export(client, q="R58N")
+
+    assert everything[0][:3] == ["device_id", "imei", "imei2"] and "ordernumber" in everything[0]
+    assert [row[0] for row in everything[1:]] == ["1", "2", "3", "4"]
+    assert [row[0] for row in acme[1:]] == ["1", "4"]
+    first = dict(zip(acme[0], acme[1], strict=True))
+    assert (first["imei"], first["serial"], first["customer"], first["customer name"]) == (
+        make_imei(1),
+        "R58N1",
+        "501",
+        "Acme Ltd",
+    )
+    assert first["ordernumber"] == "SO-1001" and len(first["changed"]) == 10  # a date, YYYY-MM-DD
+    assert dict(zip(acme[0], acme[2], strict=True))["ordernumber"] == "'=HYPERLINK(1)"  # never a formula
+    assert [row[0] for row in by_text[1:]] == ["1"]
+    assert "/devices/export.csv?customer=501" in client.get("/customers/501/").text
+    assert "Download all of them as CSV" in client.get("/devices/", {"customer": 501}).text
+
+
+def test_an_export_with_a_broken_search_is_refused_in_words(client_as, fleet):
+    response = client_as(Role.SALES).get("/devices/export.csv", {"customer": "abc"})
+
+    assert response.status_code == 400 and "start from the devices page again" in response.text

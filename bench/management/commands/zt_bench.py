@@ -16,6 +16,9 @@ timings, once without faults and once through API faults and three worker kills,
 first claim reaches the API; prints both times, the API calls and what settling lost answers cost,
 and exits non-zero when a target or an invariant fails (bench.recovery).
 
+``zt_bench export``: the devices CSV export of the whole cache, a customer and a search, through the
+view: rows a second and the process's memory (bench.export; on the data ``zt_bench cache`` built).
+
 ``zt_bench hostile``: hostile batch uploads (a row of 32,001 cells, a body over the limit, millions
 of blank lines) through the whole request path: status, time and memory of each (bench.hostile).
 
@@ -29,7 +32,19 @@ from django.core.management.base import BaseCommand, CommandError
 from bench.cache import bench_cache, bench_page
 from bench.load import add_load_arguments, load_command
 
-SUITES = ("cache", "sync", "page", "batch", "quota", "customers", "chaos", "recovery", "load", "hostile")
+SUITES = (
+    "cache",
+    "sync",
+    "page",
+    "batch",
+    "quota",
+    "customers",
+    "chaos",
+    "recovery",
+    "load",
+    "hostile",
+    "export",
+)
 
 
 class Command(BaseCommand):
@@ -116,6 +131,11 @@ class Command(BaseCommand):
             return
         if suite == "page":
             bench_page(self.stdout, repeat=repeat, seed=seed)
+            return
+        if suite == "export":
+            from bench.export import bench_export  # the devices CSV export at 1,000,000 devices
+
+            bench_export(self.stdout)
             return
         bench_cache(self.stdout, devices=devices, customers=customers, repeat=repeat, seed=seed)
 
