@@ -8,14 +8,29 @@ then, which makes it text. Lines end in CRLF, as the CSV format (RFC 4180) and E
 
 import csv
 from collections.abc import Iterable, Iterator
+from datetime import date, datetime
 from typing import Any
+
+from django.utils import timezone
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: object) -> str:
-    """``value`` as text a spreadsheet shows as it is (None: an empty cell)."""
-    text = "" if value is None else str(value)
+    """``value`` as text a spreadsheet shows as it is (None: an empty cell). A moment is written in
+    the portal's time zone as ``YYYY-MM-DD HH:MM:SS``, a day as ``YYYY-MM-DD``: the forms every
+    spreadsheet reads as a date rather than as text."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return (
+            timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+            if timezone.is_aware(value)
+            else (value.strftime("%Y-%m-%d %H:%M:%S"))
+        )
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 

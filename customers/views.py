@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -91,11 +92,11 @@ def customer_export(request: HtmxHttpRequest) -> HttpResponse:
                 [
                     customer.pk,
                     customer.name,
-                    customer.vendor.name if customer.vendor else "the reseller",
+                    customer.vendor.name if customer.vendor else settings.PORTAL_RESELLER_NAME,
                     customer.device_count,
                     customer.get_terms_status_display(),
                     " ".join(customer.owner_emails),
-                    customer.last_claim_at.isoformat() if customer.last_claim_at else "",
+                    customer.last_claim_at,
                 ]
             )
 

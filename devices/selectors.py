@@ -327,7 +327,7 @@ def device_export(filters: DeviceFilters) -> Iterator[list]:
                 name or "",
                 metadata.get("ordernumber", ""),
                 metadata.get("phonenumber", ""),
-                when.date().isoformat() if when else "",
+                when,
             ]
 
 

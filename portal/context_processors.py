@@ -1,3 +1,5 @@
+from django.conf import settings
+
 from core.roles import primary_role
 from portal.navigation import sections_for
 
@@ -11,4 +13,5 @@ def navigation(request) -> dict:
         "nav_sections": sections_for(user),
         "nav_active": match.namespace if match else "",
         "user_role": primary_role(user),
+        "reseller_name": settings.PORTAL_RESELLER_NAME,
     }

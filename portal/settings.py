@@ -221,6 +221,8 @@ WHITENOISE_ADD_HEADERS_FUNCTION = static_security_headers
 # Without a credentials file the portal talks to the project's emulator with a static token.
 ZT_API_URL = os.environ.get("ZT_API_URL", f"http://127.0.0.1:{os.environ.get('EMULATOR_PORT', '8800')}")
 ZT_PARTNER_ID = os.environ.get("ZT_PARTNER_ID", "1000001")
+# The reseller's own name, as staff call it: where a page or a file would otherwise say "the reseller".
+PORTAL_RESELLER_NAME = os.environ.get("PORTAL_RESELLER_NAME", "").strip() or f"Reseller {ZT_PARTNER_ID}"
 ZT_CREDENTIALS_FILE = os.environ.get("ZT_CREDENTIALS_FILE", "")
 ZT_CONNECT_TIMEOUT = float(os.environ.get("ZT_CONNECT_TIMEOUT", "3.05"))
 ZT_READ_TIMEOUT = float(os.environ.get("ZT_READ_TIMEOUT", "20"))

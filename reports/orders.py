@@ -86,8 +86,8 @@ def orders_table(views: Sequence[OrderView]) -> Table:
                 order.failed,
                 view.pending,
                 order.unclaimed,
-                order.first_at.isoformat(timespec="seconds"),
-                order.last_at.isoformat(timespec="seconds"),
+                order.first_at,
+                order.last_at,
             ]
         )
     return table

@@ -153,3 +153,16 @@ def test_only_sales_and_admins_create(world, client_as):
     assert client_as(Role.MANAGERS).post("/customers/new/", {"company_name": "X"}).status_code == 403
     assert client_as(Role.SALES).get("/customers/new/").status_code == 200
     assert client_as(Role.MANAGERS).get("/customers/vendors/").status_code == 200
+
+
+def test_the_reseller_is_named_by_its_own_name(db, client_as, settings):
+    settings.PORTAL_RESELLER_NAME = "Northwind Mobile"
+    make_customer(702, "Acme Ltd")
+    client = client_as(Role.SALES)
+
+    export = b"".join(client.get("/customers/export.csv").streaming_content).decode()
+    detail = client.get("/customers/702/").text
+
+    assert "Acme Ltd,Northwind Mobile," in export and "the reseller" not in export
+    assert "Northwind Mobile" in detail and "The reseller<" not in detail
+    assert "Northwind Mobile" in client.get("/customers/vendors/").text
