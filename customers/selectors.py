@@ -9,7 +9,9 @@ at page 1 and page 200.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import Case, Count, Prefetch, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, Prefetch, Q, QuerySet, Value, When
+from django.db.models.functions import Cast
+from django.db.models.lookups import Contains
 from django.utils import timezone
 
 from core.converters import MAX_ID
@@ -37,15 +39,24 @@ def _as_id(text: str) -> int | None:
     return None
 
 
+# Typed digits at least this long are looked for anywhere in company ids ("0773" finds 1207731):
+# fewer would match a good share of every list.
+ID_PART_LENGTH = 4
+
+
 def matching(text: str) -> Q:
     """Customers whose name has a word starting with each typed word (any case, any accents), or
-    whose company id the text is."""
+    whose company id the text is, or holds (``ID_PART_LENGTH`` digits or more)."""
     words = fold_name(text).split()
     match = Q()
     for word in words:
         match &= Q(name_folded__contains=f" {word}")
-    if (company_id := _as_id(text.strip())) is not None:
-        match |= Q(company_id=company_id)
+    typed = text.strip()
+    if (company_id := _as_id(typed)) is not None:
+        if str(company_id) == typed:  # "0773" is part of an id, not id 773
+            match |= Q(company_id=company_id)
+        if len(typed) >= ID_PART_LENGTH:
+            match |= Q(Contains(Cast("company_id", CharField()), typed))
     return match
 
 
@@ -61,6 +72,7 @@ def customer_search(text: str, *, limit: int = 10, own_only: bool = False) -> li
         return list(customers.order_by("name_folded", "company_id")[:limit])
     phrase = fold_name(text)
     rank = Case(
+        When(company_id=_as_id(text.strip()) or 0, then=Value(0)),
         When(name_folded=phrase, then=Value(0)),
         When(name_folded__startswith=phrase, then=Value(1)),
         When(name_folded__contains=phrase, then=Value(2)),

@@ -87,3 +87,15 @@ def test_an_exact_unique_name_is_found_and_a_shared_one_is_not(maples):
     assert customer_by_typed_name("Twin Names Ltd") is None  # two customers have it: choose from the list
     assert customer_by_typed_name("Maple Serv") is None
     assert customer_by_typed_name("  ") is None
+
+
+def test_part_of_a_company_id_finds_it_and_the_whole_id_comes_first(db):
+    make_customer(1207731, "Harbor Insurance")
+    make_customer(773, "Summit Retail Inc.")
+    make_customer(8077300, "Cedar Clinics")
+
+    assert names(customers_page(text="0773")) == ["Cedar Clinics", "Harbor Insurance"]
+    assert [c.name for c in customer_search("773")] == ["Summit Retail Inc."]  # short: the id itself
+    assert [c.name for c in customer_search("7731")] == ["Harbor Insurance"]
+    make_customer(7731, "Zeta Mobile")
+    assert [c.name for c in customer_search("7731")] == ["Zeta Mobile", "Harbor Insurance"]
