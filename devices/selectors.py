@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
@@ -368,6 +368,32 @@ def _export_batches_by_key(filters: DeviceFilters) -> Iterator[list[tuple]]:
             row[0]: row for row in Device.objects.filter(device_id__in=wanted).values_list(*_EXPORT_FIELDS)
         }
         yield [rows[device_id] for device_id in wanted if device_id in rows]
+
+
+@dataclass(frozen=True)
+class OrderDevices:
+    """The devices whose order number is one order's now, and how many each customer holds."""
+
+    devices: list[Device]  # the first ``limit``, by customer then device id
+    total: int  # all of them
+    by_customer: list[tuple[str, int]]  # (the customer's name, or "Unclaimed"; devices)
+
+
+def order_devices(number: str, *, limit: int = 500) -> OrderDevices:
+    """The devices whose ``ordernumber`` metadata is ``number`` now (any letter case, as the search
+    compares), found through the search keys' index: changing a device's order number moves it."""
+    value = fold_search_text(number.strip())[: SearchKey._meta.get_field("value").max_length]
+    keys = SearchKey.objects.filter(kind=SearchKey.Kind.ORDER_NUMBER, value=value)
+    ids = list(keys.values_list("device_id", flat=True))
+    found = Device.objects.filter(device_id__in=ids)
+    by_name = F("owner__name").asc(nulls_last=True)  # unclaimed devices last, on any database
+    held = found.values("owner_id", "owner__name").annotate(n=Count("pk")).order_by(by_name, "owner_id")
+    by_customer = [
+        (row["owner__name"] or str(row["owner_id"]) if row["owner_id"] else "Unclaimed", row["n"])
+        for row in held
+    ]
+    devices = list(found.select_related("owner").order_by(by_name, "device_id")[:limit])
+    return OrderDevices(devices=devices, total=len(ids), by_customer=by_customer)
 
 
 def device_ids_search(text: str, *, limit: int) -> list[int]:

@@ -189,4 +189,4 @@ class SubscriptionForm(PortalForm):
 
 
 class OrderSearchForm(PortalForm):
-    q = forms.CharField(required=False, max_length=128, label="Order number starts with")
+    q = forms.CharField(required=False, max_length=128, label="Order number, or any part of it")

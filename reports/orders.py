@@ -5,7 +5,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import Case, Q, QuerySet, When
+from django.db.models import Case, QuerySet, When
 
 from batches.models import BatchItem, BatchJob
 from reports.models import Order, OrderLine
@@ -15,16 +15,13 @@ PAGE_SIZE = 50
 _ACTIVE_JOBS = (BatchJob.State.QUEUED, BatchJob.State.RUNNING)
 
 
-def order_search(prefix: str = "", *, limit: int = PAGE_SIZE) -> QuerySet[Order]:
-    """Orders whose number starts with ``prefix`` as typed or in upper case, those with failures
-    first, then the most recently changed. Each prefix is a range of the number's index."""
+def order_search(text: str = "", *, limit: int = PAGE_SIZE) -> QuerySet[Order]:
+    """Orders whose number holds ``text`` anywhere, in any letter case ("0773100" finds
+    SO-2023-0773100), those with failures first, then the most recently changed."""
     orders = Order.objects.all()
-    prefix = prefix.strip()
-    if prefix:
-        ranges = Q()
-        for start in {prefix, prefix.upper()}:
-            ranges |= Q(number__gte=start, number__lt=start + "\uffff")
-        orders = orders.filter(ranges)
+    text = text.strip()
+    if text:
+        orders = orders.filter(number__icontains=text)
     return orders.order_by("-has_failures", "-last_at", "number")[:limit]
 
 

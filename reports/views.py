@@ -1,12 +1,13 @@
 from django.contrib import messages
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import push_url
 
 from core.htmx import HtmxHttpRequest
 from core.roles import REPORT_ROLES, role_required
 from core.text import storable
+from devices.selectors import order_devices
 from reports.exports import table_csv
 from reports.forms import OrderSearchForm, ReportFilterForm, SubscriptionForm
 from reports.models import Order
@@ -85,10 +86,15 @@ def orders_export(request: HtmxHttpRequest) -> HttpResponse:
 def order_detail(request: HtmxHttpRequest, number: str) -> HttpResponse:
     if not storable(number):  # a NUL or a lone surrogate names no order (and PostgreSQL refuses it)
         raise Http404("No such order.")
-    order = get_object_or_404(Order, number=number)
+    order = Order.objects.filter(number=number).first()
+    now = order_devices(number)
+    if order is None and not now.total:
+        raise Http404("No such order.")
     context = {
-        "order": orders_with_pending([order])[0],
-        "lines": order_lines(order),
+        "number": number,
+        "order": orders_with_pending([order])[0] if order else None,
+        "lines": order_lines(order) if order else [],
+        "now": now,
         "pending": order_pending_items(number),
     }
     return render(request, "reports/order.html", context)

@@ -14,7 +14,9 @@ from batches.models import BatchItem, BatchJob
 from core.roles import Role
 from customers.models import Customer
 from devices.models import DeviceEvent, FailureKind
+from devices.store import cache_store_devices
 from tests.conftest import make_user
+from tests.devices.factories import api_device, make_customer, make_imei
 from tests.reports.history import record
 
 pytestmark = pytest.mark.django_db
@@ -343,3 +345,44 @@ def test_a_customer_with_three_claims_is_found_among_many_in_the_table_and_the_c
     lines = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
     assert ["Quiet Dental Practice", "3", "0", "0"] in lines and len(lines) == 32
     assert "Other (21 customers)" in section(page, "customers")  # the chart keeps the top 10
+
+
+def test_any_part_of_an_order_number_finds_it(client_as, orders):
+    client = client_as(Role.MANAGERS)
+
+    assert [row[0] for row in table(client.get("/reports/orders/", {"q": "200"}), "orders")] == ["SO-200"]
+    assert [row[0] for row in table(client.get("/reports/orders/", {"q": "o-"}), "orders")] == [
+        "SO-200",
+        "PO-7",
+        "SO-100",
+    ]
+
+
+def test_an_order_lists_the_devices_that_carry_its_number_now(client_as, orders):
+    make_customer(503, "Harbor Insurance")
+    cache_store_devices(
+        [
+            api_device(1, owner=501, metadata={"ordernumber": "SO-200"}),
+            api_device(2, owner=503, metadata={"ordernumber": "SO-200"}),
+            api_device(3, owner=503, metadata={"ordernumber": "so-200"}),  # the same order to a person
+            api_device(4, metadata={"ordernumber": "SO-200"}),
+            api_device(5, owner=503, metadata={"ordernumber": "SO-2001"}),
+        ]
+    )
+    client = client_as(Role.MANAGERS)
+
+    page = client.get("/reports/orders/SO-200/")
+    devices = table(page, "order-devices")
+
+    assert sorted(row[0] for row in devices) == sorted(make_imei(n) for n in (1, 2, 3, 4))
+    print("PAGE", re.search(r"<p>4 devices.{0,200}", page.text, re.S).group(0))
+    assert "4 devices: Acme 1, Harbor Insurance 2, Unclaimed 1." in page.text
+    assert "Claims made with this order number" in page.text  # the history's lines stay below
+    # A device given another order number leaves this one and appears under its new one, which has
+    # no claim recorded with it: its page exists all the same.
+    cache_store_devices([api_device(2, owner=503, metadata={"ordernumber": "SO-777"})])
+    assert make_imei(2) not in client.get("/reports/orders/SO-200/").text
+    moved = client.get("/reports/orders/SO-777/")
+    assert moved.status_code == 200 and make_imei(2) in moved.text
+    assert "Claims made with this order number" not in moved.text
+    assert client.get("/reports/orders/SO-404/").status_code == 404
