@@ -379,11 +379,26 @@ class OrderDevices:
     by_customer: list[tuple[str, int]]  # (the customer's name, or "Unclaimed"; devices)
 
 
+def _order_key(number: str) -> str:
+    return fold_search_text(number.strip())[: SearchKey._meta.get_field("value").max_length]
+
+
+def order_device_counts(numbers: Iterable[str]) -> dict[str, int]:
+    """How many devices carry each of these order numbers now (one grouped read of the index)."""
+    keys = {number: _order_key(number) for number in numbers}
+    counted = dict(
+        SearchKey.objects.filter(kind=SearchKey.Kind.ORDER_NUMBER, value__in=set(keys.values()))
+        .order_by()
+        .values_list("value")
+        .annotate(n=Count("device_id"))
+    )
+    return {number: counted.get(key, 0) for number, key in keys.items()}
+
+
 def order_devices(number: str, *, limit: int = 500) -> OrderDevices:
     """The devices whose ``ordernumber`` metadata is ``number`` now (any letter case, as the search
     compares), found through the search keys' index: changing a device's order number moves it."""
-    value = fold_search_text(number.strip())[: SearchKey._meta.get_field("value").max_length]
-    keys = SearchKey.objects.filter(kind=SearchKey.Kind.ORDER_NUMBER, value=value)
+    keys = SearchKey.objects.filter(kind=SearchKey.Kind.ORDER_NUMBER, value=_order_key(number))
     ids = list(keys.values_list("device_id", flat=True))
     found = Device.objects.filter(device_id__in=ids)
     by_name = F("owner__name").asc(nulls_last=True)  # unclaimed devices last, on any database

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Case, QuerySet, When
 
 from batches.models import BatchItem, BatchJob
+from devices.selectors import order_device_counts
 from reports.models import Order, OrderLine
 from reports.selectors import Table, customer_names
 
@@ -40,6 +41,7 @@ class OrderView:
     order: Order
     pending: int
     customer_name: str
+    devices_now: int = 0  # devices that carry its number now
 
 
 def orders_with_pending(orders: Sequence[Order]) -> list[OrderView]:
@@ -47,7 +49,11 @@ def orders_with_pending(orders: Sequence[Order]) -> list[OrderView]:
     orders = list(orders)
     pending = pending_counts([order.number for order in orders])
     names = customer_names({order.customer_id for order in orders})
-    return [OrderView(order, pending.get(order.number, 0), names[order.customer_id]) for order in orders]
+    now = order_device_counts(order.number for order in orders)
+    return [
+        OrderView(order, pending.get(order.number, 0), names[order.customer_id], now[order.number])
+        for order in orders
+    ]
 
 
 def order_lines(order: Order) -> QuerySet[OrderLine]:
@@ -71,7 +77,17 @@ def orders_table(views: Sequence[OrderView]) -> Table:
     table = Table(
         "orders",
         "Orders",
-        ["Order number", "Customer", "Claimed", "Failed", "Pending", "Unclaimed again", "First", "Last"],
+        [
+            "Order number",
+            "Customer",
+            "Claimed",
+            "Failed",
+            "Pending",
+            "Unclaimed again",
+            "Devices now",
+            "First",
+            "Last",
+        ],
     )
     for view in views:
         order = view.order
@@ -83,6 +99,7 @@ def orders_table(views: Sequence[OrderView]) -> Table:
                 order.failed,
                 view.pending,
                 order.unclaimed,
+                view.devices_now,
                 order.first_at,
                 order.last_at,
             ]

@@ -378,6 +378,8 @@ def test_an_order_lists_the_devices_that_carry_its_number_now(client_as, orders)
     print("PAGE", re.search(r"<p>4 devices.{0,200}", page.text, re.S).group(0))
     assert "4 devices: Acme 1, Harbor Insurance 2, Unclaimed 1." in page.text
     assert "Claims made with this order number" in page.text  # the history's lines stay below
+    listed = {row[0]: row for row in table(client.get("/reports/orders/"), "orders")}
+    assert listed["SO-200"][6] == "4" and listed["PO-7"][6] == "0"  # devices that carry it now
     # A device given another order number leaves this one and appears under its new one, which has
     # no claim recorded with it: its page exists all the same.
     cache_store_devices([api_device(2, owner=503, metadata={"ordernumber": "SO-777"})])
