@@ -2,35 +2,27 @@
 draft with one item per row, and a scanned code checked on its own. Nothing is sent from here."""
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
 from itertools import chain
-from operator import itemgetter
 from typing import BinaryIO
 
-import psycopg
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
-from psycopg.copy import QueuedLibpqWriter
+from django.db import transaction
 
 from batches.models import BatchItem, BatchJob
 from batches.parsing import FileRefused, Limits, ParsedRow, ignored_columns, parse_csv, parse_pasted
 from batches.preflight import (
-    CUSTOMER_AT,
     ITEM_COLUMNS,
-    MESSAGE_AT,
-    STATE_AT,
-    SUGGESTION_AT,
     Checker,
     checked_blocks,
     cycle_collector_paused,
     items_of,
 )
 from core.audit import audit_record
+from core.db import rows_writer
 from customers.models import Customer
 
 
@@ -81,9 +73,9 @@ def job_create(
         block = next(blocks, None)
         while block is not None:
             items = items_of(checker, block, job_id=job.pk)
-            counts.update(map(itemgetter(STATE_AT), items))
-            customers.update(item[CUSTOMER_AT] for item in items if item[STATE_AT] == BatchItem.State.PENDING)
-            with _item_writer() as write:
+            counts.update(item.state for item in items)
+            customers.update(item.customer_id for item in items if item.state == BatchItem.State.PENDING)
+            with rows_writer(BatchItem, ITEM_COLUMNS) as write:
                 write(items)
                 # The next rows are read and checked while the database takes these in. Reading and
                 # checking make no query: the connection is busy with these rows until the block ends.
@@ -129,36 +121,6 @@ def _check_customer_named(
             'Choose the customer the devices are unclaimed from, or tick "Unclaim from whichever '
             'customer holds each device".'
         )
-
-
-@contextmanager
-def _item_writer() -> Iterator[Callable[[list[tuple]], None]]:
-    """A writer of items given as ``batches.preflight.ITEM_COLUMNS`` tuples, rather than dictionaries
-    (this runs for every row of every file).
-
-    PostgreSQL: one ``COPY`` on the connection's own transaction (through psycopg, as Django has no
-    COPY), sent by a thread of psycopg's so that the caller carries on with its own work while the
-    server takes the rows in; they are all stored when the block ends. SQLite: one prepared statement
-    run per row.
-    """
-    quote = connection.ops.quote_name
-    table = quote(BatchItem._meta.db_table)
-    columns = ", ".join(quote(BatchItem._meta.get_field(name).column) for name in ITEM_COLUMNS)
-    if connection.vendor != "postgresql":
-        placeholders = ", ".join(["%s"] * len(ITEM_COLUMNS))
-        with connection.cursor() as cursor:
-            yield partial(cursor.executemany, f"INSERT INTO {table} ({columns}) VALUES ({placeholders})")  # noqa: S608
-        return
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        statement = f"COPY {table} ({columns}) FROM STDIN"
-        with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
-
-            def write(items: list[tuple]) -> None:
-                for item in items:
-                    copy.write_row(item)
-
-            yield write
 
 
 def job_from_input(
@@ -272,14 +234,14 @@ def scan_check(
         candidate = checker.check(ParsedRow(number=1, fields=fields, raw=fields))
     [item] = items_of(checker, [candidate], job_id=0)
     kept = {"manufacturer": candidate.manufacturer, "model": candidate.model}
-    if item[STATE_AT] == BatchItem.State.INVALID:
+    if item.state == BatchItem.State.INVALID:
         values = {"code": code, "imei": candidate.imei, "meid": candidate.meid}
         sentences = (
             next((said.format(**values) for phrase, said in _SCAN_SENTENCES if phrase in error), error)
             for error in candidate.errors
         )
         message = " ".join(dict.fromkeys(sentences))  # manufacturer and model missing: said once
-        return ScanCheck("error", message, item[SUGGESTION_AT], **kept)
-    if item[STATE_AT] == BatchItem.State.SKIPPED:
-        return ScanCheck("skip", item[MESSAGE_AT], **kept)
+        return ScanCheck("error", message, item.suggestion, **kept)
+    if item.state == BatchItem.State.SKIPPED:
+        return ScanCheck("skip", item.message, **kept)
     return ScanCheck("ready", "Ready.", **kept)

@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import orjson
 from django.conf import settings
@@ -45,28 +46,31 @@ _HEX = re.compile(r"[0-9A-Fa-f]+")
 
 State = BatchItem.State
 
+
 # An item as ``checked_items`` gives it: BatchItem's columns in this order, JSON as text.
-ITEM_COLUMNS = (
-    "job_id",
-    "row_number",
-    "state",
-    "imei",
-    "meid",
-    "serial_number",
-    "manufacturer",
-    "model",
-    "customer_id",
-    "metadata",
-    "device_id",
-    "failure_kind",
-    "status",
-    "message",
-    "suggestion",
-    "raw",
-)
-STATE_AT, MESSAGE_AT, SUGGESTION_AT, CUSTOMER_AT = (
-    ITEM_COLUMNS.index(name) for name in ("state", "message", "suggestion", "customer_id")
-)
+class ItemRow(NamedTuple):
+    """One BatchItem as the pre-flight writes it: its columns by name, in the order the one bulk
+    writer (``core.db.rows_writer``) sends them; JSON columns already encoded."""
+
+    job_id: int
+    row_number: int
+    state: str
+    imei: str
+    meid: str
+    serial_number: str
+    manufacturer: str
+    model: str
+    customer_id: int | None
+    metadata: str
+    device_id: int | None
+    failure_kind: str
+    status: str
+    message: str
+    suggestion: str
+    raw: str
+
+
+ITEM_COLUMNS = ItemRow._fields
 
 
 class Candidate:
@@ -455,8 +459,8 @@ def _raw_json(raw: dict[str, str]) -> str:
     return orjson.dumps(kept).decode()
 
 
-def _item(job_id: int, candidate: Candidate) -> tuple:
-    """The candidate as a BatchItem row, in ``ITEM_COLUMNS`` order."""
+def _item(job_id: int, candidate: Candidate) -> ItemRow:
+    """The candidate as a BatchItem row."""
     if candidate.errors:
         state, message = State.INVALID, " ".join(candidate.errors)
     elif candidate.skip_reason:
@@ -464,7 +468,7 @@ def _item(job_id: int, candidate: Candidate) -> tuple:
     else:
         state, message = State.PENDING, ""
     device = candidate.device
-    return (
+    return ItemRow(
         job_id,
         candidate.row.number,
         state,

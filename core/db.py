@@ -7,12 +7,15 @@ inserts and through a temporary table for upserts.
 """
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import orjson
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from psycopg.copy import QueuedLibpqWriter
 
 
 def _prepared(model: type[models.Model], columns: Sequence[str]) -> list[models.Field]:
@@ -87,20 +90,53 @@ def _write(head: str, tail: str, fields: list[models.Field], rows: Sequence[dict
         cursor.executemany(f"{head}VALUES ({placeholders}){tail}", _values(fields, rows))
 
 
-def _copy(table: str, fields: list[models.Field], rows: Sequence[dict[str, Any]]) -> None:
-    """PostgreSQL: stream rows into ``table`` with ``COPY``, the server's bulk-load path.
+@contextmanager
+def _copy_into(table: str, columns: Sequence[str], *, overlap: bool = False) -> Iterator[Callable]:
+    """PostgreSQL: a ``write(rows)`` that streams rows (tuples in ``columns`` order, JSON as text)
+    into ``table`` with ``COPY``, the server's bulk-load path; every row is stored when the block ends.
 
     Django's cursors have no COPY, so a psycopg cursor on the same connection (hence the same
-    transaction) is used; psycopg formats the rows in C.
+    transaction) is used; psycopg formats the rows in C. With ``overlap`` a thread of psycopg's sends
+    them, so that the caller carries on with its own work while the server takes them in.
     """
     quote = connection.ops.quote_name
-    names = ", ".join(quote(field.column) for field in fields)
+    names = ", ".join(quote(column) for column in columns)
     connection.ensure_connection()
     # wrap_database_errors: psycopg's errors become Django's (a duplicate key is an IntegrityError).
     with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        with cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN") as copy:
-            for line in _copy_lines(fields, rows):
-                copy.write_row(line)
+        writer = QueuedLibpqWriter(cursor) if overlap else None
+        with cursor.copy(f"COPY {quote(table)} ({names}) FROM STDIN", writer=writer) as copy:
+
+            def write(rows: Iterable[Sequence[Any]]) -> None:
+                for row in rows:
+                    copy.write_row(row)
+
+            yield write
+
+
+def _copy(table: str, fields: list[models.Field], rows: Sequence[dict[str, Any]]) -> None:
+    """PostgreSQL: ``rows`` given as {attname: value} into ``table`` with ``COPY``."""
+    with _copy_into(table, [field.column for field in fields]) as write:
+        write(_copy_lines(fields, rows))
+
+
+@contextmanager
+def rows_writer(model: type[models.Model], columns: Sequence[str]) -> Iterator[Callable]:
+    """A ``write(rows)`` that inserts rows given as tuples (a NamedTuple reads best) in ``columns``
+    order, values ready for the database (JSON as text), for callers that produce many rows and
+    cannot afford a dictionary each: PostgreSQL ``COPY``, sent while the caller goes on (every row is
+    stored when the block ends); SQLite one prepared statement run per row."""
+    table = model._meta.db_table
+    db_columns = [model._meta.get_field(name).column for name in columns]
+    if connection.vendor == "postgresql":
+        with _copy_into(table, db_columns, overlap=True) as write:
+            yield write
+        return
+    quote = connection.ops.quote_name
+    placeholders = ", ".join(["%s"] * len(columns))
+    names = ", ".join(quote(column) for column in db_columns)
+    with connection.cursor() as cursor:
+        yield partial(cursor.executemany, f"INSERT INTO {quote(table)} ({names}) VALUES ({placeholders})")  # noqa: S608
 
 
 def _copy_lines(fields: list[models.Field], rows: Sequence[dict[str, Any]]):

@@ -8,10 +8,11 @@ import io
 import orjson
 import pytest
 
-from batches.drafts import CustomerNeeded, _item_writer, job_from_input, scan_check
+from batches.drafts import CustomerNeeded, job_from_input, scan_check
 from batches.models import BatchItem, BatchJob
 from batches.parsing import FileRefused
 from batches.preflight import BLOCK, ITEM_COLUMNS
+from core.db import rows_writer
 from devices.identifiers import luhn_check_digit
 from tests.batches.factories import ACME, android_imeis, make_job, unclaim_job
 from tests.devices.factories import make_imei
@@ -72,7 +73,7 @@ def test_the_bulk_writer_stores_items_as_the_orm_does():
     by_writer = BatchJob.objects.create(action="claim", chunk_size=10)
     by_orm = BatchJob.objects.create(action="claim", chunk_size=10)
 
-    with _item_writer() as write:
+    with rows_writer(BatchItem, ITEM_COLUMNS) as write:
         write(item_rows(by_writer.pk))
     BatchItem.objects.bulk_create(
         BatchItem(
