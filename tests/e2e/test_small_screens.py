@@ -58,3 +58,18 @@ def test_no_page_is_wider_than_a_phone(page, sign_in, role):
         if width > 390:
             wide[path] = width
     assert wide == {}
+
+
+def test_the_customers_table_shows_each_customers_terms_on_a_phone(page, sign_in):
+    make_customer(501, "Acme International Holdings and Distribution Ltd")
+    Customer.objects.filter(pk=501).update(
+        owner_emails=["procurement.department.head@acme-international-holdings.example"]
+    )
+    sign_in(Role.SALES)
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.goto("/customers/")
+
+    terms = page.locator(".customers-table tbody tr").first.locator("td").nth(3)
+    expect(terms).to_be_visible()
+    box = terms.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= 390  # on screen, not scrolled out of sight
