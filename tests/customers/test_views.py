@@ -7,7 +7,8 @@ from core.roles import Role
 from customers.models import Customer, Vendor
 from customers.selectors import customers_page
 from devices.models import Device, DeviceEvent
-from tests.devices.factories import make_customer
+from devices.store import cache_store_devices
+from tests.devices.factories import api_device, make_customer
 
 HTMX = {"HX-Request": "true"}
 
@@ -166,3 +167,13 @@ def test_the_reseller_is_named_by_its_own_name(db, client_as, settings):
     assert "Acme Ltd,Northwind Mobile," in export and "the reseller" not in export
     assert "Northwind Mobile" in detail and "The reseller<" not in detail
     assert "Northwind Mobile" in client.get("/customers/vendors/").text
+
+
+def test_a_device_and_the_home_page_name_the_reseller_too(db, client_as, settings):
+    settings.PORTAL_RESELLER_NAME = "Northwind Mobile"
+    make_customer(703, "Acme Ltd")
+    cache_store_devices([api_device(70, owner=703)])
+    client = client_as(Role.SALES)
+
+    assert "Northwind Mobile" in client.get("/devices/70/").text
+    assert "Northwind Mobile's customers" in client.get("/").text
