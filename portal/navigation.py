@@ -23,6 +23,7 @@ SECTIONS = [
     Section("Devices", "devices:list", "devices", ALL_ROLES),
     Section("Customers", "customers:list", "customers", ALL_ROLES),
     Section("Batches", "batches:list", "batches", ALL_ROLES),  # managers read jobs; sales and admins run them
+    Section("Orders", "orders:list", "orders", ALL_ROLES),
     Section("Reports", "reports:index", "reports", REPORT_ROLES),
     Section("Admin", "admin:index", "admin", frozenset({Role.ADMINS})),
 ]

@@ -20,5 +20,6 @@ urlpatterns = [
     path("batches/", include("batches.urls")),
     path("customers/", include("customers.urls")),
     path("reports/", include("reports.urls")),
+    path("orders/", include("reports.order_urls")),
     path("admin/", admin.site.urls),
 ]

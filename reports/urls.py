@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from reports import views
 
@@ -8,7 +9,8 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("export/<slug:table>.csv", views.export, name="export"),
     path("subscription/", views.subscription, name="subscription"),
-    path("orders/", views.orders, name="orders"),
-    path("orders/export.csv", views.orders_export, name="orders_export"),
-    path("orders/<path:number>/", views.order_detail, name="order"),
+    # Orders moved to /orders/ (everyone who sells reads them); old links and bookmarks still work.
+    path("orders/", RedirectView.as_view(pattern_name="orders:list", query_string=True)),
+    path("orders/export.csv", RedirectView.as_view(pattern_name="orders:export", query_string=True)),
+    path("orders/<path:number>/", RedirectView.as_view(pattern_name="orders:detail")),
 ]

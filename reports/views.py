@@ -5,7 +5,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import push_url
 
 from core.htmx import HtmxHttpRequest
-from core.roles import REPORT_ROLES, role_required
+from core.roles import ALL_ROLES, REPORT_ROLES, has_any_role, role_required
 from core.text import storable
 from devices.selectors import order_devices
 from reports.exports import table_csv
@@ -62,17 +62,21 @@ def subscription(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_GET
-@role_required(REPORT_ROLES)
+@role_required(ALL_ROLES)
 def orders(request: HtmxHttpRequest) -> HttpResponse:
     form = OrderSearchForm(request.GET)
     prefix = form.cleaned_data["q"] if form.is_valid() else ""
-    context = {"form": form, "orders": orders_with_pending(order_search(prefix))}
+    context = {
+        "form": form,
+        "orders": orders_with_pending(order_search(prefix)),
+        "reads_reports": has_any_role(request.user, REPORT_ROLES),
+    }
     template = "reports/orders.html#results" if request.htmx else "reports/orders.html"
     return render(request, template, context, status=200 if form.is_valid() else 400)
 
 
 @require_GET
-@role_required(REPORT_ROLES)
+@role_required(ALL_ROLES)
 def orders_export(request: HtmxHttpRequest) -> HttpResponse:
     form = OrderSearchForm(request.GET)
     prefix = form.cleaned_data["q"] if form.is_valid() else ""
@@ -82,7 +86,7 @@ def orders_export(request: HtmxHttpRequest) -> HttpResponse:
 
 
 @require_GET
-@role_required(REPORT_ROLES)
+@role_required(ALL_ROLES)
 def order_detail(request: HtmxHttpRequest, number: str) -> HttpResponse:
     if not storable(number):  # a NUL or a lone surrogate names no order (and PostgreSQL refuses it)
         raise Http404("No such order.")

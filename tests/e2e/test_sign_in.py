@@ -6,9 +6,9 @@ from playwright.sync_api import expect
 from core.roles import Role
 
 NAVIGATION = {
-    Role.SALES: ["Devices", "Customers", "Batches"],
-    Role.MANAGERS: ["Devices", "Customers", "Batches", "Reports"],
-    Role.ADMINS: ["Devices", "Customers", "Batches", "Reports", "Admin"],
+    Role.SALES: ["Devices", "Customers", "Batches", "Orders"],
+    Role.MANAGERS: ["Devices", "Customers", "Batches", "Orders", "Reports"],
+    Role.ADMINS: ["Devices", "Customers", "Batches", "Orders", "Reports", "Admin"],
 }
 
 

@@ -241,7 +241,7 @@ def test_the_report_exports_take_any_filters(site, params, table):
 @bounded
 @given(q=hostile_text)
 def test_the_orders_search_takes_any_text(site, q):
-    for url in ("/reports/orders/", "/reports/orders/export.csv"):
+    for url in ("/orders/", "/orders/export.csv"):
         assert_clear_answer(site.get(url, {"q": q}))
 
 
@@ -252,7 +252,7 @@ def test_the_orders_search_takes_any_text(site, q):
     )
 )
 def test_an_order_page_for_any_number_is_a_page_or_not_found(site, number):
-    response = site.get(f"/reports/orders/{quote(number, safe='')}/")
+    response = site.get(f"/orders/{quote(number, safe='')}/")
 
     assert response.status_code in (200, 404)
 

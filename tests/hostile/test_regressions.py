@@ -73,7 +73,7 @@ def test_an_upload_with_a_nul_in_its_header_past_the_first_4_kb_gets_an_answer(s
 
 @pytest.mark.parametrize("number", ["%00", "PO-1%00", "%00%00"])
 def test_an_order_number_with_a_nul_is_not_found(site, number):
-    assert site.get(f"/reports/orders/{number}/").status_code == 404
+    assert site.get(f"/orders/{number}/").status_code == 404
 
 
 @pytest.mark.parametrize("path", ["/customers/", "/devices/"])

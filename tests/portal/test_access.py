@@ -108,9 +108,9 @@ def test_a_user_without_a_role_gets_403_everywhere_but_home(client_as):
 @pytest.mark.parametrize(
     ("role", "visible"),
     [
-        (Role.SALES, ["Devices", "Customers", "Batches"]),
-        (Role.MANAGERS, ["Devices", "Customers", "Batches", "Reports"]),
-        (Role.ADMINS, ["Devices", "Customers", "Batches", "Reports", "Admin"]),
+        (Role.SALES, ["Devices", "Customers", "Batches", "Orders"]),
+        (Role.MANAGERS, ["Devices", "Customers", "Batches", "Orders", "Reports"]),
+        (Role.ADMINS, ["Devices", "Customers", "Batches", "Orders", "Reports", "Admin"]),
     ],
 )
 def test_navigation_shows_the_sections_of_the_role(client_as, role, visible):

@@ -64,10 +64,7 @@ def section(response, slug: str) -> str:
     [
         "/reports/",
         "/reports/export/customers.csv",
-        "/reports/orders/",
-        "/reports/orders/export.csv",
-        "/reports/orders/SO-100/",
-    ],
+                    ],
 )
 def test_sales_may_not_read_reports(client_as, orders, path):
     assert client_as(Role.SALES).get(path).status_code == 403
@@ -266,8 +263,8 @@ def orders(history):
 def test_orders_with_failures_come_first_and_a_prefix_finds_them(client_as, orders):
     client = client_as(Role.MANAGERS)
 
-    everything = client.get("/reports/orders/")
-    so = client.get("/reports/orders/", {"q": "so-"}, headers=HTMX)
+    everything = client.get("/orders/")
+    so = client.get("/orders/", {"q": "so-"}, headers=HTMX)
 
     assert [row[0] for row in table(everything, "orders")] == ["SO-200", "PO-7", "SO-100"]
     assert "<html" not in so.text
@@ -278,19 +275,19 @@ def test_orders_with_failures_come_first_and_a_prefix_finds_them(client_as, orde
 
 
 def test_an_order_lists_its_devices_failures_first_and_what_is_pending(client_as, orders):
-    response = client_as(Role.MANAGERS).get("/reports/orders/SO-200/")
+    response = client_as(Role.MANAGERS).get("/orders/SO-200/")
 
     lines = table(response, "order-lines")
     assert [line[:2] for line in lines] == [["C1", "Failed"], ["B0", "Claimed"], ["B1", "Claimed"]]
     assert lines[0][2] == "Invalid device identifier"
-    pending = client_as(Role.MANAGERS).get("/reports/orders/SO-100/")
+    pending = client_as(Role.MANAGERS).get("/orders/SO-100/")
     assert "Pending in running batches" in pending.text and "E1" in pending.text
 
 
 def test_the_orders_export_is_formula_safe(client_as, orders):
     record(FEB, customer=history_customer(), order_number="=cmd|' /C calc'!A0", identifier="Z1")
 
-    response = client_as(Role.MANAGERS).get("/reports/orders/export.csv")
+    response = client_as(Role.MANAGERS).get("/orders/export.csv")
 
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
     assert rows[0][:5] == ["Order number", "Customer", "Claimed", "Failed", "Pending"]
@@ -350,8 +347,8 @@ def test_a_customer_with_three_claims_is_found_among_many_in_the_table_and_the_c
 def test_any_part_of_an_order_number_finds_it(client_as, orders):
     client = client_as(Role.MANAGERS)
 
-    assert [row[0] for row in table(client.get("/reports/orders/", {"q": "200"}), "orders")] == ["SO-200"]
-    assert [row[0] for row in table(client.get("/reports/orders/", {"q": "o-"}), "orders")] == [
+    assert [row[0] for row in table(client.get("/orders/", {"q": "200"}), "orders")] == ["SO-200"]
+    assert [row[0] for row in table(client.get("/orders/", {"q": "o-"}), "orders")] == [
         "SO-200",
         "PO-7",
         "SO-100",
@@ -371,20 +368,34 @@ def test_an_order_lists_the_devices_that_carry_its_number_now(client_as, orders)
     )
     client = client_as(Role.MANAGERS)
 
-    page = client.get("/reports/orders/SO-200/")
+    page = client.get("/orders/SO-200/")
     devices = table(page, "order-devices")
 
     assert sorted(row[0] for row in devices) == sorted(make_imei(n) for n in (1, 2, 3, 4))
     print("PAGE", re.search(r"<p>4 devices.{0,200}", page.text, re.S).group(0))
     assert "4 devices: Acme 1, Harbor Insurance 2, Unclaimed 1." in page.text
     assert "Claims made with this order number" in page.text  # the history's lines stay below
-    listed = {row[0]: row for row in table(client.get("/reports/orders/"), "orders")}
+    listed = {row[0]: row for row in table(client.get("/orders/"), "orders")}
     assert listed["SO-200"][6] == "4" and listed["PO-7"][6] == "0"  # devices that carry it now
     # A device given another order number leaves this one and appears under its new one, which has
     # no claim recorded with it: its page exists all the same.
     cache_store_devices([api_device(2, owner=503, metadata={"ordernumber": "SO-777"})])
-    assert make_imei(2) not in client.get("/reports/orders/SO-200/").text
-    moved = client.get("/reports/orders/SO-777/")
+    assert make_imei(2) not in client.get("/orders/SO-200/").text
+    moved = client.get("/orders/SO-777/")
     assert moved.status_code == 200 and make_imei(2) in moved.text
     assert "Claims made with this order number" not in moved.text
-    assert client.get("/reports/orders/SO-404/").status_code == 404
+    assert client.get("/orders/SO-404/").status_code == 404
+
+
+def test_everyone_who_sells_reads_orders_at_their_own_address(client_as, orders):
+    sales = client_as(Role.SALES)
+
+    listing = sales.get("/orders/")
+    assert listing.status_code == 200 and "SO-200" in listing.text
+    assert 'href="/reports/"' not in listing.text  # no way into the reports sales may not read
+    assert sales.get("/orders/SO-200/").status_code == 200
+    assert sales.get("/orders/export.csv").status_code == 200
+    assert 'href="/orders/"' in sales.get("/").text  # in the navigation
+    # Old links and bookmarks of the managers' orders still lead there.
+    assert sales.get("/reports/orders/", {"q": "so"}).url == "/orders/?q=so"
+    assert sales.get("/reports/orders/SO-200/").url == "/orders/SO-200/"
