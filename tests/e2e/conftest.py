@@ -99,3 +99,13 @@ def many_customers(transactional_db):
     """More customers than a picker lists at once, all sorting before the one a test looks for."""
     for number in range(1, 15):
         make_customer(500 + number, f"Alpha Trading {number:02d}")
+
+
+def tab_to(page, target, *, most: int = 60) -> None:
+    """Press Tab until ``target`` has the focus, as a person without a mouse would; fail if it never
+    does (then it cannot be reached from the keyboard)."""
+    for _ in range(most):
+        if target.evaluate("element => element === document.activeElement"):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{target} is not reachable with Tab")

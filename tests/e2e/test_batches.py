@@ -13,6 +13,7 @@ from devices.models import Device
 from devices.sync import sync_full
 from tests.batches.conftest import FAST_BATCH_VARIABLES
 from tests.devices.factories import emulator_device, make_imei
+from tests.e2e.conftest import tab_to
 from tests.processes import portal_processes
 
 
@@ -394,3 +395,37 @@ def test_a_paste_without_a_customer_is_refused_and_a_discarded_paste_comes_back(
     expect(page.get_by_label("Customer", exact=True)).to_have_value(holders["b"].name)
     job.refresh_from_db()
     assert job.state == BatchJob.State.DISCARDED
+
+
+def test_a_batch_from_the_keyboard_alone(page, sign_in, emulator, customer, worker):
+    fresh = [make_imei(99400 + n) for n in range(3)]
+    sign_in(Role.SALES)
+    page.goto("/batches/new/")
+
+    picker = page.get_by_label("Customer", exact=True)
+    tab_to(page, picker)
+    page.keyboard.type(customer.name, delay=20)
+    expect(page.locator(".picker-option", has_text=customer.name)).to_be_visible()  # as a person waits
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    expect(picker).to_have_value(customer.name)
+    paste = page.get_by_label("Paste")
+    tab_to(page, page.get_by_label("Upload a file"))
+    page.keyboard.press("ArrowRight")  # the next choice of the radio group
+    expect(paste).to_be_checked()
+    tab_to(page, page.get_by_label("Identifiers or CSV"))
+    page.keyboard.type("\n".join(fresh))
+    tab_to(page, page.get_by_role("button", name="Check the rows"))
+    page.keyboard.press("Enter")
+
+    send = page.get_by_role("button", name=re.compile(r"^Send 3 devices"))
+    expect(send).to_be_visible()
+    tab_to(page, send)
+    page.keyboard.press("Enter")
+
+    expect(page.locator("main")).to_contain_text("Finished", timeout=30_000)
+    job = BatchJob.objects.get()
+    assert (job.state, job.succeeded) == ("done", 3)
+    for imei in fresh:
+        claim = emulator_device(emulator, imei)["claims"][0]
+        assert claim["ownerCompanyId"] == str(customer.pk)

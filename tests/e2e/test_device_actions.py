@@ -15,6 +15,7 @@ from devices.models import Device
 from devices.services import device_lookup
 from devices.sync import sync_full
 from tests.devices.factories import emulator_device, make_imei
+from tests.e2e.conftest import tab_to
 
 
 @pytest.fixture
@@ -273,3 +274,40 @@ def test_keyboard_users_skip_to_the_content_and_land_on_a_claims_result(page, si
     result = page.get_by_role("status")
     expect(result).to_contain_text(f"Claimed for {customer.name}.")
     expect(result).to_be_focused()
+
+
+def test_a_device_found_and_unclaimed_from_the_keyboard_alone(page, sign_in, emulator, unclaimed_device):
+    """Search, open the device, unclaim it and read the result without a mouse (the device here is
+    claimed first through the API, as another person would have)."""
+    customer = Customer.objects.order_by("name").first()
+    imei = unclaimed_device.imei
+    emulator.api(
+        "POST",
+        f"/v1/partners/{emulator.partner_id}/devices:claim",
+        {
+            "customerId": str(customer.pk),
+            "sectionType": "SECTION_TYPE_ZERO_TOUCH",
+            "deviceIdentifier": {"imei": imei},
+        },
+    )
+    device_lookup(identifier=zerotouch.DeviceIdentifier(imei=imei))  # the cache learns the claim
+    sign_in(Role.SALES)
+    page.goto("/devices/")
+
+    search = page.get_by_label("Search devices")
+    expect(search).to_be_focused()  # the page opens in its search box
+    page.keyboard.type(imei)
+    page.keyboard.press("Enter")
+    link = page.locator("#results tbody").get_by_role("link", name=str(unclaimed_device.device_id))
+    expect(link).to_be_visible()
+    tab_to(page, link)
+    page.keyboard.press("Enter")
+    expect(page.locator("#claim")).to_contain_text(customer.name)
+
+    tab_to(page, page.get_by_role("link", name="Unclaim…"))
+    page.keyboard.press("Enter")
+    tab_to(page, page.get_by_role("button", name="Unclaim"))
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#claim")).to_contain_text("Unclaimed.")
+    assert not emulator_device(emulator, imei).get("claims")
