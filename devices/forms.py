@@ -140,11 +140,11 @@ class UnclaimForm(PortalForm):
     """Unclaiming, optionally with vacation mode (the device stays locked to the customer's policy)."""
 
     vacation_mode_days = forms.IntegerField(
-        required=False, min_value=1, max_value=365, label="Vacation mode days (optional)"
+        required=False, min_value=1, max_value=365, label="Vacation mode: days (optional)"
     )
     vacation_mode_until = forms.DateTimeField(
         required=False,
-        label="or vacation mode until (optional)",
+        label="or until (optional)",
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
     )
 
