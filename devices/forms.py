@@ -42,6 +42,7 @@ class DeviceSearchForm(PortalForm):
         required=False,
         choices=[("", "Own and vendors'"), ("own", "Own customers"), ("vendor", "Vendors' customers")],
     )
+    order = forms.CharField(required=False, max_length=128, strip=True)
     sort = forms.ChoiceField(required=False, choices=[(key, key) for key in SORTS])
     # Page links are the portal's own: whatever is wrong with one, the person hears the same thing.
     cursor = forms.CharField(required=False, max_length=512, error_messages=_PAGE_LINK_ERRORS)
@@ -56,6 +57,7 @@ class DeviceSearchForm(PortalForm):
             model=data["model"],
             claimed={"claimed": True, "unclaimed": False}.get(data["state"]),
             vendor_devices={"vendor": True, "own": False}.get(data["seller"]),
+            order_number=data["order"],
         )
 
 

@@ -37,6 +37,7 @@ class DeviceFilters:
     model: str = ""
     claimed: bool | None = None
     vendor_devices: bool | None = None  # True: only vendors' customers; False: only own customers
+    order_number: str = ""  # exactly this order number (any letter case), as an order's page names it
 
 
 @dataclass
@@ -77,6 +78,11 @@ def _device_filter_q(filters: DeviceFilters, prefix: str = "") -> Q:
         q &= Q(**{f"{prefix}model": filters.model})
     if filters.claimed is not None:
         q &= Q(**{f"{prefix}owner__isnull": not filters.claimed})
+    if filters.order_number:
+        carrying = SearchKey.objects.filter(
+            kind=SearchKey.Kind.ORDER_NUMBER, value=_order_key(filters.order_number)
+        )
+        q &= Q(**{f"{prefix}device_id__in": carrying.values("device_id")})
     if filters.vendor_devices is not None:
         q &= Q(**{f"{prefix}sold_by_vendor": filters.vendor_devices})
         if not filters.vendor_devices:

@@ -233,3 +233,18 @@ def test_an_export_reads_every_match_once_a_batch_at_a_time(fleet, monkeypatch):
     assert by_id == [1, 2, *range(20, 27)]
     assert sorted(by_text) == [1, 2, 5, *range(20, 27)] and len(by_text) == len(set(by_text))
     assert by_imei.count(2) == 1 and len(by_imei) == len(set(by_imei)) == 11
+
+
+def test_an_order_filter_finds_exactly_that_orders_devices(fleet):
+    cache_store_devices(
+        [
+            api_device(30, owner=501, metadata={"ordernumber": "SO-200"}),
+            api_device(31, owner=502, metadata={"ordernumber": "so-200"}),
+            api_device(32, owner=501, metadata={"ordernumber": "SO-2001"}),  # starts the same: not it
+        ]
+    )
+
+    assert ids(device_search(DeviceFilters(order_number="SO-200"))) == [30, 31]
+    assert ids(device_search(DeviceFilters(order_number="SO-200", customer_id=501))) == [30]
+    assert [row[0] for row in device_export(DeviceFilters(order_number="SO-200"))] == [30, 31]
+    assert ids(device_search(DeviceFilters(order_number="SO-999"))) == []

@@ -64,7 +64,7 @@ def section(response, slug: str) -> str:
     [
         "/reports/",
         "/reports/export/customers.csv",
-                    ],
+    ],
 )
 def test_sales_may_not_read_reports(client_as, orders, path):
     assert client_as(Role.SALES).get(path).status_code == 403
@@ -375,6 +375,12 @@ def test_an_order_lists_the_devices_that_carry_its_number_now(client_as, orders)
     print("PAGE", re.search(r"<p>4 devices.{0,200}", page.text, re.S).group(0))
     assert "4 devices: Acme 1, Harbor Insurance 2, Unclaimed 1." in page.text
     assert "Claims made with this order number" in page.text  # the history's lines stay below
+    assert (
+        'href="/devices/?order=SO-200"' in page.text
+        and 'href="/devices/export.csv?order=SO-200"' in page.text
+    )
+    search = client.get("/devices/", {"order": "SO-200"})
+    assert "The devices of order" in search.text and make_imei(5) not in search.text  # SO-2001 is another
     listed = {row[0]: row for row in table(client.get("/orders/"), "orders")}
     assert listed["SO-200"][6] == "4" and listed["PO-7"][6] == "0"  # devices that carry it now
     # A device given another order number leaves this one and appears under its new one, which has
