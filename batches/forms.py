@@ -131,4 +131,11 @@ class JobFilterForm(PortalForm):
 class JobListForm(PortalForm):
     mine = forms.BooleanField(required=False)
     user = forms.CharField(required=False, max_length=150, label="Made by")
+    customer = id_field(required=False, label="Customer")
+    file = forms.CharField(required=False, max_length=255, strip=True, label="File name")
+    state = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any state")] + [c for c in BatchJob.State.choices if c[0] != BatchJob.State.DISCARDED],
+        label="State",
+    )
     before = id_field(required=False, label="Page link")

@@ -5,7 +5,7 @@ import io
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from batches.models import BatchChunk, BatchItem, BatchJob
@@ -26,11 +26,27 @@ class Page:
     next_after: int | None  # the key the next page starts after
 
 
-def jobs_page(*, user_name: str = "", before: int | None = None, size: int = PAGE_SIZE) -> Page:
-    """Jobs newest first (keyset on id), optionally only one person's."""
+def jobs_page(
+    *,
+    user_name: str = "",
+    customer_id: int | None = None,
+    file_name: str = "",
+    state: str = "",
+    before: int | None = None,
+    size: int = PAGE_SIZE,
+) -> Page:
+    """Jobs newest first (keyset on id), optionally only one person's, one customer's (the job's
+    customer, or one its rows name), those whose file name holds ``file_name``, or in one state."""
     jobs = BatchJob.objects.exclude(state=BatchJob.State.DISCARDED).select_related("customer", "created_by")
     if user_name:
         jobs = jobs.filter(created_by_name=user_name)
+    if customer_id is not None:
+        named = BatchItem.objects.filter(customer_id=customer_id).values("job_id")
+        jobs = jobs.filter(Q(customer_id=customer_id) | Q(pk__in=named))
+    if file_name:
+        jobs = jobs.filter(source_name__icontains=file_name)
+    if state:
+        jobs = jobs.filter(state=state)
     if before:
         jobs = jobs.filter(pk__lt=before)
     rows = list(jobs.order_by("-pk")[: size + 1])

@@ -41,7 +41,14 @@ def batch_list(request: HtmxHttpRequest) -> HttpResponse:
         user_name = request.user.get_username() if form.cleaned_data["mine"] else form.cleaned_data["user"]
     context = {
         "form": form,
-        "page": jobs_page(user_name=user_name, before=form.cleaned_data["before"] if valid else None),
+        "page": jobs_page(
+            user_name=user_name,
+            customer_id=form.cleaned_data["customer"] if valid else None,
+            file_name=form.cleaned_data["file"] if valid else "",
+            state=form.cleaned_data["state"] if valid else "",
+            before=form.cleaned_data["before"] if valid else None,
+        ),
+        "customer": customer_get(form.cleaned_data["customer"]) if valid else None,
         "users": job_users(),
         "user_name": user_name,
         "can_change": has_any_role(request.user, CHANGE_ROLES),

@@ -5,6 +5,7 @@ to, answers without a server error, and an action a role may not take is refused
 mode's check of one code (``batches:scan``), with sentences for a person holding a scanner."""
 
 import html
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -450,3 +451,34 @@ def test_uploads_and_pastes_keep_their_spreadsheet_sentences(client_as, shelf):
 
     job = job_from_input(action="claim", mode="paste", customer=shelf["acme"], actor=None, text=lost_zero())
     assert "a spreadsheet dropped" in job.items.get().message
+
+
+def test_the_list_finds_jobs_by_customer_file_name_and_state(world, client_as):
+    pioneer, riverside = world["customer"], world["other"]
+    for_pioneer = make_job(f"imei\n{make_imei(99601)}\n", customer=pioneer)
+    BatchJob.objects.filter(pk=for_pioneer.pk).update(source_name="pioneer-order-4411.csv")
+    named_in_rows = paste_job(
+        "\n".join(
+            [
+                "modemtype,modemid,serial,model,manufacturer,profiletype,owner",
+                f"IMEI,{make_imei(99602)},,,,ZERO_TOUCH,{riverside.pk}",
+            ]
+        ),
+        action="claim",
+        customer=None,
+    )
+    finished = make_job(f"imei\n{make_imei(99603)}\n", customer=pioneer)
+    BatchJob.objects.filter(pk=finished.pk).update(state=BatchJob.State.DONE)
+    client = client_as(Role.SALES)
+
+    def listed(**query) -> list[int]:
+        page = client.get("/batches/", query).content.decode()
+        return sorted(int(n) for n in re.findall(r'href="/batches/(\d+)/"', page))
+
+    assert listed() == sorted([for_pioneer.pk, named_in_rows.pk, finished.pk])
+    assert listed(customer=pioneer.pk) == sorted([for_pioneer.pk, finished.pk])
+    assert listed(customer=riverside.pk) == [named_in_rows.pk]  # a customer the rows name
+    assert listed(file="ORDER-4411") == [for_pioneer.pk]
+    assert listed(state="done") == [finished.pk]
+    assert listed(customer=pioneer.pk, state="draft") == [for_pioneer.pk]
+    assert client.get("/batches/", {"state": "exploded"}).status_code == 400
