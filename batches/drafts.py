@@ -1,11 +1,13 @@
 """A batch job's first step: the rows a person gave (a file, pasted lines, scans) checked, stored as a
 draft with one item per row, and a scanned code checked on its own. Nothing is sent from here."""
 
+import csv
+import io
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain
+from itertools import chain, islice
 from typing import BinaryIO
 
 from django.conf import settings
@@ -24,6 +26,7 @@ from batches.preflight import (
 from core.audit import audit_record
 from core.db import rows_writer
 from customers.models import Customer
+from devices.selectors import DeviceFilters, device_export
 
 
 def job_create(
@@ -245,3 +248,16 @@ def scan_check(
     if item.state == BatchItem.State.SKIPPED:
         return ScanCheck("skip", item.message, **kept)
     return ScanCheck("ready", "Ready.", **kept)
+
+
+def order_rows_text(number: str, *, limit: int) -> str:
+    """The devices that carry order ``number`` now, as pasted CSV lines a new batch starts from
+    (identifier columns only: the person chooses the action and the customer, and the pre-flight
+    checks every row as for any file). At most ``limit`` devices."""
+    lines = io.StringIO()
+    writer = csv.writer(lines, lineterminator="\n")
+    writer.writerow(["imei", "meid", "serial", "manufacturer", "model"])
+    for row in islice(device_export(DeviceFilters(order_number=number)), limit):
+        _, imei, _, meid, serial, manufacturer, model, *_ = row
+        writer.writerow([imei, meid, "" if imei or meid else serial, manufacturer, model])
+    return lines.getvalue()

@@ -7,7 +7,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from batches.drafts import CustomerNeeded, job_from_input, scan_check
+from batches.drafts import CustomerNeeded, job_from_input, order_rows_text, scan_check
 from batches.forms import BatchForm, JobFilterForm, JobListForm, ScanForm
 from batches.jobs import BatchRefused, job_cancel, job_confirm, job_discard, job_retry_failed
 from batches.models import BatchItem, BatchJob
@@ -28,6 +28,7 @@ from batches.selectors import (
 from batches.uploads import UploadLimit
 from core.htmx import HtmxHttpRequest
 from core.roles import ALL_ROLES, CHANGE_ROLES, Role, has_any_role, role_required
+from core.text import storable
 from customers.selectors import customer_for_value, customer_get
 
 
@@ -93,8 +94,9 @@ def _batch_new(request: HtmxHttpRequest, upload_limit: UploadLimit) -> HttpRespo
 
 
 def _preset(request: HtmxHttpRequest) -> dict:
-    """A new job may start from a customer's page (``?customer=``), an action (``?action=``) or a job
-    just discarded (``?from=``): its action, customer and pasted text come back to the form."""
+    """A new job may start from a customer's page (``?customer=``), an action (``?action=``), an
+    order's devices (``?order=``: their identifiers as pasted lines) or a job just discarded
+    (``?from=``): its action, customer and pasted text come back to the form."""
     initial = _from_discarded(request)
     if initial:
         return initial
@@ -103,6 +105,10 @@ def _preset(request: HtmxHttpRequest) -> dict:
     customer = request.GET.get("customer", "")
     if customer.isascii() and customer.isdigit() and len(customer) < 19:
         initial["customer"] = int(customer)
+    order = request.GET.get("order", "").strip()
+    if order and len(order) <= 128 and storable(order):
+        initial["mode"] = BatchForm.Mode.PASTE
+        initial["pasted"] = order_rows_text(order, limit=settings.ZT_BATCH_MAX_ROWS)
     return initial
 
 

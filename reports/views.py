@@ -5,7 +5,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import push_url
 
 from core.htmx import HtmxHttpRequest
-from core.roles import ALL_ROLES, REPORT_ROLES, has_any_role, role_required
+from core.roles import ALL_ROLES, CHANGE_ROLES, REPORT_ROLES, has_any_role, role_required
 from core.text import storable
 from devices.selectors import order_devices
 from reports.exports import table_csv
@@ -100,5 +100,6 @@ def order_detail(request: HtmxHttpRequest, number: str) -> HttpResponse:
         "lines": order_lines(order) if order else [],
         "now": now,
         "pending": order_pending_items(number),
+        "can_change": has_any_role(request.user, CHANGE_ROLES),
     }
     return render(request, "reports/order.html", context)

@@ -482,3 +482,30 @@ def test_the_list_finds_jobs_by_customer_file_name_and_state(world, client_as):
     assert listed(state="done") == [finished.pk]
     assert listed(customer=pioneer.pk, state="draft") == [for_pioneer.pk]
     assert client.get("/batches/", {"state": "exploded"}).status_code == 400
+
+
+def test_a_batch_starts_from_the_devices_of_an_order(world, client_as):
+    pioneer = world["customer"]
+    cache_store_devices(
+        [
+            api_device(9701, owner=pioneer.pk, metadata={"ordernumber": "SO-77"}),
+            api_device(9702, imei="", serial="R58N9702", metadata={"ordernumber": "SO-77"}),
+            api_device(9703, owner=pioneer.pk, metadata={"ordernumber": "SO-778"}),  # another order
+        ]
+    )
+    client = client_as(Role.SALES)
+
+    order_page = client.get("/orders/SO-77/").content.decode()
+    form = client.get("/batches/new/", {"order": "SO-77"}).content.decode()
+
+    assert 'href="/batches/new/?order=SO-77"' in order_page
+    pasted = html.unescape(re.search(r'<textarea name="pasted"[^>]*>(.*?)</textarea>', form, re.S).group(1))
+    assert pasted.strip().splitlines() == [
+        "imei,meid,serial,manufacturer,model",
+        f"{make_imei(9701)},,,Google,Pixel 8",
+        ",,R58N9702,Google,Pixel 8",
+    ]
+    response = post_new(client, action="unclaim", any_owner="on", pasted=pasted)
+    job = BatchJob.objects.latest("pk")
+    assert response.status_code == 302 and (job.rows, job.ready) == (2, 1)  # the unclaimed one: nothing to do
+    assert "Start a batch" not in client_as(Role.MANAGERS).get("/orders/SO-77/").content.decode()
