@@ -402,7 +402,7 @@ class StaffMember:
 
     def do_orders(self) -> None:
         prefix = f"LOAD-{self.rng.randrange(100):02d}"
-        self._request("orders", "GET", "/reports/orders/", params={"q": prefix}, headers=HTMX_RESULTS)
+        self._request("orders", "GET", "/orders/", params={"q": prefix}, headers=HTMX_RESULTS)
 
 
 def run_load(
