@@ -1,9 +1,9 @@
 """The rules a claim must pass before it is sent, shared by the claim form and every row of a batch.
 
-``claim_request`` checks one device and its customer and returns either a ``ClaimRequest`` (a
+``claim_check`` checks one device and its customer and returns either a ``ClaimRequest`` (a
 customer id, not a model instance, so a batch can hold thousands) or the errors by field name. The
 request becomes the API's ``PartnerClaim`` for a batch and the arguments of ``devices.claim`` for
-one device, in one place each. The rules themselves are ``claim_errors``, which ``claim_request``
+one device, in one place each. The rules themselves are ``claim_errors``, which ``claim_check``
 calls and which a batch's pre-flight calls for each row (without building a request it would not
 keep).
 """
@@ -139,7 +139,7 @@ class ClaimFields(TypedDict, total=False):
     pre_provisioning_token: str
 
 
-def claim_request(
+def claim_check(
     *,
     customer: Customer | None,
     customer_given: bool = True,
@@ -180,7 +180,7 @@ def claim_errors(
     pre_provisioning_token: str = "",
     metadata: dict[str, str],
 ) -> dict[str, str]:
-    """The rules of ``claim_request`` alone, by field name (empty: the claim may be sent), for
+    """The rules of ``claim_check`` alone, by field name (empty: the claim may be sent), for
     identifiers already normalised and metadata without empty values: a batch checks each of its
     hundred thousand rows with this, without building a request for every one."""
     errors = identifier_errors(

@@ -9,7 +9,7 @@ from devices.claims import (
     METADATA_LIMITS,
     METADATA_VALUE_LIMIT,
     ClaimRequest,
-    claim_request,
+    claim_check,
     metadata_key_error,
     metadata_value_error,
 )
@@ -71,7 +71,7 @@ class DeviceChoiceForm(PortalForm):
 class ClaimForm(TypedCustomerMixin, PortalForm):
     """One device to claim: identifiers as the API needs them, the customer, optional metadata.
 
-    The rules themselves are ``devices.claims.claim_request``, which a batch's rows pass too.
+    The rules themselves are ``devices.claims.claim_check``, which a batch's rows pass too.
     """
 
     device_type = forms.ChoiceField(
@@ -112,7 +112,7 @@ class ClaimForm(TypedCustomerMixin, PortalForm):
         if self.has_error("customer") or self.has_error("device_type"):
             return data
         customer = customer_get(data.get("customer"))
-        request, errors = claim_request(
+        request, errors = claim_check(
             customer=customer,
             customer_given=data.get("customer") is not None,
             chrome_os=data.get("device_type") == "chrome_os",

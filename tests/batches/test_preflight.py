@@ -13,7 +13,7 @@ from batches.models import BatchJob
 from batches.preflight import cycle_collector_paused
 from batches.selectors import job_customers
 from core.models import AuditEvent
-from devices.claims import claim_request
+from devices.claims import claim_check
 from devices.identifiers import luhn_check_digit
 from devices.models import Device
 from tests.batches.factories import (
@@ -308,7 +308,7 @@ def test_a_row_is_refused_with_the_claim_forms_sentences(fleet, cells, form):
     """devices.claims holds the rules: a batch row and the one-device form say the same thing."""
     text = f"imei,meid,serial,manufacturer,model,ordernumber\n{cells}\n"
     job = make_job(text, customer=fleet["acme"])
-    request, errors = claim_request(customer=fleet["acme"], **form)
+    request, errors = claim_check(customer=fleet["acme"], **form)
 
     assert request is None
     [item] = job.items.all()
