@@ -258,6 +258,6 @@ def order_rows_text(number: str, *, limit: int) -> str:
     writer = csv.writer(lines, lineterminator="\n")
     writer.writerow(["imei", "meid", "serial", "manufacturer", "model"])
     for row in islice(device_export(DeviceFilters(order_number=number)), limit):
-        _, imei, _, meid, serial, manufacturer, model, *_ = row
-        writer.writerow([imei, meid, "" if imei or meid else serial, manufacturer, model])
+        serial = "" if row.imei or row.meid else row.serial  # a serial only where nothing else names it
+        writer.writerow([row.imei, row.meid, serial, row.manufacturer, row.model])
     return lines.getvalue()

@@ -9,8 +9,10 @@ then, which makes it text. Lines end in CRLF, as the CSV format (RFC 4180) and E
 import csv
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime
+from itertools import chain
 from typing import Any
 
+from django.http import HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -23,11 +25,8 @@ def safe_cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        return (
-            timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
-            if timezone.is_aware(value)
-            else (value.strftime("%Y-%m-%d %H:%M:%S"))
-        )
+        moment = timezone.localtime(value) if timezone.is_aware(value) else value
+        return moment.strftime("%Y-%m-%d %H:%M:%S")
     if isinstance(value, date):
         return value.isoformat()
     text = str(value)
@@ -53,3 +52,24 @@ def csv_lines(header: Iterable[Any], rows: Iterable[Iterable[Any]]) -> Iterator[
     yield writer.writerow([safe_cell(cell) for cell in header])
     for row in rows:
         yield writer.writerow([safe_cell(cell) for cell in row])
+
+
+def csv_download(
+    header: Iterable[Any], rows: Iterable[Iterable[Any]], *, filename: str
+) -> StreamingHttpResponse:
+    """A CSV file for the browser to save, streamed as ``rows`` are read (any length): a BOM, so that
+    Excel reads UTF-8, then the header and the rows, every cell made safe."""
+    response = StreamingHttpResponse(
+        chain(["\ufeff"], csv_lines(header, rows)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def export_refused(page: str) -> HttpResponse:
+    """The answer to an export whose search is not valid: never a different list than the page showed."""
+    return HttpResponse(
+        f"The export's search is not valid: start from the {page} page again.",
+        status=400,
+        content_type="text/plain; charset=utf-8",
+    )

@@ -1,9 +1,9 @@
 from django.conf import settings
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from core.csv import csv_line
+from core.csv import csv_download, export_refused
 from core.htmx import HtmxHttpRequest
 from core.paging import InvalidCursor
 from core.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
@@ -72,37 +72,26 @@ def customer_list(request: HtmxHttpRequest) -> HttpResponse:
 def customer_export(request: HtmxHttpRequest) -> HttpResponse:
     """The customers the page's search finds, as CSV (formula-safe)."""
     form = CustomerListForm(request.GET)
-    if not form.is_valid():  # never a different list than the page showed
-        return HttpResponse(
-            "The export's search is not valid: start from the customers page again.",
-            status=400,
-            content_type="text/plain; charset=utf-8",
-        )
+    if not form.is_valid():
+        return export_refused("customers")
     data = form.cleaned_data
-
-    def lines():
-        yield "\ufeff"
-        header = ["company id", "name", "sold by", "devices", "terms", "owner emails", "last claim"]
-        yield csv_line(header)
-        found = customers_export(
-            text=data["q"], seller=data["seller"], terms=data["terms"], vendor=data["vendor"]
-        )
-        for customer in found:
-            yield csv_line(
-                [
-                    customer.pk,
-                    customer.name,
-                    customer.vendor.name if customer.vendor else settings.PORTAL_RESELLER_NAME,
-                    customer.device_count,
-                    customer.get_terms_status_display(),
-                    " ".join(customer.owner_emails),
-                    customer.last_claim_at,
-                ]
-            )
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="customers.csv"'
-    return response
+    found = customers_export(
+        text=data["q"], seller=data["seller"], terms=data["terms"], vendor=data["vendor"]
+    )
+    rows = (
+        [
+            customer.pk,
+            customer.name,
+            customer.vendor.name if customer.vendor else settings.PORTAL_RESELLER_NAME,
+            customer.device_count,
+            customer.get_terms_status_display(),
+            " ".join(customer.owner_emails),
+            customer.last_claim_at,
+        ]
+        for customer in found
+    )
+    header = ["company id", "name", "sold by", "devices", "terms", "owner emails", "last claim"]
+    return csv_download(header, rows, filename="customers.csv")
 
 
 @require_GET

@@ -6,7 +6,8 @@ key), never OFFSET, so page 1,000 costs what page 1 costs; nothing here counts t
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import TruncWeek
@@ -276,20 +277,25 @@ def _customer_device_count(customer_id: int) -> int:
     return counted or 0
 
 
-EXPORT_COLUMNS = [
-    "device_id",
-    "imei",
-    "imei2",
-    "meid",
-    "serial",
-    "manufacturer",
-    "model",
-    "customer",
-    "customer name",
-    "ordernumber",
-    "phonenumber",
-    "changed",
-]
+class ExportRow(NamedTuple):
+    """One device as the export writes it, in ``EXPORT_COLUMNS`` order."""
+
+    device_id: int
+    imei: str
+    imei2: str
+    meid: str
+    serial: str
+    manufacturer: str
+    model: str
+    customer: int | str  # "" when unclaimed
+    customer_name: str
+    ordernumber: str
+    phonenumber: str
+    changed: datetime | None
+
+
+# The file's header: the columns a batch file reads keep the names it reads them by.
+EXPORT_COLUMNS = [name.replace("_", " ") if name == "customer_name" else name for name in ExportRow._fields]
 _EXPORT_FIELDS = (
     "device_id",
     "imei",
@@ -307,7 +313,7 @@ _EXPORT_FIELDS = (
 _EXPORT_BATCH = 2000
 
 
-def device_export(filters: DeviceFilters) -> Iterator[list]:
+def device_export(filters: DeviceFilters) -> Iterator[ExportRow]:
     """Every device ``filters`` find, as rows of ``EXPORT_COLUMNS``, read a batch at a time (a million
     devices without holding them): in the page's order for a text search (identifier order),
     otherwise by device id. The identifier and customer columns are the ones a batch file reads, so
@@ -321,7 +327,7 @@ def device_export(filters: DeviceFilters) -> Iterator[list]:
             (device_id, imei, imei2, meid, serial, make, model, owner, name, metadata, changed, synced) = row
             metadata = metadata or {}
             when = changed or synced
-            yield [
+            yield ExportRow(
                 device_id,
                 imei,
                 imei2,
@@ -334,7 +340,7 @@ def device_export(filters: DeviceFilters) -> Iterator[list]:
                 metadata.get("ordernumber", ""),
                 metadata.get("phonenumber", ""),
                 when,
-            ]
+            )
 
 
 def _export_batches_by_id(filters: DeviceFilters) -> Iterator[list[tuple]]:

@@ -1,14 +1,12 @@
-from itertools import chain
-
 from django.contrib import messages
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from core.csv import csv_lines
+from core.csv import csv_download, export_refused
 from core.htmx import HtmxHttpRequest
 from core.paging import InvalidCursor
 from core.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
@@ -99,16 +97,9 @@ def device_list(request: HtmxHttpRequest) -> HttpResponse:
 def device_export_view(request: HtmxHttpRequest) -> HttpResponse:
     """Every device the page's search finds, as CSV (formula-safe), streamed."""
     form = DeviceSearchForm(request.GET)
-    if not form.is_valid():  # never a different list than the page showed
-        return HttpResponse(
-            "The export's search is not valid: start from the devices page again.",
-            status=400,
-            content_type="text/plain; charset=utf-8",
-        )
-    lines = chain(["\ufeff"], csv_lines(EXPORT_COLUMNS, device_export(form.filters())))
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="devices.csv"'
-    return response
+    if not form.is_valid():
+        return export_refused("devices")
+    return csv_download(EXPORT_COLUMNS, device_export(form.filters()), filename="devices.csv")
 
 
 @require_GET
