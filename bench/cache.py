@@ -192,6 +192,8 @@ def measure(out, rng: random.Random, repeat: int) -> None:
     timed(out, "IMEI prefix (4 digits, thousands match)", [search(text=i[:4]) for i in imeis])
     timed(out, "serial prefix (3 characters)", [search(text=s[:3]) for s in serials])
     timed(out, "order number prefix", [search(text=f"SO-{rng.randrange(10**4):04d}") for _ in range(repeat)])
+    parts = [search(text=f"{rng.randrange(10**7):07d}") for _ in range(repeat)]
+    timed(out, "order number part (7 digits)", parts)
     timed(
         out,
         "customer + model, first page",

@@ -187,7 +187,8 @@ class SearchKey(models.Model):
 
     Every IMEI, IMEI2, MEID, MEID2, serial number, order number and phone number of every device has
     a row here, so one indexed range over ``value`` answers "find this (prefix)" whatever slot the
-    value sits in, already sorted for keyset paging.
+    value sits in, already sorted for keyset paging. An order number also has a row per part (the
+    text from each separator or letter/digit change to its end), so typing any part finds it.
     """
 
     class Kind(models.TextChoices):
@@ -197,6 +198,7 @@ class SearchKey(models.Model):
         MEID2 = "meid2", "MEID 2"
         SERIAL = "serial", "Serial number"
         ORDER_NUMBER = "ordernumber", "Order number"
+        ORDER_PART = "orderpart", "Part of an order number"
         PHONE_NUMBER = "phonenumber", "Phone number"
 
     # The primary key is the search index itself: one range over ``value`` finds a prefix, already in

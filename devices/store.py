@@ -133,14 +133,39 @@ def device_row(
     }
 
 
+# Order numbers are found by any of their parts, not only from their first character: "0773100" finds
+# SO-2023-0773100. A part starts after a character that is not a letter or digit, or where letters
+# give way to digits or digits to letters (SO2023 → 2023); each part is kept as a key running to the
+# end of the number, so a prefix range over the keys finds it like any other value. Parts shorter
+# than this are not kept (a key for every "A1" would cost more than it finds).
+ORDER_PART_MIN_LENGTH = 3
+_KEY_MAX_LENGTH = SearchKey._meta.get_field("value").max_length
+
+
+def _order_part_starts(value: str) -> str:
+    """The SQL condition that a part of ``value`` (an upper-case SQL text) starts at position ``p``."""
+    before, here = f"substr({value}, p - 1, 1)", f"substr({value}, p, 1)"
+
+    def digit(c: str) -> str:
+        return f"{c} BETWEEN '0' AND '9'"
+
+    def letter(c: str) -> str:
+        return f"{c} BETWEEN 'A' AND 'Z'"
+
+    return (
+        f"({digit(here)} OR {letter(here)}) AND (NOT ({digit(before)} OR {letter(before)}) "
+        f"OR ({letter(before)} AND {digit(here)}) OR ({digit(before)} AND {letter(here)}))"
+    )
+
+
 def _search_keys_select() -> str:
     """A SELECT of (device_id, kind, value): the search keys of the stored devices whose ids are its
-    parameter, a key per non-empty identifier and per searchable metadata value (its first 128
-    characters), in ASCII upper case (``fold_search_text``), so that a search finds a serial or an
-    order number whatever the case it is typed in. Keys are derived by the database from the stored
-    rows, so a key never disagrees with its device and no key travels from Python to the database.
-    Names come from the models and kinds from this module, never from input; the ids go as a
-    parameter."""
+    parameter (``_key_parameters``), a key per non-empty identifier and per searchable metadata value
+    (its first 128 characters), and one per part of the order number (``ORDER_PART_MIN_LENGTH``), in
+    ASCII upper case (``fold_search_text``), so that a search finds a serial or an order number
+    whatever the case it is typed in. Keys are derived by the database from the stored rows, so a key
+    never disagrees with its device and no key travels from Python to the database. Names come from
+    the models and kinds from this module, never from input; the ids go as a parameter."""
     quote = connection.ops.quote_name
     devices = quote(Device._meta.db_table)
     postgresql = connection.vendor == "postgresql"
@@ -155,31 +180,55 @@ def _search_keys_select() -> str:
         )
         for kind, column in _KEY_KINDS
     ]
-    for name in SEARCHABLE_METADATA:
+
+    def metadata(name: str) -> str:
         text = f"d.metadata ->> '{name}'" if postgresql else f"json_extract(d.metadata, '$.{name}')"
-        sources.append((name, f"upper(substr({text}, 1, 128){collation})"))  # (kind, value's SQL)
+        return f"upper(substr({text}, 1, {_KEY_MAX_LENGTH}){collation})"
+
+    for name in SEARCHABLE_METADATA:
+        sources.append((name, metadata(name)))  # (kind, value's SQL)
+    part = SearchKey.Kind.ORDER_PART.value
+    tail = ORDER_PART_MIN_LENGTH - 1
     if postgresql:  # each device read once by its key, its values spread into rows
         pairs = ", ".join(f"('{kind}', {value})" for kind, value in sources)
         return (
             "SELECT d.device_id, k.kind, k.value FROM unnest(%s::bigint[]) AS wanted(id) "  # noqa: S608
             f"CROSS JOIN LATERAL (SELECT * FROM {devices} WHERE device_id = wanted.id LIMIT 1) AS d "
-            f"CROSS JOIN LATERAL (VALUES {pairs}) AS k(kind, value) WHERE k.value <> ''"
+            f"CROSS JOIN LATERAL (VALUES {pairs}) AS k(kind, value) WHERE k.value <> '' "
+            f"UNION ALL SELECT o.device_id, '{part}', substr(o.v, p) FROM unnest(%s::bigint[]) AS wanted(id) "
+            f"CROSS JOIN LATERAL (SELECT d.device_id, {metadata('ordernumber')} AS v FROM {devices} AS d "
+            "WHERE d.device_id = wanted.id LIMIT 1) AS o "
+            f"CROSS JOIN LATERAL generate_series(2, length(o.v) - {tail}) AS pos(p) "
+            f"WHERE {_order_part_starts('o.v')}"
         )
     wanted = "d.device_id IN (SELECT value FROM json_each(%s))"
-    return " UNION ALL ".join(
+    selects = [
         f"SELECT d.device_id, '{kind}', {value} FROM {devices} AS d WHERE {wanted} AND {value} <> ''"  # noqa: S608
         for kind, value in sources
+    ]
+    last = _KEY_MAX_LENGTH
+    positions = f"WITH RECURSIVE pos(p) AS (SELECT 2 UNION ALL SELECT p + 1 FROM pos WHERE p < {last})"  # noqa: S608
+    selects.append(
+        f"SELECT o.device_id, '{part}', substr(o.v, pos.p) "  # noqa: S608
+        f"FROM (SELECT d.device_id, {metadata('ordernumber')} AS v FROM {devices} AS d WHERE {wanted}) AS o "
+        f"JOIN ({positions} SELECT p FROM pos) AS pos ON pos.p <= length(o.v) - {tail} "
+        f"WHERE {_order_part_starts('o.v')}"
     )
+    return " UNION ALL ".join(selects)
+
+
+def _key_parameters(device_ids: Sequence[int]) -> list:
+    """The parameters of ``_search_keys_select`` for these devices: the ids, once for each time the
+    SELECT names them (twice on PostgreSQL, once per kind on SQLite)."""
+    ids = list(device_ids)
+    if connection.vendor == "postgresql":
+        return [ids, ids]
+    return [orjson.dumps(ids).decode()] * (len(_KEY_KINDS) + len(SEARCHABLE_METADATA) + 1)
 
 
 def _run_with_ids(sql: str, device_ids: Sequence[int]) -> None:
-    ids = list(device_ids)
-    if connection.vendor == "postgresql":
-        parameters = [ids]
-    else:  # the SELECT names the ids once per kind
-        parameters = [orjson.dumps(ids).decode()] * (len(_KEY_KINDS) + len(SEARCHABLE_METADATA))
     with connection.cursor() as cursor:
-        cursor.execute(sql, parameters)
+        cursor.execute(sql, _key_parameters(device_ids))
 
 
 def derive_search_keys(device_ids: Sequence[int]) -> None:

@@ -83,6 +83,28 @@ def test_order_and_phone_numbers(fleet):
     assert ids(device_search(DeviceFilters(text="+4477009"))) == [3]
 
 
+def test_an_order_number_is_found_by_any_of_its_parts():
+    cache_store_devices(
+        [
+            api_device(40, owner=501, metadata={"ordernumber": "SO-2023-0773100"}),
+            api_device(41, owner=501, metadata={"ordernumber": "SO-2023-0773101"}),
+            api_device(42, owner=501, metadata={"ordernumber": "RMA-2024-0773100"}),
+        ]
+    )
+
+    assert ids(device_search(DeviceFilters(text="0773100"))) == [40, 42]
+    assert ids(device_search(DeviceFilters(text="2023-07731"))) == [40, 41]
+    assert ids(device_search(DeviceFilters(text="so-2023"))) == [40, 41]
+    # A part starts at a separator or where letters and digits meet, not in the middle of a run.
+    assert ids(device_search(DeviceFilters(text="773100"))) == []
+    page = device_search(DeviceFilters(text="0773100"))
+    assert page.matched == {40: "orderpart", 42: "orderpart"}
+    assert page.count == 2
+    assert [row[0] for row in device_export(DeviceFilters(text="0773100"))] == [40, 42]
+    # The order filter is the whole number, never a part of another.
+    assert ids(device_search(DeviceFilters(order_number="0773100"))) == []
+
+
 def test_filters_by_customer_manufacturer_model_and_claim_state(fleet):
     assert ids(device_search(DeviceFilters(customer_id=501))) == [1, 2]
     assert ids(device_search(DeviceFilters(manufacturer="samsung"))) == [3]

@@ -156,6 +156,37 @@ def test_a_device_inserted_by_another_writer_meanwhile_makes_the_batch_write_aga
     assert SearchKey.objects.count() == 3
 
 
+def test_an_order_number_is_kept_with_every_part_a_person_may_type():
+    cache_store_devices(
+        [
+            api_device(1, metadata={"ordernumber": "so-2023-0773100"}),
+            api_device(2, metadata={"ordernumber": "PO2023ab77"}),
+            api_device(3, metadata={"ordernumber": "A-12"}),
+        ]
+    )
+
+    def parts(device_id: int) -> set[str]:
+        return {value for kind, value in keys_of(device_id) if kind == "orderpart"}
+
+    assert ("ordernumber", "SO-2023-0773100") in keys_of(1)
+    assert parts(1) == {"2023-0773100", "0773100"}
+    # Letters giving way to digits start a part, and digits to letters; "77" is too short to keep.
+    assert parts(2) == {"2023AB77", "AB77"}
+    assert parts(3) == set()
+
+
+def test_a_changed_order_number_takes_its_parts_with_it():
+    cache_store_devices([api_device(1, metadata={"ordernumber": "SO-2023-0773100"})])
+
+    cache_store_devices([api_device(1, metadata={"ordernumber": "SO-2024-0000042"})])
+
+    assert {value for kind, value in keys_of(1) if kind in ("ordernumber", "orderpart")} == {
+        "SO-2024-0000042",
+        "2024-0000042",
+        "0000042",
+    }
+
+
 def test_deleting_a_device_deletes_its_search_keys():
     cache_store_devices([api_device(1, serial="SN-1"), api_device(2)])
 

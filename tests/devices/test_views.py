@@ -57,6 +57,17 @@ def test_a_row_found_by_its_serial_or_phone_number_shows_it(client_as, fleet):
     assert "Serial R58N1" not in by_imei  # the IMEI it matched is shown already
 
 
+def test_typing_the_number_part_of_an_order_finds_its_devices(client_as, fleet):
+    cache_store_devices([api_device(5, owner=502, metadata={"ordernumber": "SO-2023-0773100"})])
+
+    html = client_as(Role.SALES).get("/devices/", {"q": "0773100"}).text
+
+    assert "/devices/5/" in html and "SO-2023-0773100" in html
+    assert "/devices/1/" not in html
+    assert "1 device" in html
+    assert "a part of an order number" in html
+
+
 def test_filters_and_the_next_page_link(client_as, fleet):
     client = client_as(Role.MANAGERS)
 
