@@ -16,7 +16,7 @@ COPY zerotouch ./zerotouch
 COPY emulator ./emulator
 COPY templates ./templates
 COPY static ./static
-COPY manage.py ./
+COPY manage.py gunicorn.conf.py ./
 
 RUN pip install . \
  && DEBUG=0 SECRET_KEY=collectstatic-only-build-key python manage.py collectstatic --no-input \
