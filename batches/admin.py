@@ -6,7 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from batches.jobs import BatchRefused, job_cancel, job_retry_failed
-from batches.models import BatchChunk, BatchItem, BatchJob
+from batches.models import BatchChunk, BatchItem, BatchJob, JobEmail
 from batches.selectors import retry_plan
 from core.admin import LargeTableAdmin, ReadOnlyModelAdmin
 
@@ -16,6 +16,7 @@ class ChunkInline(admin.TabularInline):
     fields = [
         "number",
         "state",
+        "phase",
         "size",
         "operation_name",
         "attempts",
@@ -99,7 +100,17 @@ class BatchItemAdmin(LargeTableAdmin, ReadOnlyModelAdmin):
     """A job's rows: opened from the job's "items" link (filtered to the job), then narrowed by state
     and failure kind. Searches by exact identifier use the (job, ...) indexes only with a job chosen."""
 
-    list_display = ["job", "row_number", "state", "imei", "meid", "serial_number", "failure_kind", "message"]
+    list_display = [
+        "job",
+        "row_number",
+        "state",
+        "section_type",
+        "imei",
+        "meid",
+        "serial_number",
+        "failure_kind",
+        "message",
+    ]
     list_filter = ["state", "failure_kind"]
     search_fields = ["=job__id", "=imei", "=meid", "=serial_number"]
     list_select_related = ["job"]
@@ -125,3 +136,15 @@ class BatchChunkAdmin(ReadOnlyModelAdmin):
 
     def lookup_allowed(self, lookup: str, value: str, request=None) -> bool:
         return lookup == "job__id__exact" or super().lookup_allowed(lookup, value, request)
+
+
+@admin.register(JobEmail)
+class JobEmailAdmin(ReadOnlyModelAdmin):
+    """The emails of jobs that ended: to their sender and to customers. One "failed" after its tries is
+    also in the audit log (``batch.email_starter`` / ``batch.email_customer``), with why."""
+
+    list_display = ["__str__", "job", "kind", "customer_id", "state", "attempts", "sent_at", "last_error"]
+    list_filter = ["state", "kind"]
+    search_fields = ["=job__id", "=customer_id"]
+    list_select_related = ["job"]
+    raw_id_fields = ["job"]

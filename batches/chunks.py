@@ -4,10 +4,10 @@ job's counts) once however often they arrive, and finish the job when its last c
 
 The steps themselves live by topic: ``batches.drafts`` (the pre-flight), ``batches.jobs`` (what a
 person does to a job), ``batches.submission``, ``batches.polling``, ``batches.reconciliation`` and
-``batches.sweep`` (the worker's side). Every step that sends a request first commits what it is about
-to do (a chunk ``submitting``), and every answer is stored in the transaction that records what it
-means, so that a worker killed at any moment leaves a state the sweeper can carry on from without
-sending anything twice blindly.
+``batches.sweep`` (the worker's side); ``batches.moves`` records the two halves of a move. Every step
+that sends a request first commits what it is about to do (a chunk ``submitting``), and every answer
+is stored in the transaction that records what it means, so that a worker killed at any moment leaves
+a state the sweeper can carry on from without sending anything twice blindly.
 """
 
 from datetime import datetime, timedelta
@@ -18,7 +18,9 @@ from django.db.models import F
 from django.utils import timezone
 
 import zerotouch
+from batches import moves
 from batches.models import BatchChunk, BatchItem, BatchJob
+from batches.notices import job_ended
 from core.api import Lane, zerotouch_client
 from devices.changes import (
     Action,
@@ -39,9 +41,12 @@ def batch_client() -> zerotouch.Client:
     return zerotouch_client(lane=Lane.BATCH)  # long deadline, below people in priority
 
 
-def intent_of(job: BatchJob, item: BatchItem) -> Intent:
-    """The change a row asks for, as the one path of a device change takes it (``devices.changes``)."""
-    return Intent(
+def intent_of(job: BatchJob, item: BatchItem, *, phase: str = "") -> Intent:
+    """The change a row asks for, as the one path of a device change takes it (``devices.changes``).
+    A claim or an unclaim acts on the row's section (a claim in SIM lock with the row's SIM-lock
+    profile), each device of a request in its own: one chunk may mix sections. A move's chunk sends
+    the half its ``phase`` names; without one, the move is the whole change (as it is recorded)."""
+    intent = Intent(
         action=Action(job.action),
         identifier=zerotouch.DeviceIdentifier(
             imei=item.imei or None,
@@ -52,10 +57,18 @@ def intent_of(job: BatchJob, item: BatchItem) -> Intent:
         ),
         device_id=item.device_id,
         customer_id=item.customer_id,
+        section_type=item.section_type,
+        simlock_profile_id=item.simlock_profile_id,
         metadata=item.metadata,
         vacation_mode_days=job.vacation_mode_days,
         vacation_mode_until=job.vacation_mode_until,
+        from_customer_id=item.from_customer_id,
     )
+    if phase == BatchChunk.Phase.UNCLAIM:
+        return intent.unclaim_half()
+    if phase == BatchChunk.Phase.CLAIM:
+        return intent.claim_half()
+    return intent
 
 
 def chunk_items(chunk: BatchChunk) -> list[BatchItem]:
@@ -80,8 +93,17 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(300, 2 ** min(attempts, 9)))
 
 
-def cut_into_chunks(job: BatchJob, *, item_ids: list[int] | None = None) -> list[BatchChunk]:
-    """Put the job's waiting items (or ``item_ids``) into new chunks of ``chunk_size``, in row order."""
+def cut_into_chunks(
+    job: BatchJob,
+    *,
+    item_ids: list[int] | None = None,
+    phase: str | None = None,
+    unclaimed_at: datetime | None = None,
+) -> list[BatchChunk]:
+    """Put the job's waiting items (or ``item_ids``) into new chunks of ``chunk_size``, in row order.
+    A move's chunks start with the unclaim (or, for rows sent again, in the ``phase`` they were in)."""
+    if phase is None:
+        phase = BatchChunk.Phase.UNCLAIM if job.action == BatchJob.Action.MOVE else BatchChunk.Phase.NONE
     if item_ids is None:
         item_ids = list(
             job.items.filter(state=BatchItem.State.PENDING, chunk__isnull=True)
@@ -92,7 +114,9 @@ def cut_into_chunks(job: BatchJob, *, item_ids: list[int] | None = None) -> list
     chunks = []
     for offset in range(0, len(item_ids), job.chunk_size):
         ids = item_ids[offset : offset + job.chunk_size]
-        chunk = BatchChunk.objects.create(job=job, number=last + 1 + len(chunks), size=len(ids))
+        chunk = BatchChunk.objects.create(
+            job=job, number=last + 1 + len(chunks), size=len(ids), phase=phase, unclaimed_at=unclaimed_at
+        )
         BatchItem.objects.filter(id__in=ids).update(chunk=chunk, state=BatchItem.State.PENDING)
         chunks.append(chunk)
     return chunks
@@ -116,38 +140,43 @@ def record_outcomes(
     """Store a chunk's verdicts: items, the devices' cache and history, the job's counts, in one
     transaction that holds the chunk, so that outcomes are recorded once however often they arrive.
     Items in ``resend`` go back to waiting in a new chunk. With ``open_until`` the chunk stays in its
-    state for its other items, due again then (a reconciliation that read some devices too early)."""
+    state for its other items, due again then (a reconciliation that read some devices too early).
+
+    The verdicts are of the chunk's request as it was when they were read: those of a move's unclaim
+    half are not recorded once the chunk has gone on to the claim half. After the unclaim half, the
+    chunk waits again to send the claim for its rows that were unclaimed (``batches.moves``)."""
     job = chunk.job
     with transaction.atomic():
         locked = BatchChunk.objects.select_for_update().get(pk=chunk.pk)
         if expect is not None and locked.state != expect:
             return False
-        if locked.state in (BatchChunk.State.DONE, BatchChunk.State.CANCELLED):
+        if locked.state in (BatchChunk.State.DONE, BatchChunk.State.CANCELLED) or locked.phase != chunk.phase:
             return False
-        for item, verdict in zip(items, verdicts, strict=True):
-            item.state = BatchItem.State.SUCCEEDED if verdict.succeeded else BatchItem.State.FAILED
-            item.device_id = verdict.device_id or item.device_id
-            item.failure_kind = "" if verdict.succeeded else verdict.kind
-            item.status = verdict.status
-            item.message = verdict.sentence
-        BatchItem.objects.bulk_update(
-            items, ["state", "device_id", "failure_kind", "status", "message"], batch_size=500
-        )
-        devices_record_batch(
-            changes=[(intent_of(job, item), verdict) for item, verdict in zip(items, verdicts, strict=True)],
-            actor=job.created_by,
-            batch_id=job.pk,
-            reseller_id=int(settings.ZT_PARTNER_ID),
-        )
-        succeeded = sum(1 for verdict in verdicts if verdict.succeeded)
+        if locked.phase:
+            changes = [(intent_of(job, item), verdict) for item, verdict in zip(items, verdicts, strict=True)]
+            record_half = (
+                moves.unclaims_recorded if locked.phase == BatchChunk.Phase.UNCLAIM else moves.claims_recorded
+            )
+            tally = record_half(job, locked, items, changes)
+        else:
+            tally = _changes_recorded(job, items, verdicts)
         BatchJob.objects.filter(pk=job.pk).update(
-            succeeded=F("succeeded") + succeeded, failed=F("failed") + len(verdicts) - succeeded
+            succeeded=F("succeeded") + tally.succeeded,
+            failed=F("failed") + tally.failed,
+            half_done=F("half_done") + tally.half_done,
         )
         if resend:
             BatchItem.objects.filter(id__in=[item.id for item in resend]).update(chunk=None)
-            cut_into_chunks(job, item_ids=[item.id for item in resend])
+            cut_into_chunks(
+                job,
+                item_ids=[item.id for item in resend],
+                phase=locked.phase,
+                unclaimed_at=locked.unclaimed_at,
+            )
         if open_until is not None:
             update_chunk(locked, due_at=open_until)
+            return True
+        if locked.phase == BatchChunk.Phase.UNCLAIM and moves.claim_half_started(locked):
             return True
         update_chunk(
             locked, state=BatchChunk.State.DONE, progress=100, finished_at=timezone.now(), due_at=None
@@ -156,15 +185,42 @@ def record_outcomes(
     return True
 
 
+def _changes_recorded(job: BatchJob, items: list[BatchItem], verdicts: list[Verdict]) -> moves.Tally:
+    """The verdicts of a chunk whose request made each row's whole change: every row gets its outcome."""
+    for item, verdict in zip(items, verdicts, strict=True):
+        item.state = BatchItem.State.SUCCEEDED if verdict.succeeded else BatchItem.State.FAILED
+        item.device_id = verdict.device_id or item.device_id
+        item.failure_kind = "" if verdict.succeeded else verdict.kind
+        item.status = verdict.status
+        item.message = verdict.sentence
+    BatchItem.objects.bulk_update(
+        items, ["state", "device_id", "failure_kind", "status", "message"], batch_size=500
+    )
+    devices_record_batch(
+        changes=[(intent_of(job, item), verdict) for item, verdict in zip(items, verdicts, strict=True)],
+        actor=job.created_by,
+        batch_id=job.pk,
+        reseller_id=int(settings.ZT_PARTNER_ID),
+    )
+    succeeded = sum(1 for verdict in verdicts if verdict.succeeded)
+    return moves.Tally(succeeded=succeeded, failed=len(verdicts) - succeeded)
+
+
 def finish_if_done(job_id: int) -> None:
     """A job whose chunks have all ended is finished (cancelled, if any were cancelled)."""
     if BatchChunk.objects.filter(job_id=job_id, state__in=ACTIVE_CHUNKS).exists():
         return
     job = BatchJob.objects.get(pk=job_id)
-    if job.state in (BatchJob.State.QUEUED, BatchJob.State.RUNNING):
+    running = (BatchJob.State.QUEUED, BatchJob.State.RUNNING)
+    if job.state in running:
         job.state = BatchJob.State.CANCELLED if job.cancelled else BatchJob.State.DONE
         job.finished_at = timezone.now()
-        job.save(update_fields=["state", "finished_at"])
+        # The state it had is the guard: of two calls that both saw the job running, one ends it, and
+        # only that one tells people (a notice, the emails asked for).
+        if BatchJob.objects.filter(pk=job_id, state__in=running).update(
+            state=job.state, finished_at=job.finished_at
+        ):
+            job_ended(job)
 
 
 def job_with_waiting_chunks(chunk_id: int) -> int | None:

@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from itertools import chain, islice
+from itertools import chain
 from typing import BinaryIO
 
 from django.conf import settings
@@ -41,15 +41,18 @@ def job_create(
     any_owner: bool = False,
     vacation_mode_days: int | None = None,
     vacation_mode_until: datetime | None = None,
+    from_customer: Customer | None = None,
 ) -> BatchJob:
     """Check every row and keep the job as a draft with one item per row, awaiting confirmation.
 
     Nothing is sent. ``rows`` may raise ``batches.parsing.FileRefused`` part way through: then nothing
-    is kept and the refusal goes to the caller. A claim or an unclaim whose rows name no customer
-    needs one chosen (``CustomerNeeded``); an unclaim from whoever holds each device is the explicit
-    ``any_owner``.
+    is kept and the refusal goes to the caller. A claim, a move or an unclaim whose rows name no
+    customer needs one chosen (``CustomerNeeded``); an unclaim from whoever holds each device is the
+    explicit ``any_owner``. A move goes to ``customer`` (or the rows' customer) from whoever holds each
+    device, or only from ``from_customer`` when one is given.
     """
     unclaim = action == BatchJob.Action.UNCLAIM
+    from_customer = from_customer if action == BatchJob.Action.MOVE else None
     rows = iter(rows)
     first = next(rows, None)  # the header is read: a file refused whole is refused before any job
     _check_customer_named(first, action=action, customer=customer, any_owner=any_owner)
@@ -62,14 +65,17 @@ def job_create(
             created_by=actor if actor is not None and actor.is_authenticated else None,
             created_by_name=actor.get_username() if actor is not None and actor.is_authenticated else "",
             customer=customer,
+            from_customer=from_customer,
             retry_of=retry_of,
             chunk_size=settings.ZT_BATCH_CHUNK_SIZE,
             any_owner=any_owner and unclaim,
             vacation_mode_days=vacation_mode_days if unclaim else None,
             vacation_mode_until=vacation_mode_until if unclaim else None,
-            ignored_columns=ignored_columns(first.raw) if first is not None else [],
+            ignored_columns=ignored_columns(first.raw, unread=_unread_columns(action))
+            if first is not None
+            else [],
         )
-        checker = Checker(action=action, customer=customer, any_owner=any_owner)
+        checker = Checker(action=action, customer=customer, any_owner=any_owner, from_customer=from_customer)
         counts = Counter()
         customers = set()
         blocks = checked_blocks(rows, checker=checker)
@@ -105,6 +111,14 @@ def job_create(
     return job
 
 
+def _unread_columns(action: str) -> tuple[str, ...]:
+    """The portal's columns a job of ``action`` does not read: metadata belongs to the device, so a
+    metadata job acts on it whatever section a row names (the preview lists those columns as ignored)."""
+    if action == BatchJob.Action.METADATA:
+        return ("section_type", "profiletype", "simlock_profile_id")
+    return ()
+
+
 class CustomerNeeded(FileRefused):
     """The rows name no customer and none was chosen: a refusal about the form's customer field."""
 
@@ -112,14 +126,18 @@ class CustomerNeeded(FileRefused):
 def _check_customer_named(
     first: ParsedRow | None, *, action: str, customer: Customer | None, any_owner: bool
 ) -> None:
-    """Refuse, before any job exists, rows that need a customer nobody named: a claim (for whom?) or
-    an unclaim (from whom?) whose file has no customer column (Google's ``owner``)."""
+    """Refuse, before any job exists, rows that need a customer nobody named: a claim (for whom?), a
+    move (to whom?) or an unclaim (from whom?) whose file has no customer column (Google's ``owner``)."""
     if first is None:
         return
-    needs = action == BatchJob.Action.CLAIM or (action == BatchJob.Action.UNCLAIM and not any_owner)
+    needs = action in (BatchJob.Action.CLAIM, BatchJob.Action.MOVE) or (
+        action == BatchJob.Action.UNCLAIM and not any_owner
+    )
     if needs and customer is None and "customer_id" not in first.fields:
         if action == BatchJob.Action.CLAIM:
             raise CustomerNeeded("Choose the customer the devices are claimed for.")
+        if action == BatchJob.Action.MOVE:
+            raise CustomerNeeded("Choose the customer the devices move to.")
         raise CustomerNeeded(
             'Choose the customer the devices are unclaimed from, or tick "Unclaim from whichever '
             'customer holds each device".'
@@ -138,6 +156,7 @@ def job_from_input(
     any_owner: bool = False,
     vacation_mode_days: int | None = None,
     vacation_mode_until: datetime | None = None,
+    from_customer: Customer | None = None,
 ) -> BatchJob:
     """A checked job from what a person gave: a CSV file (``mode`` "file"), pasted lines ("paste") or
     scanned codes ("scan", one per line). Raises ``FileRefused`` for input that cannot be read."""
@@ -159,6 +178,7 @@ def job_from_input(
         any_owner=any_owner,
         vacation_mode_days=vacation_mode_days,
         vacation_mode_until=vacation_mode_until,
+        from_customer=from_customer,
     )
 
 
@@ -219,6 +239,7 @@ def scan_check(
     manufacturer: str = "",
     model: str = "",
     any_owner: bool = False,
+    from_customer: Customer | None = None,
 ) -> ScanCheck:
     """Check one scanned code at once, with the rules and against the cache, as the job's row will be.
 
@@ -228,7 +249,7 @@ def scan_check(
     left filled in from the last box must not be sent with another maker's IMEI. The rules' sentences
     are given as a scanner's (``_SCAN_SENTENCES``); what uploads and pastes say does not change.
     """
-    checker = Checker(action=action, customer=customer, any_owner=any_owner)
+    checker = Checker(action=action, customer=customer, any_owner=any_owner, from_customer=from_customer)
     fields = {"identifier": code}
     candidate = checker.check(ParsedRow(number=1, fields=fields, raw=fields))
     if candidate.serial_number and (manufacturer or model):
@@ -250,14 +271,25 @@ def scan_check(
     return ScanCheck("ready", "Ready.", **kept)
 
 
-def order_rows_text(number: str, *, limit: int) -> str:
-    """The devices that carry order ``number`` now, as pasted CSV lines a new batch starts from
-    (identifier columns only: the person chooses the action and the customer, and the pre-flight
-    checks every row as for any file). At most ``limit`` devices."""
+class TooManyDevices(Exception):
+    """A search finds more devices than one batch takes."""
+
+
+def devices_rows_text(filters: DeviceFilters, *, limit: int) -> str:
+    """The devices ``filters`` find now (an order's, the ones a person ticked, a whole search), as
+    pasted CSV lines a new batch starts from (identifier columns only: the person chooses the action
+    and the customer, and the pre-flight checks every row as for any file). Raises
+    ``TooManyDevices`` when more than ``limit`` devices match: a batch of some of them would leave
+    the rest out in silence."""
     lines = io.StringIO()
     writer = csv.writer(lines, lineterminator="\n")
     writer.writerow(["imei", "meid", "serial", "manufacturer", "model"])
-    for row in islice(device_export(DeviceFilters(order_number=number)), limit):
+    for count, row in enumerate(device_export(filters), start=1):
+        if count > limit:
+            raise TooManyDevices(
+                f"More than {limit:,} devices match: one batch takes at most {limit:,}. Narrow the "
+                "search (by customer, model or claim state) and start a batch for each part."
+            )
         serial = "" if row.imei or row.meid else row.serial  # a serial only where nothing else names it
         writer.writerow([row.imei, row.meid, serial, row.manufacturer, row.model])
     return lines.getvalue()

@@ -31,6 +31,11 @@ class BatchForm(TypedCustomerMixin, PortalForm):
         label="Unclaim from whichever customer holds each device",
         help_text="Otherwise a device held by anyone but the customer chosen above is left as it is.",
     )
+    from_customer = id_field(
+        required=False,
+        widget=forms.HiddenInput,
+        error_messages={"invalid": "Choose a customer from the list."},
+    )  # moves: only this customer's devices (empty: any customer's)
     vacation_mode_days = forms.IntegerField(
         required=False, min_value=1, max_value=365, label="Vacation mode: days (optional)"
     )
@@ -55,6 +60,11 @@ class BatchForm(TypedCustomerMixin, PortalForm):
         help_text="One IMEI, MEID or serial number per line, or CSV with a header line.",
     )
     scanned = forms.CharField(required=False, widget=forms.HiddenInput)
+    # "All the devices matching this search" on the devices page: the search's query string. The
+    # devices are read from it when the form is sent, not when it was opened.
+    search = forms.CharField(required=False, max_length=2_000, widget=forms.HiddenInput)
+    # The pasted lines are the devices ticked on the devices page: the ticks are cleared once sent.
+    selection = forms.BooleanField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, max_bytes: int, **kwargs):
         super().__init__(*args, **kwargs)
@@ -66,8 +76,12 @@ class BatchForm(TypedCustomerMixin, PortalForm):
             self._clean_vacation(data)
         else:
             data["any_owner"], data["vacation_mode_days"], data["vacation_mode_until"] = False, None, None
+        if data.get("action") != BatchJob.Action.MOVE:
+            data["from_customer"] = None
         mode = data.get("mode")
-        if mode == self.Mode.FILE:
+        if data.get("search"):
+            data["mode"] = self.Mode.PASTE  # the search's devices become pasted lines (batches.views)
+        elif mode == self.Mode.FILE:
             upload = data.get("file")
             if upload is None:
                 self.add_error("file", "Choose a CSV file.")
@@ -109,6 +123,7 @@ class ScanForm(PortalForm):
     action = forms.ChoiceField(choices=BatchJob.Action.choices)
     customer = id_field(required=False)
     any_owner = forms.BooleanField(required=False)
+    from_customer = id_field(required=False)
 
 
 class JobFilterForm(PortalForm):
@@ -139,3 +154,9 @@ class JobListForm(PortalForm):
         label="State",
     )
     before = id_field(required=False, label="Page link")
+
+
+class ConfirmForm(PortalForm):
+    """Sending a checked job, and whether its sender wants an email when it ends."""
+
+    email_when_done = forms.BooleanField(required=False, label="Email me when it ends")

@@ -16,6 +16,7 @@ from batches.chunks import (
 )
 from batches.drafts import job_create
 from batches.models import BatchChunk, BatchItem, BatchJob
+from batches.notices import job_email_expect
 from batches.parsing import ParsedRow
 from batches.selectors import RETRY_MAY_CHANGE, retry_plan
 from core.audit import audit_record
@@ -47,8 +48,9 @@ def _check_draft_owner(job: BatchJob, actor: AbstractBaseUser | None, doing: str
     )
 
 
-def job_confirm(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJob:
-    """Send a checked job: its ready items are cut into chunks and the submission is queued."""
+def job_confirm(*, job: BatchJob, actor: AbstractBaseUser | None, email_when_done: bool = False) -> BatchJob:
+    """Send a checked job: its ready items are cut into chunks and the submission is queued. With
+    ``email_when_done`` the person confirming is emailed when it ends (``batches.notices``)."""
 
     _check_draft_owner(job, actor, "confirm")
     with transaction.atomic():
@@ -63,6 +65,8 @@ def job_confirm(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJob:
         job.state = BatchJob.State.QUEUED
         job.submitted_at = timezone.now()
         job.save(update_fields=["state", "submitted_at"])
+        if email_when_done and actor is not None and actor.is_authenticated:
+            job_email_expect(job=job, user=actor)
         audit_record(
             actor=actor,
             action=f"batch.{job.action}",
@@ -102,7 +106,9 @@ class Cancellation:
 
 def job_cancel(*, job: BatchJob, actor: AbstractBaseUser | None) -> Cancellation:
     """Cancel the job's chunks not sent yet; chunks already sent run to their end. The audit row and
-    the answer say how many rows were cancelled, and that nothing was when every row had been sent."""
+    the answer say how many rows were cancelled, and that nothing was when every row had been sent.
+    A move whose unclaim was sent is under way: the claim that ends it is not cancelled, or its
+    devices would be left unclaimed."""
     with transaction.atomic():
         job = BatchJob.objects.select_for_update().get(pk=job.pk)
         if job.state not in (BatchJob.State.QUEUED, BatchJob.State.RUNNING):
@@ -111,7 +117,10 @@ def job_cancel(*, job: BatchJob, actor: AbstractBaseUser | None) -> Cancellation
                 "can be cancelled."
             )
         chunks = list(
-            job.chunks.select_for_update().filter(state=BatchChunk.State.PENDING).values_list("id", flat=True)
+            job.chunks.select_for_update()
+            .filter(state=BatchChunk.State.PENDING)
+            .exclude(phase=BatchChunk.Phase.CLAIM)
+            .values_list("id", flat=True)
         )
         BatchChunk.objects.filter(id__in=chunks).update(
             state=BatchChunk.State.CANCELLED, finished_at=timezone.now()
@@ -136,10 +145,12 @@ def job_retry_failed(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJ
     """A new checked job from the items that failed for a reason a retry can change (a temporary
     problem, an outcome left open, a limit): checked again against today's cache, awaiting
     confirmation. Failures the same request would meet again (another customer's device, not the
-    reseller's, an invalid identifier...) stay out: ``retry_plan`` says how many and why."""
-    failed = job.items.filter(state=BatchItem.State.FAILED, failure_kind__in=RETRY_MAY_CHANGE).order_by(
-        "row_number"
-    )
+    reseller's, an invalid identifier...) stay out: ``retry_plan`` says how many and why. So do a
+    move's half-done rows, whose devices are unclaimed now: moving them again would be refused, and
+    ``job_claim_back`` and ``job_retry_claims`` are for them."""
+    failed = job.items.filter(
+        state=BatchItem.State.FAILED, failure_kind__in=RETRY_MAY_CHANGE, half_done=False
+    ).order_by("row_number")
     if not failed.exists():
         plan = retry_plan(job)
         raise BatchRefused(
@@ -156,6 +167,7 @@ def job_retry_failed(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJ
                 "model": item.model,
                 "customer_id": str(item.customer_id or ""),
                 **item.metadata,
+                **_section_fields(item),
             },
             raw=item.raw,
         )
@@ -172,6 +184,7 @@ def job_retry_failed(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJ
         any_owner=job.any_owner,
         vacation_mode_days=job.vacation_mode_days,
         vacation_mode_until=job.vacation_mode_until,
+        from_customer=job.from_customer,
     )
     audit_record(
         actor=actor,
@@ -180,3 +193,67 @@ def job_retry_failed(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJ
         details={"new_job": retry.pk, "rows": retry.rows, "left_out": retry_plan(job).left_out},
     )
     return retry
+
+
+def _section_fields(item: BatchItem) -> dict[str, str]:
+    """A row's section as the pre-flight reads it again (nothing for zero-touch, the default)."""
+    if not item.sim_lock:
+        return {}
+    return {"section_type": item.section_type, "simlock_profile_id": item.simlock_profile_id}
+
+
+# --- A move's half-done rows --------------------------------------------------------------------------
+
+
+def job_claim_back(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJob:
+    """A new checked claim of the move's half-done rows, each for the customer its device was moved
+    from: those devices are unclaimed, and this puts them back where they were. Awaiting
+    confirmation, checked against today's cache like any claim (a device claimed again since is
+    "nothing to do", or refused when it is another customer's). The row's metadata was for the new
+    customer, so none is sent."""
+    return _half_done_claim(job, actor, back=True)
+
+
+def job_retry_claims(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJob:
+    """A new checked claim of the move's half-done rows, each for the customer it was moving to, with
+    the row's metadata: the move's second half tried again (its first is done). Awaiting confirmation,
+    checked against today's cache like any claim."""
+    return _half_done_claim(job, actor, back=False)
+
+
+def _half_done_claim(job: BatchJob, actor: AbstractBaseUser | None, *, back: bool) -> BatchJob:
+    half_done = job.items.filter(state=BatchItem.State.FAILED, half_done=True).order_by("row_number")
+    if not half_done.exists():
+        raise BatchRefused("No row of this job is half done: there is nothing to claim.")
+    rows = (
+        ParsedRow(
+            number=item.row_number,
+            fields={
+                "imei": item.imei,
+                "meid": item.meid,
+                "serial_number": item.serial_number,
+                "manufacturer": item.manufacturer,
+                "model": item.model,
+                "customer_id": str((item.from_customer_id if back else item.customer_id) or ""),
+                **({} if back else item.metadata),
+            },
+            raw=item.raw,
+        )
+        for item in half_done.iterator(chunk_size=2000)
+    )
+    claim = job_create(
+        action=BatchJob.Action.CLAIM,
+        rows=rows,
+        actor=actor,
+        customer=None if back else job.customer,
+        source=BatchJob.Source.RETRY,
+        source_name=job.source_name,
+        retry_of=job,
+    )
+    audit_record(
+        actor=actor,
+        action="batch.claim_back" if back else "batch.retry_claims",
+        target=job,
+        details={"new_job": claim.pk, "rows": claim.rows},
+    )
+    return claim

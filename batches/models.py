@@ -14,6 +14,20 @@ siblings). A chunk's state says exactly what the portal knows about its request:
 ``submitting`` is committed before the request leaves, and the operation's name is stored in the same
 transaction that marks the chunk ``submitted``, so a crash at any moment leaves a chunk whose state
 tells what to do next and no request is ever sent twice blindly.
+
+A move to another customer is two requests for each device, since zero-touch claims no device that
+another customer holds: an unclaim, then a claim. A chunk of a move job goes round the machine above
+once for each, its ``phase`` saying which. In the transaction that records its unclaim's outcomes, the
+rows whose unclaim failed fail, the others stay waiting, and the chunk goes back to ``pending`` in the
+claim phase (it is ``done`` only when none is left to claim):
+
+    phase unclaim: pending ─► … ─► outcomes ─► phase claim: pending ─► … ─► done
+                                       └─► done (no device was unclaimed)
+
+So a crash between the two halves leaves a chunk waiting to be sent like any other, and a lost answer
+in either half is settled from the devices' state against that half's request. A row whose claim
+failed after its unclaim succeeded is ``half_done``: the device is unclaimed, and the job page says
+so and offers to claim it back for its old customer or to try the new one again.
 """
 
 from django.conf import settings
@@ -21,7 +35,7 @@ from django.db import models
 from django.utils import timezone
 
 from customers.models import Customer
-from devices.models import Action, FailureKind
+from devices.models import Action, FailureKind, SectionType
 
 
 class BatchJob(models.Model):
@@ -59,6 +73,15 @@ class BatchJob(models.Model):
         related_name="+",
         help_text="The customer chosen on the form (rows of Google's format name their own).",
     )
+    from_customer = models.ForeignKey(
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        help_text="Moves: only devices this customer holds are moved (empty: any customer's).",
+    )
     any_owner = models.BooleanField(
         default=False,
         help_text="An unclaim from whichever customer holds each device, chosen explicitly; otherwise "
@@ -84,6 +107,9 @@ class BatchJob(models.Model):
     succeeded = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
     cancelled = models.PositiveIntegerField(default=0)
+    half_done = models.PositiveIntegerField(
+        default=0, help_text="Moves: rows unclaimed whose claim then failed (counted in failed too)."
+    )
     customers = models.PositiveIntegerField(
         default=0, help_text="How many customers the rows to send are for (or, for unclaims, held by)."
     )
@@ -131,9 +157,23 @@ class BatchChunk(models.Model):
         DONE = "done", "Done"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Phase(models.TextChoices):
+        """Which half of a move the chunk's request is (the module's docstring); other jobs have none."""
+
+        NONE = "", "Whole change"
+        UNCLAIM = "unclaim", "Unclaim (first half of a move)"
+        CLAIM = "claim", "Claim (second half of a move)"
+
     job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="chunks")
     number = models.PositiveIntegerField()
     state = models.CharField(max_length=12, choices=State, default=State.PENDING)
+    phase = models.CharField(max_length=8, choices=Phase, blank=True, default=Phase.NONE)
+    unclaimed_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Moves: when the unclaims of its rows were recorded (the moment the history gives a "
+        "row whose claim then fails).",
+    )
     size = models.PositiveIntegerField(default=0)
     operation_name = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveIntegerField(
@@ -210,13 +250,31 @@ class BatchItem(models.Model):
     manufacturer = models.CharField(max_length=128, blank=True)
     model = models.CharField(max_length=128, blank=True)
     customer_id = models.BigIntegerField(null=True, blank=True)
+    from_customer_id = models.BigIntegerField(
+        null=True, blank=True, help_text="Moves: the customer that held the device at the check."
+    )
     metadata = models.JSONField(default=dict, blank=True)
+    section_type = models.CharField(
+        max_length=32,
+        choices=SectionType,
+        default=SectionType.ZERO_TOUCH,
+        help_text="The claim a claim or an unclaim acts on (the row's sectiontype or profiletype); "
+        "metadata changes and moves are zero-touch's.",
+    )
+    simlock_profile_id = models.CharField(
+        max_length=20, blank=True, help_text="Claims in SIM lock: the reseller's SIM-lock profile id."
+    )
     device_id = models.BigIntegerField(null=True, blank=True, help_text="Zero-touch's id, once known.")
     # The outcome.
     failure_kind = models.CharField(max_length=20, choices=FailureKind, blank=True)
     status = models.CharField(max_length=64, blank=True, help_text="Zero-touch's status for this device.")
     message = models.TextField(blank=True, help_text="Why, in words (pre-flight or zero-touch).")
     suggestion = models.CharField(max_length=128, blank=True, help_text="The likely intended value.")
+    half_done = models.BooleanField(
+        default=False,
+        db_default=False,  # the pre-flight's bulk writer leaves it out
+        help_text="Moves: unclaimed, then the claim failed; the device is left unclaimed.",
+    )
     raw = models.JSONField(default=dict, blank=True, help_text="The row as it was given.")
 
     class Meta:
@@ -242,8 +300,70 @@ class BatchItem(models.Model):
         return self.imei or self.meid or self.serial_number or "(no identifier)"
 
     @property
+    def sim_lock(self) -> bool:
+        return self.section_type == SectionType.SIM_LOCK
+
+    @property
     def progress_label(self) -> str:
         """Where the item stands, in words: its outcome, or while it waits, its chunk's state."""
         if self.state == self.State.PENDING and self.chunk_id is not None:
+            if self.chunk.phase == BatchChunk.Phase.CLAIM:
+                return f"Unclaimed; claim: {self.chunk.get_state_display().lower()}"
             return self.chunk.get_state_display()
+        if self.half_done:
+            return "Half done: unclaimed, claim failed"
         return self.get_state_display()
+
+
+class JobEmail(models.Model):
+    """One email about a job that ended: to the person who sent it (asked for when confirming), or to
+    the notification addresses of a customer the job claimed devices for.
+
+    The row is what keeps it to one email. The constraints allow one per job and recipient, however
+    often the job's end is reached; one worker takes it for sending (``sending``, committed before the
+    message leaves); and once taken it is never sent again: a worker that dies while sending leaves it
+    ``sending``, and the sweeper marks it failed rather than risk a second copy. A send that fails
+    (the mail server down) puts it back to ``pending``, due again later, a bounded number of times.
+    """
+
+    class Kind(models.TextChoices):
+        STARTER = "starter", "To the person who sent the job"
+        CUSTOMER = "customer", "To the customer's notification addresses"
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting for the job to end"
+        PENDING = "pending", "To send"
+        SENDING = "sending", "Being sent"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Not sent"
+
+    job = models.ForeignKey(BatchJob, on_delete=models.CASCADE, related_name="emails")
+    kind = models.CharField(max_length=12, choices=Kind)
+    customer_id = models.BigIntegerField(
+        null=True, blank=True, help_text="The customer told (customer emails)."
+    )
+    recipients = models.JSONField(default=list, help_text="The addresses, as they were when it was made.")
+    state = models.CharField(max_length=12, choices=State, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    due_at = models.DateTimeField(null=True, blank=True, help_text="When to try sending it (again).")
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["job", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["job"], condition=models.Q(kind="starter"), name="jobemail_one_to_starter"
+            ),
+            models.UniqueConstraint(
+                fields=["job", "customer_id"],
+                condition=models.Q(kind="customer"),
+                name="jobemail_one_per_customer",
+            ),
+        ]
+        indexes = [models.Index(fields=["state", "due_at"], name="jobemail_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} about job {self.job_id} ({self.get_state_display()})"

@@ -7,16 +7,18 @@ through as text, scientific-notation IMEIs and formula-looking cells included.
 
 Two layouts are read: Google's reseller-portal CSV (``modemtype,modemid,serial,model,manufacturer,
 profiletype,owner`` plus ``ordernumber``/``phonenumber``) and the portal's simple form (an ``imei``,
-``meid``, ``serial`` or ``identifier`` column with optional others). Files are read in chunks and
-rows are yielded as they are read, so a 100,000-row file never sits whole in memory; a refusal
-(``FileRefused``) can therefore come in the middle of the iteration, after some rows were yielded.
+``meid``, ``serial`` or ``identifier`` column with optional others). Either may add ``sectiontype``
+and ``simlockprofileid`` for claims and unclaims in SIM lock (the pre-flight reads their values).
+Files are read in chunks and rows are yielded as they are read, so a 100,000-row file never sits
+whole in memory; a refusal (``FileRefused``) can therefore come in the middle of the iteration, after
+some rows were yielded.
 """
 
 import codecs
 import csv
 import io
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import BinaryIO, NamedTuple
@@ -60,7 +62,8 @@ class HeaderColumns:
     ``names`` are the raw keys of every row, in the header's order: each header cell as given, or
     ``(column F)`` for a cell left empty. ``columns`` maps the portal's names (imei, meid,
     serial_number, manufacturer, model, customer_id, ordernumber, phonenumber, profiletype,
-    device_type, chrome_os_attested_device_id, identifier, modemtype, modemid) to the header cell
+    section_type, simlock_profile_id, device_type, chrome_os_attested_device_id, identifier,
+    modemtype, modemid) to the header cell
     that gives them; ``ignored`` are the header cells the portal does not read.
     """
 
@@ -94,6 +97,9 @@ _ALIASES = {
     "phone": "phonenumber",
     "phoneno": "phonenumber",
     "profiletype": "profiletype",
+    "sectiontype": "section_type",
+    "simlockprofileid": "simlock_profile_id",
+    "simlockprofile": "simlock_profile_id",
     "devicetype": "device_type",
     "chromeosattesteddeviceid": "chrome_os_attested_device_id",
     "attesteddeviceid": "chrome_os_attested_device_id",
@@ -114,6 +120,8 @@ _LABELS = {
     "ordernumber": "the order number",
     "phonenumber": "the phone number",
     "profiletype": "the profile type",
+    "section_type": "the section type",
+    "simlock_profile_id": "the SIM-lock profile id",
     "device_type": "the device type",
     "chrome_os_attested_device_id": "the attested device id",
     "identifier": "the device identifier",
@@ -236,13 +244,15 @@ def header_columns(names: Sequence[str]) -> HeaderColumns:
     )
 
 
-def ignored_columns(raw: dict[str, str]) -> list[str]:
+def ignored_columns(raw: dict[str, str], *, unread: Collection[str] = ()) -> list[str]:
     """The columns of a row's header that the portal does not read (named in the preview), from the
-    row's raw cells: unnamed columns and cells beyond the header are left out."""
+    row's raw cells: unnamed columns and cells beyond the header are left out. ``unread`` are the
+    portal's column names (``section_type``...) that the job at hand does not read either."""
     return [
         name.strip()
         for name in raw
-        if not name.startswith("(column ") and _ALIASES.get(_column_key(name.strip())) is None
+        if not name.startswith("(column ")
+        and ((canonical := _ALIASES.get(_column_key(name.strip()))) is None or canonical in unread)
     ]
 
 
@@ -719,6 +729,10 @@ TEMPLATES: dict[str, str] = {
         f"imei,meid,serial,manufacturer,model,ordernumber,phonenumber\r\n{EXAMPLE_IMEI},,,,,PO-1001,+15555550100\r\n"
     ),
     "unclaim": f"imei,meid,serial,manufacturer,model\r\n{EXAMPLE_IMEI},,,,\r\n",
+    # A move ends in a claim: its rows may carry the metadata the claim for the new customer sets.
+    "move": (
+        f"imei,meid,serial,manufacturer,model,ordernumber,phonenumber\r\n{EXAMPLE_IMEI},,,,,PO-1001,+15555550100\r\n"
+    ),
     "metadata": (
         f"imei,meid,serial,manufacturer,model,ordernumber,phonenumber\r\n{EXAMPLE_IMEI},,,,,PO-1001,+15555550100\r\n"
     ),
@@ -729,9 +743,16 @@ GOOGLE_TEMPLATE: dict[str, str] = {
         f"IMEI,{EXAMPLE_IMEI},,,,ZERO_TOUCH,123456789,PO-1001,+15555550100\r\n"
     ),
 }
+# Claims and unclaims in a section of their own: a claim in SIM lock names the reseller's SIM-lock
+# profile; an unclaim needs the section alone (the profile id of a claim's file is not read).
+SIM_LOCK_TEMPLATE = (
+    "imei,meid,serial,manufacturer,model,sectiontype,simlockprofileid\r\n"
+    f"{EXAMPLE_IMEI},,,,,SIM_LOCK,12345\r\n"
+)
 
 __all__ = [
     "GOOGLE_TEMPLATE",
+    "SIM_LOCK_TEMPLATE",
     "TEMPLATES",
     "FileRefused",
     "HeaderColumns",

@@ -66,7 +66,9 @@ def _apply_operation(chunk: BatchChunk, operation: zerotouch.Operation) -> None:
     results = list(operation.results)
     job = chunk.job
     verdicts = [
-        verdict_of_result(intent_of(job, item), results[index] if index < len(results) else None)
+        verdict_of_result(
+            intent_of(job, item, phase=chunk.phase), results[index] if index < len(results) else None
+        )
         for index, item in enumerate(items)
     ]
     record_outcomes(chunk, items, verdicts, expect=BatchChunk.State.SUBMITTED)

@@ -2,8 +2,19 @@
 
 Each row passes the same rules as the one-device forms (``devices.claims``), then is compared with
 the cache: a device claimed for another customer is an error, one already claimed for this customer
-is nothing to do. Rows are checked a block at a time (one cache look-up per block), so a 100,000-row
-file never sits whole in memory; only the identifiers seen so far are kept, to find duplicates.
+is nothing to do. A move passes a claim's rules for the customer it goes to and an unclaim's for the
+one it leaves, whom the cache must know: that customer is kept with the row (to record the move, and
+to claim the device back should the move stop half-way). Rows are checked a block at a time (one
+cache look-up per block), so a 100,000-row file never sits whole in memory; only the identifiers seen
+so far are kept, to find duplicates.
+
+A claim or an unclaim acts on the section its row names (``sectiontype``, or Google's ``profiletype``;
+zero-touch when neither is given) and is compared with the device's claim in that section: the
+cache's columns are its zero-touch claim, and a SIM-lock claim is read from the claims the cache keeps
+as the API sent them (``devices.sections.section_owners``), for the block's SIM-lock rows only. A
+claim in SIM lock names the reseller's SIM-lock profile (``simlockprofileid``), checked by the claim
+form's rule. Metadata belongs to the device, not to a claim, so a metadata job reads neither column;
+a move is zero-touch's alone.
 
 A hundred thousand rows must be checked in a few seconds, so the loop does little per row: rows
 become small slotted objects rather than dataclasses, the rules are called without building a claim
@@ -24,7 +35,12 @@ from django.conf import settings
 from batches.models import BatchItem, BatchJob
 from batches.parsing import EXAMPLE_IMEI, FileRefused, ParsedRow
 from customers.models import Customer
-from devices.claims import claim_errors, metadata_errors
+from devices.claims import (
+    claim_errors,
+    metadata_errors,
+    simlock_profile_error,
+    simlock_profile_id_normalized,
+)
 from devices.identifiers import (
     IMEI_LENGTH,
     MEID_LENGTH,
@@ -37,7 +53,8 @@ from devices.identifiers import (
     normalize_meid,
 )
 from devices.lookups import METADATA_KEYS, CachedDevice, cached_devices
-from devices.models import DeviceType
+from devices.models import DeviceType, SectionType
+from devices.sections import section_owners
 from devices.selectors import manufacturer_models
 
 BLOCK = 5000
@@ -45,6 +62,16 @@ _DIGITS = re.compile(r"\d+")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
 
 State = BatchItem.State
+
+_SECTION_NOISE = re.compile(r"[\s_\-]+")
+_SECTIONS = {"ZEROTOUCH": SectionType.ZERO_TOUCH, "SIMLOCK": SectionType.SIM_LOCK}
+
+
+def section_of(value: str) -> str | None:
+    """The section a cell names, as the API spells it: ZERO_TOUCH or SIM_LOCK, with or without the
+    API's ``SECTION_TYPE_`` prefix, in any case, with spaces or hyphens for the underscores ("sim
+    lock", "Zero-touch"). None: it names neither."""
+    return _SECTIONS.get(_SECTION_NOISE.sub("", value.upper()).removeprefix("SECTIONTYPE"))
 
 
 # An item as ``checked_items`` gives it: BatchItem's columns in this order, JSON as text.
@@ -61,7 +88,10 @@ class ItemRow(NamedTuple):
     manufacturer: str
     model: str
     customer_id: int | None
+    from_customer_id: int | None
     metadata: str
+    section_type: str
+    simlock_profile_id: str
     device_id: int | None
     failure_kind: str
     status: str
@@ -81,7 +111,8 @@ class Candidate:
         "customer_id",
         "device",
         "errors",
-        "expected_owner",  # unclaims and metadata: whose device it must be (None: anyone's)
+        "expected_owner",  # unclaims, moves and metadata: whose device it must be (None: anyone's)
+        "from_customer_id",  # moves: who holds the device now, as the cache says
         "identifier_explained",  # reading the identifier already said what is wrong with it
         "imei",
         "manufacturer",
@@ -89,7 +120,11 @@ class Candidate:
         "metadata",
         "model",
         "row",
+        "section_holder",  # SIM-lock rows: who holds the device's SIM-lock claim, as the cache says
+        "section_type",
         "serial_number",
+        "sim_lock",  # the row acts in SIM lock (a plain flag: read for every row)
+        "simlock_profile_id",
         "skip_reason",
         "suggestion",
     )
@@ -101,9 +136,22 @@ class Candidate:
         self.chrome_os = self.identifier_explained = False
         self.customer_id: int | None = None
         self.expected_owner: int | None = None
+        self.from_customer_id: int | None = None
         self.metadata: dict[str, str] = {}
         self.errors: list[str] = []
         self.device: CachedDevice | None = None
+        self.section_type = SectionType.ZERO_TOUCH
+        self.sim_lock = False
+        self.simlock_profile_id = ""
+        self.section_holder: int | None = None
+
+    @property
+    def holder(self) -> int | None:
+        """Who holds the device's claim in the row's section, as the cache says (None: nobody, or
+        the cache does not hold the device)."""
+        if self.sim_lock:
+            return self.section_holder
+        return self.device.owner_id if self.device is not None else None
 
     @property
     def key(self) -> tuple[str, str]:
@@ -118,17 +166,29 @@ class Candidate:
 class Checker:
     """Checks the rows of one job; holds what the rows share (customers, known spellings, seen ids)."""
 
-    def __init__(self, *, action: str, customer: Customer | None, any_owner: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        action: str,
+        customer: Customer | None,
+        any_owner: bool = False,
+        from_customer: Customer | None = None,
+    ) -> None:
         self.action = action
         self.claim = action == BatchJob.Action.CLAIM
+        self.move = action == BatchJob.Action.MOVE
         self.customer = customer
+        self.from_customer = from_customer if self.move else None
         self.any_owner = any_owner and action == BatchJob.Action.UNCLAIM
+        # Metadata belongs to the device, whatever claims it has: a metadata job reads no section.
+        self.reads_section = action != BatchJob.Action.METADATA
         self.customers = {c.pk: c for c in Customer.objects.select_related("vendor")}
         self.customers_by_text = {str(pk): customer for pk, customer in self.customers.items()}
         pairs = manufacturer_models()
         self.manufacturers = {make.lower(): make for make, _ in pairs if make}
         self.models = {model.lower(): model for _, model in pairs if model}
         self.seen: dict[tuple[str, str], int] = {}
+        self.sim_lock_rows: set[int] = set()  # the row numbers of SIM-lock rows, for duplicates' words
 
     def check(self, row: ParsedRow) -> Candidate:
         """The row read and checked against the rules (the cache comes later, a block at a time)."""
@@ -218,20 +278,64 @@ class Checker:
         candidate.metadata = {key: fields[key] for key in METADATA_KEYS if fields.get(key)}
         if candidate.imei == EXAMPLE_IMEI:
             errors.append("This is the template's example row: delete it and list your devices.")
-        if (given := fields.get("profiletype", "")) and given != "ZERO_TOUCH":
-            profile = given.upper().replace("-", "_").replace(" ", "_")
-            if profile and profile not in ("ZERO_TOUCH", "SECTION_TYPE_ZERO_TOUCH"):
-                errors.append(f"Profile type {given!r}: only ZERO_TOUCH is handled.")
+        if self.reads_section and (
+            "section_type" in fields or "profiletype" in fields or "simlock_profile_id" in fields
+        ):
+            self._section_rules(candidate)
         if candidate.manufacturer or candidate.model:
             self._spelling(candidate)
         if self.claim:
             self._claim_rules(candidate)
+        elif self.move:
+            self._move_rules(candidate)
         else:
             self._device_rules(candidate)
         if not errors:
             first = self.seen.setdefault(candidate.key, row.number)
             if first != row.number:
-                errors.append(f"The same device as row {first}: each device once per file.")
+                if (first in self.sim_lock_rows) != candidate.sim_lock:
+                    errors.append(
+                        f"The same device as row {first}, in the other section: each device once per "
+                        "file; send its claim in the other section in a file of its own."
+                    )
+                else:
+                    errors.append(f"The same device as row {first}: each device once per file.")
+            elif candidate.sim_lock:
+                self.sim_lock_rows.add(row.number)
+
+    def _section_rules(self, candidate: Candidate) -> None:
+        """The section the row acts on, and its SIM-lock profile id. A section is written ZERO_TOUCH or
+        SIM_LOCK (``section_of``); ``sectiontype`` and Google's ``profiletype`` may both be given if
+        they agree. The profile id is a claim's in SIM lock; with a zero-touch row it is refused (the
+        claim form's words), since the section was likely what went wrong; an unclaim in SIM lock
+        does not read it (the claim's file, given again to unclaim, is fine)."""
+        fields, errors = candidate.row.fields, candidate.errors
+        named = set()
+        for column, label in (("section_type", "Section type"), ("profiletype", "Profile type")):
+            if given := fields.get(column, ""):
+                section = section_of(given)
+                if section is None:
+                    errors.append(
+                        f"{label} {given[:40]!r} is not a section: write ZERO_TOUCH or SIM_LOCK (or leave "
+                        "it empty for zero-touch)."
+                    )
+                    return
+                named.add(section)
+        if len(named) > 1:
+            errors.append("The section type and the profile type name different sections: keep one.")
+            return
+        section = named.pop() if named else SectionType.ZERO_TOUCH
+        profile = simlock_profile_id_normalized(fields.get("simlock_profile_id", ""))
+        candidate.section_type = section
+        candidate.sim_lock = section == SectionType.SIM_LOCK
+        if self.claim:
+            candidate.simlock_profile_id = profile  # checked with the claim's other rules
+        elif section == SectionType.SIM_LOCK and self.move:
+            errors.append(
+                "A move is for zero-touch claims only: change a SIM lock with a claim or an unclaim batch."
+            )
+        elif section == SectionType.ZERO_TOUCH and (problem := simlock_profile_error(section, profile)):
+            errors.append(problem)
 
     def _spelling(self, candidate: Candidate) -> None:
         """Manufacturer and model must be spelt as the device reports them (Build.MANUFACTURER,
@@ -275,6 +379,9 @@ class Checker:
             serial_number=candidate.serial_number,
             manufacturer=candidate.manufacturer,
             model=candidate.model,
+            # A move's claim is zero-touch's (``_section_rules`` refused any other).
+            section_type=candidate.section_type if self.claim else SectionType.ZERO_TOUCH,
+            simlock_profile_id=candidate.simlock_profile_id,
             metadata=candidate.metadata,
         )
         if errors:
@@ -291,6 +398,14 @@ class Checker:
             for field, message in errors.items()
             if field not in skip and message not in candidate.errors
         ]
+
+    def _move_rules(self, candidate: Candidate) -> None:
+        """A move ends in a claim: the row names its device and the customer it goes to as a claim's
+        row does. The customer it leaves is the job's "from" customer when one was chosen (a device
+        anyone else holds is refused, as an unclaim refuses it), else whoever the cache shows."""
+        self._claim_rules(candidate)
+        if self.from_customer is not None:
+            candidate.expected_owner = self.from_customer.company_id
 
     def _device_rules(self, candidate: Candidate) -> None:
         self._expected_owner(candidate)
@@ -330,8 +445,9 @@ class Checker:
         return customer.name if customer is not None else f"customer id {company_id}"
 
     def _held_by_another(self, candidate: Candidate) -> bool:
-        """Refuse a device that the cache shows held by another customer than the one named."""
-        device, expected = candidate.device, candidate.expected_owner
+        """Refuse a device that the cache shows held by another customer than the one named (in the
+        row's section)."""
+        device, expected, holder = candidate.device, candidate.expected_owner, candidate.holder
         if expected is None:
             return False
         if device is None:
@@ -342,11 +458,10 @@ class Checker:
                 )
                 return True
             return False
-        if device.owner_id is not None and device.owner_id != expected:
-            candidate.errors.append(
-                f"Claimed by {self._owner_name(device.owner_id)}, not by {self._owner_name(expected)}: "
-                "left as it is."
-            )
+        if holder is not None and holder != expected:
+            claimed = "Its SIM lock is claimed" if candidate.sim_lock else "Claimed"
+            holder_name, expected_name = self._owner_name(holder), self._owner_name(expected)
+            candidate.errors.append(f"{claimed} by {holder_name}, not by {expected_name}: left as it is.")
             return True
         return False
 
@@ -356,36 +471,78 @@ class Checker:
         device = candidate.device
         if candidate.errors:
             return
+        if self.move:
+            self._move_check(candidate)
+            return
+        holder = candidate.holder  # of the claim in the row's section
         if device is not None and not self.claim:
-            candidate.customer_id = device.owner_id  # whose device it is, for the history
+            candidate.customer_id = holder  # whose device it is, for the history
         if device is not None and device.device_type == DeviceType.CHROME_OS and candidate.metadata:
             candidate.errors.append(
                 "This is a ChromeOS device: order and phone numbers are for Android devices."
             )
             return
         if self.claim:
-            if device is None or device.owner_id is None:
+            if device is None or holder is None:
                 return
-            if device.owner_id != candidate.customer_id:
-                other = self.customers.get(device.owner_id)
-                name = f"{other.name} (id {other.pk})" if other else f"customer id {device.owner_id}"
-                candidate.errors.append(f"Claimed by another customer, {name}: unclaim it there first.")
+            if holder != candidate.customer_id:
+                other = self.customers.get(holder)
+                name = f"{other.name} (id {other.pk})" if other else f"customer id {holder}"
+                if candidate.sim_lock:
+                    candidate.errors.append(
+                        f"Its SIM lock is claimed by another customer, {name}: unclaim the SIM lock there "
+                        "first."
+                    )
+                else:
+                    candidate.errors.append(f"Claimed by another customer, {name}: unclaim it there first.")
             elif all(device.metadata.get(k) == v for k, v in candidate.metadata.items()):
-                candidate.skip_reason = "Already claimed for this customer: nothing to do."
+                candidate.skip_reason = (
+                    "Already claimed in SIM lock for this customer: nothing to do."
+                    if candidate.sim_lock
+                    else "Already claimed for this customer: nothing to do."
+                )
         elif self._held_by_another(candidate):
             return
         elif self.action == BatchJob.Action.UNCLAIM:
-            if device is not None and device.owner_id is None:
-                candidate.skip_reason = "Not claimed: nothing to unclaim."
+            if device is not None and holder is None:
+                candidate.skip_reason = (
+                    "No SIM-lock claim: nothing to unclaim."
+                    if candidate.sim_lock
+                    else "Not claimed: nothing to unclaim."
+                )
         elif self.action == BatchJob.Action.METADATA:
             if device is not None and device.owner_id is None:
-                candidate.errors.append(
-                    "Not claimed: zero-touch keeps metadata only on devices the reseller claimed."
-                )
+                candidate.errors.append("Not claimed: zero-touch keeps metadata only on devices we claimed.")
             elif device is not None and all(
                 device.metadata.get(k) == v for k, v in candidate.metadata.items()
             ):
                 candidate.skip_reason = "The device has these values already: nothing to do."
+
+    def _move_check(self, candidate: Candidate) -> None:
+        """A move against the cache: the device must be known and claimed (its customer is where it
+        moves from, and where it goes back to should its claim fail), by the "from" customer when
+        one was chosen, and not for the customer it goes to already."""
+        device = candidate.device
+        if device is None:
+            candidate.errors.append(
+                "The portal's cache holds no such device, so it cannot tell whose it is to move it: find "
+                "it on the Devices page (Look up in zero-touch) and try again."
+            )
+        elif device.device_type == DeviceType.CHROME_OS:
+            candidate.errors.append(
+                "This is a ChromeOS device: its claim needs a pre-provisioning token, which a batch "
+                "cannot give. Unclaim it and claim it again on its page."
+            )
+        elif device.owner_id is None:
+            candidate.errors.append("Not claimed: there is nothing to move it from. Use a claim instead.")
+        elif self._held_by_another(candidate):
+            return
+        elif device.owner_id == candidate.customer_id:
+            candidate.skip_reason = (
+                f"Already claimed for {self._owner_name(device.owner_id)}: nothing to move."
+            )
+        else:
+            candidate.from_customer_id = device.owner_id
 
 
 # --- The cache ---------------------------------------------------------------------------------------
@@ -411,6 +568,17 @@ def _look_up(candidates: list[Candidate]) -> None:
                 if m.manufacturer == candidate.manufacturer and m.model == candidate.model
             ]
             candidate.device = matches[0] if matches else None
+    _look_up_sim_locks(candidates)
+
+
+def _look_up_sim_locks(candidates: list[Candidate]) -> None:
+    """Attach, to each SIM-lock row whose device the cache holds, who holds its SIM-lock claim (one
+    query for the block, none when it has no such row)."""
+    wanted = [c for c in candidates if c.sim_lock and c.device is not None]
+    if wanted:
+        holders = section_owners({c.device.device_id for c in wanted}, SectionType.SIM_LOCK)
+        for candidate in wanted:
+            candidate.section_holder = holders.get(candidate.device.device_id)
 
 
 # --- Items -------------------------------------------------------------------------------------------
@@ -478,7 +646,10 @@ def _item(job_id: int, candidate: Candidate) -> ItemRow:
         candidate.manufacturer[:128],
         candidate.model[:128],
         candidate.customer_id,
+        candidate.from_customer_id,
         _json(candidate.metadata),
+        candidate.section_type,
+        candidate.simlock_profile_id[:20],
         device.device_id if device is not None else None,
         "",
         "",
@@ -529,10 +700,15 @@ def items_of(checker: Checker, block: list[Candidate], *, job_id: int) -> list[t
 
 
 def checked_items(
-    rows: Iterable[ParsedRow], *, job_id: int, action: str, customer: Customer | None
+    rows: Iterable[ParsedRow],
+    *,
+    job_id: int,
+    action: str,
+    customer: Customer | None,
+    from_customer: Customer | None = None,
 ) -> Iterator[list[tuple]]:
     """The job's items as BatchItem rows (``ITEM_COLUMNS``), a block at a time, every row checked."""
-    checker = Checker(action=action, customer=customer)
+    checker = Checker(action=action, customer=customer, from_customer=from_customer)
     for block in checked_blocks(rows, checker=checker):
         yield items_of(checker, block, job_id=job_id)
 

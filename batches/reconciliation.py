@@ -14,7 +14,8 @@ was sent, and whatever its start it has ended ``settle_seconds(n)`` after.
    the wanted state is sent again, in a new chunk. (A first look made after that point is the last.)
 3. **Cheapest reads.** The customer whose listing tells the outcome (the one a claim is for, the one
    an unclaim or a metadata change concerns) is read with ``findByOwner``: one call per 100 of that
-   customer's devices, which the cache counts. When the chunk's devices are fewer than those pages,
+   customer's devices, which the cache counts (zero-touch's: a change in SIM lock is read device by
+   device, whatever the chunk mixes). When the chunk's devices are fewer than those pages,
    each device is read instead (``devices.get`` by id, or ``findByIdentifier``), ``READERS`` at a time,
    within the batch lane's share of the quota. A claim's device missing from its customer's listing
    is not there yet: if another customer holds it, the request sent again says so.
@@ -45,6 +46,7 @@ from batches.chunks import (
 )
 from batches.models import BatchChunk
 from devices.changes import Action, Intent, Verdict, verdict_of_state
+from devices.models import SectionType
 from devices.selectors import claimed_count
 
 # Single-device reads in flight at once: enough to hide each call's latency, few enough that the
@@ -138,7 +140,7 @@ def reconcile_holds_release(*, node: str, instance: str) -> int:
 
 def _reconcile(chunk: BatchChunk, client: zerotouch.Client, *, settled_at: datetime) -> ReconcileResult:
     items = chunk_items(chunk)
-    intents = [intent_of(chunk.job, item) for item in items]
+    intents = [intent_of(chunk.job, item, phase=chunk.phase) for item in items]
     reading = _Reading(client)
     try:
         verdicts = reading.verdicts(intents)
@@ -184,8 +186,10 @@ def _identifier_keys(identifier: zerotouch.DeviceIdentifier | None) -> set[tuple
 
 
 def _listed_owner(intent: Intent) -> int | None:
-    """The customer whose device listing shows this change's outcome (None: read the device itself)."""
-    if intent.chrome_os:
+    """The customer whose zero-touch listing shows this change's outcome (None: read the device
+    itself). A change in SIM lock is read device by device: the cache does not count a customer's
+    SIM-lock claims, so what their listing would cost cannot be weighed against that."""
+    if intent.chrome_os or intent.section_type != SectionType.ZERO_TOUCH:
         return None
     return intent.customer_id
 
@@ -204,7 +208,7 @@ class _Reading:
         listed = [index for index, intent in enumerate(intents) if _listed_owner(intent) is not None]
         verdicts: list[Verdict | None] = [None] * len(intents)
         if owners and self._listing_pays(owners, intents, len(listed)):
-            found = self._find_in_listing(owners, [intents[index] for index in listed], intents[0])
+            found = self._find_in_listing(owners, [intents[index] for index in listed])
             for index, device in zip(listed, found, strict=True):
                 verdict = self._verdict_from_listing(intents[index], device)
                 if verdict is not None:
@@ -221,10 +225,8 @@ class _Reading:
         pages = math.ceil((claimed_count(owners, cap=listed * PAGE_SIZE) + arriving) / PAGE_SIZE)
         return max(1, pages) < listed
 
-    def _find_in_listing(
-        self, owners: set[int], intents: list[Intent], sample: Intent
-    ) -> list[zerotouch.Device | None]:
-        """Each intent's device as the owners' listing shows it (None: not in the listing)."""
+    def _find_in_listing(self, owners: set[int], intents: list[Intent]) -> list[zerotouch.Device | None]:
+        """Each intent's device as the owners' zero-touch listing shows it (None: not in the listing)."""
         wanted_ids = {intent.device_id: index for index, intent in enumerate(intents) if intent.device_id}
         wanted_keys = {
             key: index
@@ -234,7 +236,7 @@ class _Reading:
         }
         found: list[zerotouch.Device | None] = [None] * len(intents)
         pager = self.client.devices_find_by_owner(
-            customer_ids=sorted(owners), section_type=sample.section_type, page_size=PAGE_SIZE
+            customer_ids=sorted(owners), section_type=SectionType.ZERO_TOUCH, page_size=PAGE_SIZE
         )
         for page in pager.pages():
             self.calls += 1

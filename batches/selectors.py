@@ -5,14 +5,16 @@ import io
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from batches.models import BatchChunk, BatchItem, BatchJob
+from core.roles import person_name
 from customers.models import Customer
 from devices.claims import METADATA_LABELS
 from devices.failures import RETRY_MAY_CHANGE
-from devices.models import FailureKind
+from devices.models import FailureKind, SectionType
 from devices.selectors import metadata_of
 
 PAGE_SIZE = 50
@@ -80,14 +82,15 @@ def failure_kinds(job: BatchJob) -> list[tuple[str, str, int]]:
     return [(kind, labels.get(kind, kind or "Unknown"), count) for kind, count in counts]
 
 
-def job_users() -> list[str]:
-    """Who made jobs, for the list's filter."""
-    return list(
-        BatchJob.objects.exclude(created_by_name="")
-        .order_by("created_by_name")
-        .values_list("created_by_name", flat=True)
-        .distinct()
+def job_users() -> list[tuple[str, str]]:
+    """Who made jobs, for the list's filter: (username, their full name), by name. A job keeps its
+    maker's username; one whose account is gone is listed by it."""
+    usernames = list(
+        BatchJob.objects.exclude(created_by_name="").values_list("created_by_name", flat=True).distinct()
     )
+    makers = get_user_model().objects.filter(username__in=usernames)
+    people = {user.get_username(): person_name(user) for user in makers}
+    return sorted(((name, people.get(name, name)) for name in usernames), key=lambda pair: pair[1].casefold())
 
 
 def time_left(job: BatchJob) -> timedelta | None:
@@ -121,10 +124,18 @@ class RetryPlan:
 
 
 def retry_plan(job: BatchJob) -> RetryPlan:
-    """What "Retry failed items" would do with this job's failures (the page and the admin action)."""
+    """What "Retry failed items" would do with this job's failures (the page and the admin action).
+    A move's half-done rows are not among them: their devices are unclaimed now, and the page offers
+    them claims of their own (``batches.jobs.job_claim_back``, ``job_retry_claims``)."""
     labels = dict(FailureKind.choices)
     retried, left_out = 0, []
-    for kind, _, count in failure_kinds(job):
+    counts = (
+        job.items.filter(state=BatchItem.State.FAILED, half_done=False)
+        .values_list("failure_kind")
+        .annotate(count=Count("id"))
+        .order_by("-count")
+    )
+    for kind, count in counts:
         if kind in RETRY_MAY_CHANGE:
             retried += count
         else:
@@ -135,24 +146,31 @@ def retry_plan(job: BatchJob) -> RetryPlan:
 @dataclass(frozen=True)
 class Progress:
     """Where a sent job's rows stand, from the items' real states: rows not sent yet (their chunk waits,
-    or a lost answer's rows wait to be sent again) and rows sent whose result has not come back."""
+    or a lost answer's rows wait to be sent again) and rows sent whose result has not come back. Of
+    those, a move's ``moving`` rows are unclaimed already, their claim waiting or under way."""
 
     not_sent: int
     in_flight: int
+    moving: int = 0
 
 
 def job_progress(job: BatchJob) -> Progress:
     """One small query over the job's chunks (a hundred at most for a 100,000-row job)."""
     if job.state in (BatchJob.State.DRAFT, BatchJob.State.DISCARDED) or not job.pending:
         return Progress(not_sent=0, in_flight=0)
-    sizes = dict(
+    sizes = list(
         job.chunks.filter(state__in=[BatchChunk.State.PENDING, *IN_FLIGHT])
-        .values_list("state")
+        .values_list("state", "phase")
         .annotate(items=Sum("size"))
     )
-    not_sent = sizes.get(BatchChunk.State.PENDING, 0)
-    in_flight = min(sum(sizes.get(state, 0) for state in IN_FLIGHT), max(0, job.pending - not_sent))
-    return Progress(not_sent=max(0, job.pending - in_flight), in_flight=in_flight)
+    claim_half = BatchChunk.Phase.CLAIM  # a move's second request: its rows were sent once already
+    not_sent = sum(
+        n for state, phase, n in sizes if state == BatchChunk.State.PENDING and phase != claim_half
+    )
+    sent = sum(n for state, phase, n in sizes if state in IN_FLIGHT or phase == claim_half)
+    in_flight = min(sent, max(0, job.pending - not_sent))
+    moving = min(in_flight, sum(n for _, phase, n in sizes if phase == claim_half))
+    return Progress(not_sent=max(0, job.pending - in_flight), in_flight=in_flight, moving=moving)
 
 
 @dataclass(frozen=True)
@@ -195,6 +213,50 @@ def job_customers(job: BatchJob, *, limit: int = 50) -> list[JobCustomer]:
     return result
 
 
+def sim_lock_rows(job: BatchJob) -> int:
+    """How many of the job's rows to send (or sent) act on the devices' SIM-lock claims: the page and
+    ``zt_batch`` say so beside the rows' count. One count over the job's rows."""
+    if job.action not in (BatchJob.Action.CLAIM, BatchJob.Action.UNCLAIM):
+        return 0
+    return (
+        job.items.exclude(state__in=[BatchItem.State.INVALID, BatchItem.State.SKIPPED])
+        .filter(section_type=SectionType.SIM_LOCK)
+        .count()
+    )
+
+
+@dataclass(frozen=True)
+class HalfDone:
+    """A move job's rows whose device was unclaimed and whose claim then failed, for its page: how
+    many, and whom they were moved from (one customer's name when they all were, for the button)."""
+
+    rows: int
+    from_name: str  # empty when they came from several customers
+
+    @property
+    def sentence(self) -> str:
+        devices = "device is" if self.rows == 1 else "devices are"
+        return (
+            f"{self.rows:,} {devices} half done: unclaimed from "
+            f"{self.from_name or 'their customers'}, but the claim for the new customer failed. "
+            "They are unclaimed now: claim them back, or try the claim again."
+        )
+
+
+def half_done_rows(job: BatchJob) -> HalfDone | None:
+    """The move's half-done rows (None when it has none): one query over its failed rows."""
+    if not job.half_done:
+        return None
+    sources = list(
+        job.items.filter(state=BatchItem.State.FAILED, half_done=True)
+        .order_by()
+        .values_list("from_customer_id", flat=True)
+        .distinct()[:2]
+    )
+    name = customer_names(sources).get(sources[0], "") if len(sources) == 1 else ""
+    return HalfDone(rows=job.half_done, from_name=name)
+
+
 def customer_names(company_ids) -> dict[int, str]:
     """Names of customers by id, for a page of rows."""
     ids = {pk for pk in company_ids if pk is not None}
@@ -205,12 +267,14 @@ def describe_rows(job: BatchJob, items: list[BatchItem]) -> list[BatchItem]:
     """A page of rows made ready to show: each row's customer by name (whom a claim is for, who holds
     the device of an unclaim or a metadata change) and, for a metadata job still to be sent, each
     value as the cache has it now beside the new one. Two queries for the page."""
-    names = customer_names(item.customer_id for item in items)
+    names = customer_names([item.customer_id for item in items] + [item.from_customer_id for item in items])
     now = {}
     if job.action == BatchJob.Action.METADATA and job.state == BatchJob.State.DRAFT:
         now = metadata_of([item.device_id for item in items if item.device_id])
     for item in items:
         item.customer_name = names.get(item.customer_id, f"customer id {item.customer_id}")
+        if item.from_customer_id is not None:  # a move's row: where the device moves from
+            item.from_customer_name = names.get(item.from_customer_id, f"customer id {item.from_customer_id}")
         if item.device_id in now:
             item.metadata_changes = [
                 (METADATA_LABELS.get(key, key), str(now[item.device_id].get(key, "")), value)
@@ -237,3 +301,10 @@ def job_pasted_text(job: BatchJob) -> str:
     for raw in raws.iterator(chunk_size=2000):
         writer.writerow([raw.get(column, "") for column in columns])
     return buffer.getvalue()
+
+
+def jobs_running_for(user_id: int) -> bool:
+    """Whether the person has a job queued or running: the layout then looks for its end's notice
+    every few seconds. (Few jobs run at once: the state index finds them, whoever made them.)"""
+    running = (BatchJob.State.QUEUED, BatchJob.State.RUNNING)
+    return BatchJob.objects.filter(state__in=running, created_by_id=user_id).exists()

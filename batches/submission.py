@@ -26,44 +26,60 @@ from devices.changes import (
     verdict_of_error,
 )
 from devices.failures import change_failed_sentence
+from devices.models import SectionType
+from devices.sections import section_owners
 from devices.selectors import owners_of
 
 logger = logging.getLogger(__name__)
 
 
 def _skip_moved_devices(job: BatchJob, chunk: BatchChunk) -> int:
-    """The last check before a chunk of unclaims or metadata changes is sent: a device the cache now
-    shows held by another customer than the pre-flight saw (someone claimed, unclaimed or moved it
-    meanwhile) is skipped with that reason, so the request never touches a device nobody asked to
-    change. Runs in the transaction that marks the chunk ``submitting``; returns the rows skipped."""
-    if job.action == BatchJob.Action.CLAIM:
+    """The last check before a chunk of unclaims or metadata changes (or a move's unclaim half) is
+    sent: a device the cache now shows held by another customer than the pre-flight saw (someone
+    claimed, unclaimed or moved it meanwhile) is skipped with that reason, so the request never touches
+    a device nobody asked to change. An unclaim in SIM lock is checked against the device's SIM-lock
+    claim. Runs in the transaction that marks the chunk ``submitting``; returns the rows skipped. A
+    claim, and a move's claim half, need no such check: zero-touch refuses to claim a device another
+    customer holds (in either section)."""
+    if job.action == BatchJob.Action.CLAIM or chunk.phase == BatchChunk.Phase.CLAIM:
         return 0
     items = list(
         chunk.items.filter(state=BatchItem.State.PENDING, device_id__isnull=False).only(
-            "id", "device_id", "customer_id"
+            "id", "device_id", "customer_id", "from_customer_id", "section_type"
         )
     )
-    owners = owners_of([item.device_id for item in items])
+
+    def held_by(item: BatchItem) -> int | None:  # whose the pre-flight saw the device
+        return item.from_customer_id if chunk.phase == BatchChunk.Phase.UNCLAIM else item.customer_id
+
+    owners = owners_of([item.device_id for item in items if not item.sim_lock])
+    sim_locks = section_owners([item.device_id for item in items if item.sim_lock], SectionType.SIM_LOCK)
+
+    def holders(item: BatchItem) -> dict[int, int | None]:
+        return sim_locks if item.sim_lock else owners
+
     moved = [
-        item for item in items if item.device_id in owners and owners[item.device_id] != item.customer_id
+        item
+        for item in items
+        if item.device_id in holders(item) and holders(item)[item.device_id] != held_by(item)
     ]
     if not moved:
         return 0
-    names = customer_names({item.customer_id for item in moved} | {owners[i.device_id] for i in moved})
+    names = customer_names({held_by(item) for item in moved} | {holders(i)[i.device_id] for i in moved})
 
     def name(company_id: int | None) -> str:
         return names.get(company_id, f"customer id {company_id}")
 
     for item in moved:
-        now = owners[item.device_id]
+        now, was = holders(item)[item.device_id], held_by(item)
         if now is None:
-            item.message = f"Unclaimed since the check (it was {name(item.customer_id)}'s): left as it is."
-        elif item.customer_id is None:
+            item.message = f"Unclaimed since the check (it was {name(was)}'s): left as it is."
+        elif was is None:
             item.message = f"Claimed by {name(now)} since the check: left as it is."
         else:
-            item.message = (
-                f"Claimed by {name(now)} since the check, not by {name(item.customer_id)}: left as it is."
-            )
+            item.message = f"Claimed by {name(now)} since the check, not by {name(was)}: left as it is."
+        if item.sim_lock:  # "Its SIM lock was claimed by..."
+            item.message = f"Its SIM lock was {item.message[0].lower()}{item.message[1:]}"
         item.state = BatchItem.State.SKIPPED
     BatchItem.objects.bulk_update(moved, ["state", "message"], batch_size=500)
     BatchJob.objects.filter(pk=job.pk).update(
@@ -108,7 +124,7 @@ def chunk_submit_next(
         BatchJob.objects.filter(pk=job_id, state=BatchJob.State.QUEUED).update(state=BatchJob.State.RUNNING)
     client = client or batch_client()
     try:
-        operation = send_async(client, [intent_of(job, item) for item in items])
+        operation = send_async(client, [intent_of(job, item, phase=chunk.phase) for item in items])
     except zerotouch.OutcomeUnknown as exc:
         # The request may have started an operation the portal cannot name: find out from the devices
         # once whatever it did has settled.
@@ -150,5 +166,10 @@ def chunk_submit_next(
 def _fail_chunk(chunk: BatchChunk, items: list[BatchItem], exc: zerotouch.ZeroTouchError) -> None:
     job = chunk.job
     record_outcomes(
-        chunk, items, [verdict_of_error(exc, intent_of(job, item), "the batch request") for item in items]
+        chunk,
+        items,
+        [
+            verdict_of_error(exc, intent_of(job, item, phase=chunk.phase), "the batch request")
+            for item in items
+        ],
     )

@@ -19,6 +19,7 @@ from django.db import DatabaseError, connections
 
 from batches import retention
 from batches.chunks import job_with_waiting_chunks
+from batches.emails import MAX_ATTEMPTS, job_email_send, job_emails_sweep
 from batches.polling import chunk_poll
 from batches.reconciliation import chunk_reconcile, first_looks_brought_forward, reconcile_holds_release
 from batches.submission import chunk_submit_next
@@ -141,3 +142,19 @@ def _enqueue(due: Sweep, *, again: bool = False) -> None:
 def jobs_purge_task() -> None:
     """Beat's clean-up: drafts and discarded jobs past ZT_BATCH_DRAFT_RETENTION_DAYS go, with their rows."""
     retention.jobs_purge()
+
+
+@shared_task(ignore_result=True, bind=True)
+def job_email_send_task(self, email_id: int) -> None:
+    """One email about a job that ended (``job_email_send``), sent at most once; a send the mail server
+    refused or could not take is tried again later, up to ``MAX_ATTEMPTS`` tries in all."""
+    sending = job_email_send(email_id)
+    if sending.retry_in is not None:
+        raise self.retry(countdown=sending.retry_in, max_retries=MAX_ATTEMPTS)
+
+
+@shared_task(ignore_result=True)
+def job_emails_sweep_task() -> None:
+    """Beat's safety net for the emails: queue again those whose task was lost (``job_emails_sweep``)."""
+    for email_id in job_emails_sweep():
+        job_email_send_task.delay(email_id)

@@ -15,5 +15,7 @@ urlpatterns = [
     path("<id:job_id>/discard/", views.batch_discard, name="discard"),
     path("<id:job_id>/cancel/", views.batch_cancel, name="cancel"),
     path("<id:job_id>/retry/", views.batch_retry, name="retry"),
+    path("<id:job_id>/claim-back/", views.batch_claim_back, name="claim_back"),
+    path("<id:job_id>/retry-claims/", views.batch_retry_claims, name="retry_claims"),
     path("<id:job_id>/results.csv", views.batch_results, name="results"),
 ]

@@ -77,7 +77,11 @@ def bench_cache(out, *, devices: int, customers: int, repeat: int, seed: int) ->
 
 
 # -- data ----------------------------------------------------------------------------------------
-def build(out, rng: random.Random, total: int, customers: int) -> None:
+def build(
+    out, rng: random.Random, total: int, customers: int, *, big_customer: int = BIG_CUSTOMER_DEVICES
+) -> None:
+    """``total`` devices for ``customers`` customers (a fifth of them a vendor's), the first
+    ``big_customer`` devices all the first customer's, then 15% unclaimed."""
     now = timezone.now()
     Vendor.objects.bulk_create([Vendor(company_id=9_000_000 + i, name=f"Vendor {i}") for i in range(3)])
     Customer.objects.bulk_create(
@@ -97,7 +101,7 @@ def build(out, rng: random.Random, total: int, customers: int) -> None:
         for _ in range(min(BATCH, total - made)):
             device_id += 1
             make, model = rng.choice(MODELS)
-            if made < BIG_CUSTOMER_DEVICES:
+            if made < big_customer:
                 owner = owners[0]
             elif rng.random() < 0.15:
                 owner = None

@@ -714,22 +714,42 @@ class CpuWatch:
         while not self.stopped.wait(1.0):
             self._read()
 
-    def lines(self) -> list[str]:
+    def usage(self) -> CpuUsage:
+        """Stop sampling and say what each group used since ``start``."""
         self.stopped.set()
         self._read()
-        seconds = time.monotonic() - self.wall
         used = {
             name: sum(value - self.before.get(pid, 0.0) for pid, value in latest.items())
             for name, latest in self.latest.items()
         }
-        machine = _machine_busy_seconds() - self.machine
-        capacity = seconds * (os.cpu_count() or 1)
-        parts = ", ".join(f"{name} {value:.1f} s" for name, value in used.items())
-        others = machine - sum(used.values())
+        return CpuUsage(time.monotonic() - self.wall, _machine_busy_seconds() - self.machine, used)
+
+    def lines(self) -> list[str]:
+        usage = self.usage()
+        parts = ", ".join(f"{name} {value:.1f} s" for name, value in usage.groups.items())
         return [
-            f"CPU over the {seconds:.0f} s run: {machine:.0f} s busy of {capacity:.0f} s "
-            f"({os.cpu_count()} cores): {parts}; everything else on the machine {max(others, 0):.1f} s"
+            f"CPU over the {usage.seconds:.0f} s run: {usage.machine:.0f} s busy of {usage.capacity:.0f} s "
+            f"({usage.cores} cores): {parts}; everything else on the machine {usage.others:.1f} s"
         ]
+
+
+@dataclass(frozen=True)
+class CpuUsage:
+    """CPU seconds each process group used over ``seconds`` of wall time, and the whole machine's."""
+
+    seconds: float
+    machine: float  # CPU seconds the machine was busy, every process included
+    groups: dict[str, float]
+    cores: int = os.cpu_count() or 1
+
+    @property
+    def capacity(self) -> float:
+        return self.seconds * self.cores
+
+    @property
+    def others(self) -> float:
+        """What the rest of the machine used (other people's work included)."""
+        return max(self.machine - sum(self.groups.values()), 0.0)
 
 
 def server_times(access_log: Path) -> list[str]:
@@ -1129,7 +1149,9 @@ def add_load_arguments(parser) -> None:
     group = parser.add_argument_group("load")
     group.add_argument("--users", type=int, default=50, help="load: staff at work at once")
     group.add_argument("--managers", type=int, default=10, help="load: how many of them are managers")
-    group.add_argument("--duration", type=float, default=120.0, help="load: seconds of load")
+    group.add_argument(
+        "--duration", type=float, default=None, help="load: seconds of load (120); throughput: measured (20)"
+    )
     group.add_argument("--max-requests", type=int, default=100_000, help="load: requests in all, at most")
     group.add_argument("--think-min", type=float, default=1.0, help="load: shortest pause between pages")
     group.add_argument("--think-max", type=float, default=5.0, help="load: longest pause between pages")
@@ -1165,7 +1187,7 @@ def load_command(out, *, seed: int, **options) -> bool:
         out,
         sales=options["users"] - options["managers"],
         managers=options["managers"],
-        duration=options["duration"],
+        duration=options["duration"] or 120.0,
         max_requests=options["max_requests"],
         think=(options["think_min"], options["think_max"]),
         batch_devices=options["batch_devices"],

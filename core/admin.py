@@ -29,7 +29,7 @@ from django.utils.text import capfirst
 
 from core.audit import audit_record
 from core.csv import csv_lines
-from core.models import AuditEvent
+from core.models import AuditEvent, Notice
 from core.roles import Role, primary_role
 
 
@@ -338,6 +338,18 @@ class UserRoleChangeForm(UserChangeForm):
         if self.instance.pk:
             role = _group_role(self.instance)
             self.fields["role"].initial = role.value if role else ""
+
+
+@admin.register(Notice)
+class NoticeAdmin(ReadOnlyModelAdmin):
+    """The lines shown to a person at the top of their pages (``core.notices``): what they were told,
+    and whether they have seen it."""
+
+    list_display = ["created_at", "user", "text", "seen_at"]
+    list_filter = [("seen_at", admin.EmptyFieldListFilter)]
+    search_fields = ["user__username", "=key"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
 
 
 @admin.register(User)

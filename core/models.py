@@ -52,3 +52,32 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Audit events are append-only and cannot be deleted.")
+
+
+class Notice(models.Model):
+    """A line for one person about something that ended while they were elsewhere ("Batch 123 ...
+    finished"), shown at the top of every page they open until they dismiss it or open the page it
+    links to. ``key`` names the event, so that telling it twice leaves one notice."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=100, help_text="The event told, e.g. batches.job.123.ended.")
+    text = models.CharField(max_length=500)
+    link = models.CharField(max_length=500, blank=True, help_text="A path in the portal.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    seen_at = models.DateTimeField(
+        null=True, blank=True, help_text="When it was dismissed, or its page opened: shown no more."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="notice_user_key")]
+        # Every page a signed-in person opens reads their unseen notices: this index holds only those
+        # (a handful), however many seen ones pile up.
+        indexes = [
+            models.Index(
+                fields=["user", "id"], name="notice_unseen_idx", condition=models.Q(seen_at__isnull=True)
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.text

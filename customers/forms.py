@@ -133,6 +133,49 @@ class CustomerCreateForm(PortalForm):
         return emails
 
 
+MAX_NOTIFICATION_ADDRESSES = 20
+
+
+def notification_addresses(text: str) -> list[str]:
+    """Addresses typed one per line or separated by commas or semicolons, as they are stored: without
+    invisible characters (``core.text.visible``), the domain in lower case (the part before the @ is
+    the receiving server's to interpret, and kept as typed), each once whatever its case. Any address,
+    personal ones included: these are the portal's own emails, not zero-touch accounts."""
+    problems, kept = [], {}
+    for typed in _SEPARATORS.split(visible(text).strip()):
+        if not typed:
+            continue
+        try:
+            validate_email(typed)
+        except ValidationError:
+            problems.append(f"{typed!r} is not an email address.")
+            continue
+        local, domain = typed.rsplit("@", 1)
+        address = f"{local}@{domain.casefold().rstrip('.')}"
+        kept.setdefault(address.casefold(), address)
+    if problems:
+        raise ValidationError(" ".join(problems))
+    if len(kept) > MAX_NOTIFICATION_ADDRESSES:
+        raise ValidationError(f"At most {MAX_NOTIFICATION_ADDRESSES} addresses.")
+    return list(kept.values())
+
+
+class NotificationAddressesForm(PortalForm):
+    """Who at a customer hears of devices a batch claims for it (the portal's email, not zero-touch's)."""
+
+    addresses = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Email when a batch claims devices for this customer",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "autocomplete": "off"}),
+        help_text="One address per line, or separated by commas. Leave empty to send none. Each batch "
+        "that claims devices for the customer sends one email, with the devices as a CSV file.",
+    )
+
+    def clean_addresses(self) -> list[str]:
+        return notification_addresses(self.cleaned_data["addresses"])
+
+
 class TypedCustomerMixin:
     """For forms with a customer picker sent with ``accept_typed``: when no customer was chosen from
     the list but the box holds a customer's exact name (any case and accents), that customer is taken,

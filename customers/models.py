@@ -118,6 +118,12 @@ class Customer(models.Model):
     device_count = models.PositiveIntegerField(
         default=0, help_text="Devices the cache holds claimed for it, kept by the cache's writers."
     )
+    notification_emails = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The portal's own, never sent to zero-touch: who at the customer is emailed when a "
+        "batch claims devices for it.",
+    )
 
     objects = CustomerQuerySet.as_manager()
 

@@ -6,6 +6,7 @@ LIKE per typed word, and pages are keyset pages on an index per sort, so that a 
 at page 1 and page 200.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -328,3 +329,9 @@ def vendors_with_customers() -> list[Vendor]:
         .prefetch_related(Prefetch("customers", queryset=top, to_attr="top_customers"))
         .order_by("name")
     )
+
+
+def customers_notification_emails(company_ids: Iterable[int]) -> dict[int, list[str]]:
+    """The notification addresses of those of ``company_ids`` that have any, by company id."""
+    found = Customer.objects.filter(pk__in=list(company_ids)).exclude(notification_emails=[])
+    return {company_id: emails for company_id, emails in found.values_list("pk", "notification_emails")}

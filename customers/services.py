@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from django.db import transaction
@@ -287,5 +288,27 @@ def _create_failure(exc: zerotouch.ZeroTouchError, name: str) -> CustomerCreateF
             "Zero-touch could not be reached; the customer was not created. Try again."
         )
     if isinstance(exc, zerotouch.PermissionDenied):
-        return CustomerCreateFailed("Zero-touch says this reseller may not create customers.")
+        reseller = settings.PORTAL_RESELLER_NAME
+        return CustomerCreateFailed(f"Zero-touch says {reseller} may not create customers.")
     return CustomerCreateFailed(f"Zero-touch could not create the customer: {exc}")
+
+
+def customer_notification_emails_set(
+    *, customer: Customer, addresses: list[str], actor: AbstractBaseUser
+) -> Customer:
+    """Set who at the customer is emailed when a batch claims devices for it (``addresses`` checked and
+    normalised by ``customers.forms.notification_addresses``). The portal's own setting: zero-touch
+    knows nothing of it. Audited with the addresses before and after; saving the same list again
+    changes nothing and records nothing."""
+    before = list(customer.notification_emails)
+    if before == addresses:
+        return customer
+    customer.notification_emails = addresses
+    customer.save(update_fields=["notification_emails"])
+    audit_record(
+        actor=actor,
+        action="customer.notification_emails",
+        target=customer,
+        details={"before": before, "after": addresses},
+    )
+    return customer

@@ -12,4 +12,5 @@ urlpatterns = [
     path("picker/", views.customer_picker, name="picker"),
     path("vendors/", views.vendor_list, name="vendors"),
     path("<id:customer_id>/", views.customer_detail, name="detail"),
+    path("<id:customer_id>/notifications/", views.customer_notifications, name="notifications"),
 ]

@@ -1,14 +1,21 @@
 from django.conf import settings
+from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.csv import csv_download, export_refused
 from core.htmx import HtmxHttpRequest
 from core.paging import InvalidCursor
 from core.roles import ALL_ROLES, CHANGE_ROLES, has_any_role, role_required
 from customers.device_reads import device_reads
-from customers.forms import CustomerCreateForm, CustomerListForm, CustomerPickerForm
+from customers.forms import (
+    CustomerCreateForm,
+    CustomerListForm,
+    CustomerPickerForm,
+    NotificationAddressesForm,
+)
+from customers.models import Customer
 from customers.selectors import (
     customer_get,
     customer_search,
@@ -24,6 +31,7 @@ from customers.services import (
     customer_create,
     customer_create_check,
     customer_create_token_issue,
+    customer_notification_emails_set,
 )
 
 
@@ -94,15 +102,28 @@ def customer_export(request: HtmxHttpRequest) -> HttpResponse:
     return csv_download(header, rows, filename="customers.csv")
 
 
-@require_GET
-@role_required(ALL_ROLES)
-def customer_detail(request: HtmxHttpRequest, customer_id: int) -> HttpResponse:
+def _customer_or_404(customer_id: int) -> Customer:
     customer = customer_get(customer_id)
     if customer is None:
         raise Http404("No customer with this id in the cache.")
+    return customer
+
+
+def _notification_form(customer: Customer) -> NotificationAddressesForm:
+    return NotificationAddressesForm(initial={"addresses": "\n".join(customer.notification_emails)})
+
+
+@require_GET
+@role_required(ALL_ROLES)
+def customer_detail(request: HtmxHttpRequest, customer_id: int) -> HttpResponse:
+    customer = _customer_or_404(customer_id)
+    return render(request, "customers/detail.html", _detail_context(request, customer))
+
+
+def _detail_context(request: HtmxHttpRequest, customer: Customer, **extra) -> dict:
     reads = device_reads()
     weeks = reads.claims_per_week(customer.pk)
-    context = {
+    return {
         "customer": customer,
         "devices": reads.devices(customer.pk),
         "weeks": weeks,
@@ -110,8 +131,36 @@ def customer_detail(request: HtmxHttpRequest, customer_id: int) -> HttpResponse:
         "weeks_total": sum(week.claims for week in weeks),
         "history": reads.history(customer.pk),
         "can_change": has_any_role(request.user, CHANGE_ROLES),
+        "notification_form": _notification_form(customer),
+        **extra,
     }
-    return render(request, "customers/detail.html", context)
+
+
+@require_POST
+@role_required(CHANGE_ROLES)
+def customer_notifications(request: HtmxHttpRequest, customer_id: int) -> HttpResponse:
+    """Save who at the customer is emailed when a batch claims devices for it: the card again for
+    htmx (with the addresses as stored, or why they were refused), else back to the page."""
+    customer = _customer_or_404(customer_id)
+    form = NotificationAddressesForm(request.POST)
+    if not form.is_valid():
+        if request.htmx:
+            context = {"customer": customer, "can_change": True, "notification_form": form}
+            return render(request, "customers/detail.html#notifications", context, status=400)
+        context = _detail_context(request, customer, notification_form=form)
+        return render(request, "customers/detail.html", context, status=400)
+    addresses = form.cleaned_data["addresses"]
+    customer_notification_emails_set(customer=customer, addresses=addresses, actor=request.user)
+    if request.htmx:
+        context = {
+            "customer": customer,
+            "can_change": True,
+            "notification_form": _notification_form(customer),
+            "saved": True,
+        }
+        return render(request, "customers/detail.html#notifications", context)
+    messages.success(request, "Saved who is emailed when a batch claims devices for this customer.")
+    return redirect("customers:detail", customer_id=customer.pk)
 
 
 @require_http_methods(["GET", "POST"])

@@ -103,7 +103,7 @@ class ClaimStateFilter(admin.SimpleListFilter):
         return [
             ("claimed", "Claimed"),
             ("unclaimed", "Not claimed"),
-            ("own", "Claimed for the reseller's own customers"),
+            ("own", "Claimed for our own customers"),
             ("vendor", "Claimed for vendors' customers"),
         ]
 

@@ -11,13 +11,13 @@ recorder's (``devices.recorder``, for one device and for a chunk alike).
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import zerotouch
 from core.outcomes import Outcome
 from devices.failures import EXPLANATIONS, change_failed_sentence, kind_of_error, kind_of_result
-from devices.models import Action, FailureKind, SectionType
+from devices.models import Action, DeviceEvent, FailureKind, SectionType
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,12 @@ class Intent:
     A device is named by its zero-touch id when the cache knows it, else by its identifier.
     ``customer_id`` is the customer a claim is for; for an unclaim or a metadata change, the customer
     the device belongs to (for the history). ChromeOS claims carry the Google Workspace customer id
-    and the pre-provisioning token instead of the customer id.
+    and the pre-provisioning token instead of the customer id. A claim in the SIM-lock section names
+    the reseller's SIM-lock profile (``simlock_profile_id``, an int64 written as the API writes it).
+
+    A move (``Action.MOVE``) goes to ``customer_id`` from ``from_customer_id``. Zero-touch has no
+    request for it: it is sent as its two halves, ``unclaim_half`` and then ``claim_half``, and read
+    back half by half; it is recorded as one change when its claim half has ended.
     """
 
     action: Action
@@ -41,16 +46,50 @@ class Intent:
     chrome_os: bool = False
     google_workspace_customer_id: str = ""
     pre_provisioning_token: str = ""
+    from_customer_id: int | None = None
+    simlock_profile_id: str = ""
 
     @property
     def vacation(self) -> bool:
         return bool(self.vacation_mode_days or self.vacation_mode_until)
+
+    @property
+    def event_kind(self) -> str:
+        """The kind of history event this change is recorded as: a SIM-lock claim or unclaim has its
+        own, any other change its action's (``Action.event_kind``)."""
+        if self.section_type == SectionType.SIM_LOCK and self.action == Action.CLAIM:
+            return DeviceEvent.Kind.SIM_LOCK_CLAIMED
+        if self.section_type == SectionType.SIM_LOCK and self.action == Action.UNCLAIM:
+            return DeviceEvent.Kind.SIM_LOCK_UNCLAIMED
+        return self.action.event_kind
+
+    # --- A move's halves ----------------------------------------------------------------------------
+
+    def unclaim_half(self) -> "Intent":
+        """A move's first request: the device unclaimed from the customer it leaves, for good (no
+        vacation mode: the claim must be gone for the next customer's claim to be accepted)."""
+        assert self.action == Action.MOVE, "only a move has halves"
+        return replace(
+            self,
+            action=Action.UNCLAIM,
+            customer_id=self.from_customer_id,
+            vacation_mode_days=None,
+            vacation_mode_until=None,
+        )
+
+    def claim_half(self) -> "Intent":
+        """A move's second request: the (now unclaimed) device claimed for the customer it goes to,
+        with the metadata the row gave. Claims name a device by its identifier, as every claim does."""
+        assert self.action == Action.MOVE, "only a move has halves"
+        return replace(self, action=Action.CLAIM, from_customer_id=None)
 
     # --- The request ------------------------------------------------------------------------------
 
     def async_item(self) -> zerotouch.PartnerClaim | zerotouch.PartnerUnclaim | zerotouch.MetadataUpdate:
         """This change as one item of ``claimAsync``, ``unclaimAsync`` or ``updateMetadataAsync``;
         ``send`` makes the single call from the same item."""
+        if self.action == Action.MOVE:
+            raise ValueError("A move is sent as its two halves (unclaim_half, claim_half).")
         named = {"device_id": str(self.device_id)} if self.device_id else {"identifier": self.identifier}
         if self.action == Action.CLAIM:
             return zerotouch.PartnerClaim(
@@ -60,6 +99,7 @@ class Intent:
                 pre_provisioning_token=self.pre_provisioning_token or None,
                 section_type=self.section_type,
                 metadata=zerotouch.DeviceMetadata(entries=dict(self.metadata)) if self.metadata else None,
+                simlock_profile_id=self.simlock_profile_id or None,
             )
         if self.action == Action.UNCLAIM:
             return zerotouch.PartnerUnclaim(
@@ -87,6 +127,7 @@ class Intent:
                 pre_provisioning_token=item.pre_provisioning_token,
                 section_type=item.section_type,
                 metadata=dict(self.metadata) or None,
+                simlock_profile_id=item.simlock_profile_id,
             )
             return int(result.device_id)
         if self.action == Action.UNCLAIM:

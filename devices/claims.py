@@ -43,6 +43,7 @@ class ClaimRequest:
     google_workspace_customer_id: str = ""
     pre_provisioning_token: str = ""
     section_type: str = SectionType.ZERO_TOUCH
+    simlock_profile_id: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
 
     def identifier(self) -> zerotouch.DeviceIdentifier:
@@ -63,6 +64,7 @@ class ClaimRequest:
             identifier=self.identifier(),
             customer_id=self.customer_id,
             section_type=self.section_type,
+            simlock_profile_id=self.simlock_profile_id,
             metadata=dict(self.metadata),
             chrome_os=self.chrome_os,
             google_workspace_customer_id=self.google_workspace_customer_id,
@@ -115,6 +117,37 @@ def metadata_value_error(key: str, value: str) -> str:
     return ""
 
 
+# The API's SIM-lock profile ids are int64; ids start at 1.
+SIMLOCK_PROFILE_ID_MAX = 2**63 - 1
+
+
+def simlock_profile_error(section_type: str, simlock_profile_id: str) -> str:
+    """What is wrong with a claim's SIM-lock profile id (empty: fine): a SIM-lock claim needs one, a
+    whole number from 1 to the largest int64; a zero-touch claim takes none (the API refuses it)."""
+    if section_type != SectionType.SIM_LOCK:
+        if simlock_profile_id:
+            return "A SIM-lock profile id is only for a claim in SIM lock: choose SIM lock or leave it empty."
+        return ""
+    if not simlock_profile_id:
+        return "A claim in SIM lock needs the id of your SIM-lock profile (a number such as 12345)."
+    if not (simlock_profile_id.isascii() and simlock_profile_id.isdigit()):
+        return f"The SIM-lock profile id is a whole number such as 12345; {simlock_profile_id[:40]!r} is not."
+    digits = simlock_profile_id.lstrip("0")
+    if not digits:
+        return "The SIM-lock profile id is 1 or more; 0 names no profile."
+    if len(digits) > len(str(SIMLOCK_PROFILE_ID_MAX)) or int(digits) > SIMLOCK_PROFILE_ID_MAX:
+        return f"The SIM-lock profile id is at most {SIMLOCK_PROFILE_ID_MAX}; this number is larger."
+    return ""
+
+
+def simlock_profile_id_normalized(value: str) -> str:
+    """A SIM-lock profile id as the API writes an int64 (no leading zeros); anything but digits is
+    left as given, for ``simlock_profile_error`` to say what is wrong with it."""
+    if value.isascii() and value.isdigit():
+        return value.lstrip("0") or "0"
+    return value
+
+
 def metadata_errors(entries: dict[str, str]) -> dict[str, str]:
     """What is wrong with metadata entries, by key (empty: fine)."""
     errors = {}
@@ -137,6 +170,8 @@ class ClaimFields(TypedDict, total=False):
     chrome_os_attested_device_id: str
     google_workspace_customer_id: str
     pre_provisioning_token: str
+    section_type: str
+    simlock_profile_id: str
 
 
 def claim_check(
@@ -150,11 +185,14 @@ def claim_check(
 
     Field names are the claim form's: imei, meid, serial_number, manufacturer, model,
     chrome_os_attested_device_id, customer, google_workspace_customer_id, pre_provisioning_token,
-    and the metadata keys (ordernumber, phonenumber). Values come without surrounding spaces (forms
-    and the batch parser strip them); identifiers are normalised here.
+    section_type, simlock_profile_id, and the metadata keys (ordernumber, phonenumber). Values come
+    without surrounding spaces (forms and the batch parser strip them); identifiers and the SIM-lock
+    profile id are normalised here.
     """
     fields["imei"] = normalize_imei(fields.get("imei", ""))
     fields["meid"] = normalize_meid(fields.get("meid", ""))
+    if profile := fields.get("simlock_profile_id", ""):
+        fields["simlock_profile_id"] = simlock_profile_id_normalized(profile)
     metadata = {key: value for key, value in (metadata or {}).items() if value} if metadata else {}
     if fields.get("chrome_os") and not fields.get("google_workspace_customer_id") and customer is not None:
         fields["google_workspace_customer_id"] = customer.google_workspace_customer_id
@@ -178,6 +216,8 @@ def claim_errors(
     chrome_os_attested_device_id: str = "",
     google_workspace_customer_id: str = "",
     pre_provisioning_token: str = "",
+    section_type: str = SectionType.ZERO_TOUCH,
+    simlock_profile_id: str = "",
     metadata: dict[str, str],
 ) -> dict[str, str]:
     """The rules of ``claim_check`` alone, by field name (empty: the claim may be sent), for
@@ -194,6 +234,8 @@ def claim_errors(
     )
     if problem := customer_errors(customer, given=customer_given):
         errors["customer"] = problem
+    if problem := simlock_profile_error(section_type, simlock_profile_id):
+        errors["simlock_profile_id"] = problem
     if chrome_os:
         if not google_workspace_customer_id and customer is not None:
             google_workspace_customer_id = customer.google_workspace_customer_id

@@ -6,6 +6,8 @@ its ``status`` and ``errorIdentifier``). Where Google names a reason (``google.r
 decides; otherwise the error's class or the per-device status does.
 """
 
+from django.conf import settings
+
 import zerotouch
 from devices.models import FailureKind
 
@@ -50,10 +52,10 @@ EXPLANATIONS = {
     "unclaimed there first.",
     FailureKind.CLAIMED_BY_ANOTHER_RESELLER: "Another reseller holds the device's claim; only that "
     "reseller can unclaim it.",
-    FailureKind.VENDOR_CUSTOMER: "The customer belongs to one of the reseller's vendors; only that "
+    FailureKind.VENDOR_CUSTOMER: "The customer belongs to one of our vendors; only that "
     "vendor can claim devices for it.",
     FailureKind.NOT_CLAIMED: "The device is not claimed, so there is nothing to unclaim.",
-    FailureKind.NOT_OURS: "The device's claim is not this reseller's, so it may not change it.",
+    FailureKind.NOT_OURS: "The device's claim is not ours, so we may not change it.",
     FailureKind.NOT_FOUND: "Zero-touch does not know this device.",
     FailureKind.SECTION_TYPE: "The claim's section type was refused.",
     FailureKind.INVALID_TOKEN: "The ChromeOS pre-provisioning token was refused (wrong or revoked).",
@@ -136,7 +138,7 @@ def _answered_sentence(exc: zerotouch.ZeroTouchError, doing: str, consequence: s
     if isinstance(exc, zerotouch.Unauthenticated | zerotouch.CredentialsError):
         return "The portal's zero-touch credentials were refused. Tell an administrator."
     if isinstance(exc, zerotouch.PermissionDenied):
-        return "Zero-touch says this reseller may not do this with this device."
+        return f"Zero-touch says {settings.PORTAL_RESELLER_NAME} may not do this with this device."
     if isinstance(exc, zerotouch.ApiError):
         return f"Zero-touch refused it: {exc.message}"
     return f"Zero-touch could not be used ({doing}): {exc}"

@@ -13,7 +13,8 @@ from devices.claims import (
     metadata_key_error,
     metadata_value_error,
 )
-from devices.selectors import SORTS, DeviceFilters
+from devices.models import SectionType
+from devices.selectors import MAX_PAGE_SIZE, SORTS, DeviceFilters
 
 
 def id_field(**kwargs) -> forms.IntegerField:
@@ -61,11 +62,48 @@ class DeviceSearchForm(PortalForm):
         )
 
 
+class SelectionForm(PortalForm):
+    """A change to the devices ticked on the devices page: ``toggle`` one device to the state of its
+    box (``selected`` present when ticked), ``add`` or ``remove`` a page of them (``device`` given
+    once per device or as a comma-separated list), or ``clear`` them all."""
+
+    OPS = ("toggle", "add", "remove", "clear")
+    op = forms.ChoiceField(choices=[(op, op) for op in OPS])
+    device = forms.CharField(required=False, max_length=2_000)
+    selected = forms.BooleanField(required=False)
+    next = forms.CharField(required=False, max_length=2_000)
+
+    def __init__(self, data, *args, **kwargs):
+        if data is not None and hasattr(data, "getlist"):  # several device fields: one list
+            data = data.copy()
+            data["device"] = ",".join(data.getlist("device"))
+        super().__init__(data, *args, **kwargs)
+
+    def clean_device(self) -> list[int]:
+        ids = []
+        for part in self.cleaned_data["device"].split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not (part.isascii() and part.isdigit()) or not 0 < int(part) <= MAX_ID:
+                raise forms.ValidationError("Not a device id.")
+            ids.append(int(part))
+        if len(ids) > MAX_PAGE_SIZE:
+            raise forms.ValidationError(f"At most {MAX_PAGE_SIZE} devices at a time.")
+        return ids
+
+
+# The sections a device can be claimed in, as the forms offer them.
+SECTION_CHOICES = [(SectionType.ZERO_TOUCH, "Zero-touch enrollment"), (SectionType.SIM_LOCK, "SIM lock")]
+
+
 class DeviceChoiceForm(PortalForm):
-    """``?device=<id>&customer=<id>``: the cached device and the customer a claim form starts from."""
+    """``?device=<id>&customer=<id>&section=<section type>``: the cached device, the customer and the
+    section a claim form starts from."""
 
     device = id_field(required=False)
     customer = id_field(required=False)
+    section = forms.ChoiceField(required=False, choices=SECTION_CHOICES)
 
 
 class ClaimForm(TypedCustomerMixin, PortalForm):
@@ -102,6 +140,22 @@ class ClaimForm(TypedCustomerMixin, PortalForm):
     pre_provisioning_token = forms.CharField(
         required=False, max_length=256, label="Pre-provisioning token (ChromeOS)"
     )
+    section_type = forms.ChoiceField(
+        required=False,  # a form sent without it claims in zero-touch, as before there was a choice
+        choices=SECTION_CHOICES,
+        initial=SectionType.ZERO_TOUCH,
+        widget=forms.RadioSelect,
+        label="Claim in",
+    )
+    # Text, not a number field: the rule (devices.claims.simlock_profile_error) says what is wrong in
+    # words, and a browser's number box would round an id this long.
+    simlock_profile_id = forms.CharField(
+        required=False,
+        max_length=64,  # room for a mistyped id, which the rule then explains
+        label="SIM-lock profile id",
+        help_text="The number of your SIM-lock profile in zero-touch, e.g. 12345",
+        widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "off"}),
+    )
     order_number = forms.CharField(required=False, max_length=METADATA_LIMITS["ordernumber"])
     phone_number = forms.CharField(required=False, max_length=METADATA_LIMITS["phonenumber"])
 
@@ -109,7 +163,7 @@ class ClaimForm(TypedCustomerMixin, PortalForm):
 
     def clean(self):
         data = super().clean()
-        if self.has_error("customer") or self.has_error("device_type"):
+        if self.has_error("customer") or self.has_error("device_type") or self.has_error("section_type"):
             return data
         customer = customer_get(data.get("customer"))
         request, errors = claim_check(
@@ -124,6 +178,8 @@ class ClaimForm(TypedCustomerMixin, PortalForm):
             chrome_os_attested_device_id=data.get("chrome_os_attested_device_id", ""),
             google_workspace_customer_id=data.get("google_workspace_customer_id", ""),
             pre_provisioning_token=data.get("pre_provisioning_token", ""),
+            section_type=data.get("section_type") or SectionType.ZERO_TOUCH,
+            simlock_profile_id=data.get("simlock_profile_id", ""),
             metadata={key: data.get(name, "") for key, name in self._METADATA_FIELDS.items()},
         )
         for name, message in errors.items():
@@ -139,8 +195,13 @@ class ClaimForm(TypedCustomerMixin, PortalForm):
 
 
 class UnclaimForm(PortalForm):
-    """Unclaiming, optionally with vacation mode (the device stays locked to the customer's policy)."""
+    """Unclaiming one section's claim, optionally with vacation mode (the device stays locked to the
+    customer's policy, or for SIM lock is unlocked, until then)."""
 
+    # Carried from the confirmation to its POST; the view reads it to know which card answers.
+    section_type = forms.ChoiceField(
+        choices=SECTION_CHOICES, initial=SectionType.ZERO_TOUCH, required=False, widget=forms.HiddenInput
+    )
     vacation_mode_days = forms.IntegerField(
         required=False, min_value=1, max_value=365, label="Vacation mode: days (optional)"
     )

@@ -34,7 +34,7 @@ class FailureKind(models.TextChoices):
     CLAIMED_BY_ANOTHER_RESELLER = "other_reseller", "Claimed by another reseller"
     VENDOR_CUSTOMER = "vendor_customer", "Customer belongs to a vendor"
     NOT_CLAIMED = "not_claimed", "Not claimed"
-    NOT_OURS = "not_ours", "Not this reseller's to change"
+    NOT_OURS = "not_ours", "Not ours to change"
     NOT_FOUND = "not_found", "Unknown to zero-touch"
     SECTION_TYPE = "section_type", "Wrong section type"
     INVALID_TOKEN = "invalid_token", "Invalid or revoked pre-provisioning token"
@@ -51,6 +51,9 @@ class Action(models.TextChoices):
     CLAIM = "claim", "Claim"
     UNCLAIM = "unclaim", "Unclaim"
     METADATA = "metadata", "Set metadata"
+    # A move to another customer: zero-touch refuses to claim a device another customer holds, so a
+    # move is made of an unclaim and then a claim; the history records it as one change.
+    MOVE = "move", "Move to another customer"
 
     @property
     def event_kind(self) -> str:
@@ -59,6 +62,7 @@ class Action(models.TextChoices):
             Action.CLAIM: DeviceEvent.Kind.CLAIMED,
             Action.UNCLAIM: DeviceEvent.Kind.UNCLAIMED,
             Action.METADATA: DeviceEvent.Kind.METADATA_CHANGED,
+            Action.MOVE: DeviceEvent.Kind.MOVED,
         }[self]
 
 
@@ -71,10 +75,10 @@ class Device(models.Model):
     """
 
     device_id = models.BigIntegerField(primary_key=True)
-    imei = models.CharField(max_length=32, blank=True)
-    imei2 = models.CharField(max_length=32, blank=True)
-    meid = models.CharField(max_length=32, blank=True)
-    meid2 = models.CharField(max_length=32, blank=True)
+    imei = models.CharField("IMEI", max_length=32, blank=True)
+    imei2 = models.CharField("IMEI 2", max_length=32, blank=True)
+    meid = models.CharField("MEID", max_length=32, blank=True)
+    meid2 = models.CharField("MEID 2", max_length=32, blank=True)
     serial_number = models.CharField(max_length=128, blank=True)
     manufacturer = models.CharField(max_length=128, blank=True)
     model = models.CharField(max_length=128, blank=True)
@@ -263,6 +267,13 @@ class SyncRun(models.Model):
     def __str__(self) -> str:
         return f"{self.get_scope_display()} {self.started_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
 
+    @property
+    def started_by(self) -> str:
+        """Who or what started the run, in words (a person's full name is stored as it is)."""
+        return {"beat": "Schedule", "command": "Command line", "ui": "Devices page"}.get(
+            self.trigger, self.trigger.removeprefix("admin: ")
+        )
+
 
 class DeviceEvent(models.Model):
     """Something that happened to a device, kept forever: append-only history, and the reports' fact
@@ -282,9 +293,16 @@ class DeviceEvent(models.Model):
         CLAIMED = "claimed", "Claimed"
         UNCLAIMED = "unclaimed", "Unclaimed"
         METADATA_CHANGED = "metadata_changed", "Metadata changed"
+        # Unclaimed from one customer and claimed for another by one move; ``customer`` is the one it
+        # moved to, ``details["previous_owner"]`` the one it left.
+        MOVED = "moved", "Moved"
         FIRST_SEEN = "first_seen", "First seen"
         DRIFT_UNCLAIMED = "drift_unclaimed", "Found unclaimed outside the portal"
         DRIFT_CLAIMED = "drift_claimed", "Found claimed outside the portal"
+        # Claims in the SIM-lock section are kinds of their own: the reports' claims and the orders'
+        # lines follow the zero-touch claim only, and the history says which section changed.
+        SIM_LOCK_CLAIMED = "sim_lock_claimed", "SIM-lock claimed"
+        SIM_LOCK_UNCLAIMED = "sim_lock_unclaimed", "SIM-lock unclaimed"
 
     Outcome = Outcome
 
@@ -381,6 +399,9 @@ class DeviceEvent(models.Model):
             self.Kind.CLAIMED: "Claim",
             self.Kind.UNCLAIMED: "Unclaim",
             self.Kind.METADATA_CHANGED: "Metadata change",
+            self.Kind.MOVED: "Move",
+            self.Kind.SIM_LOCK_CLAIMED: "SIM-lock claim",
+            self.Kind.SIM_LOCK_UNCLAIMED: "SIM-lock unclaim",
         }.get(self.kind)
         if action is None or self.outcome == self.Outcome.SUCCEEDED:
             return self.get_kind_display()

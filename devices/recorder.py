@@ -6,7 +6,8 @@ page (``devices.services``) records one device at a time, each with an audit row
 chunk of up to a thousand from the verdicts of its request (``devices_record_batch``), without audit
 rows (the job is audited as a whole). A change the API confirmed is written into the cache from what
 was asked, without reading the device again. Every device gets one history event, failed or not,
-whether the cache holds it or not.
+whether the cache holds it or not; a batch's move gets one for its two requests, written when the
+second has ended (``devices_record_move_unclaims``, ``devices_record_move_claims``).
 
 The transaction takes its rows in the order every writer of the history takes them
 (``devices.history``): the devices' rows first, locked, so that two changes of one device are applied
@@ -48,6 +49,7 @@ _AUDIT_ACTIONS = {
     Action.CLAIM: "device.claim",
     Action.UNCLAIM: "device.unclaim",
     Action.METADATA: "device.metadata",
+    Action.MOVE: "device.move",
 }
 
 
@@ -59,7 +61,9 @@ class ChangeRecord:
     event's identifier when the cache does not hold the device. ``details`` are the history's details,
     or a function of the device's cache row before the change (None: not cached) that gives them.
     ``order_number`` is the one the change named, which wins over the device's. ``apply`` writes the
-    change into the cache: a change the API confirmed, on a device not read back since.
+    change into the cache: a change the API confirmed, on a device not read back since. ``history``
+    False writes the cache row alone: the first half of a move, whose event waits for the second.
+    ``at`` is the event's moment when it is not the recording's (None: now).
     """
 
     intent: Intent
@@ -70,6 +74,8 @@ class ChangeRecord:
     failure_kind: str = ""
     order_number: str = ""
     apply: bool = False
+    history: bool = True
+    at: datetime | None = None
 
 
 def devices_record(
@@ -83,8 +89,8 @@ def devices_record(
     shown_is_no_op: bool = False,
 ) -> list[DeviceEvent]:
     """Record ``changes`` in the caller's transaction, or its own: the cache rows of those applied,
-    one history event each, an audit row each with ``audit``, and the counts. Returns the events, in
-    the order of ``changes``.
+    one history event each (but for those without ``history``), an audit row each with ``audit``, and
+    the counts. Returns the events, in the order of ``changes``.
 
     An applied claim of a device the cache does not hold adds it from its identifier; an unclaim or a
     metadata change of one leaves the cache to the next sync. Unclaims in vacation mode keep the
@@ -116,6 +122,8 @@ def devices_record(
         owners = cache_store_changed(changed, recount=False)
         events = []
         for change, outcome in zip(changes, outcomes, strict=True):
+            if not change.history:
+                continue
             details = change.details
             if callable(details):
                 details = details(rows_before.get(change.device_id))
@@ -125,8 +133,8 @@ def devices_record(
             events.append(
                 DeviceEvent(
                     device_id=change.device_id if row is not None else None,
-                    created_at=now,
-                    kind=change.intent.action.event_kind,
+                    created_at=change.at or now,
+                    kind=change.intent.event_kind,
                     outcome=outcome,
                     failure_kind=change.failure_kind,
                     source=source,
@@ -172,11 +180,11 @@ def _changed_row(
     intent = change.intent
     if cached is not None:
         row = cached
-    elif change.device_id is not None and intent.action == Action.CLAIM:
+    elif change.device_id is not None and intent.action in (Action.CLAIM, Action.MOVE):
         row = new_device_row(change.device_id, intent.identifier, now=now)
     else:
         return None
-    if intent.action == Action.CLAIM:
+    if intent.action in (Action.CLAIM, Action.MOVE):  # a move ends claimed for its new customer
         return row_claimed(
             row,
             customer_id=intent.customer_id,
@@ -261,8 +269,12 @@ def _named(identifier: zerotouch.DeviceIdentifier) -> str | None:
 def _batch_details(intent: Intent, verdict: Verdict, row_before: DeviceRow | None) -> dict:
     """A batch event's details, as batches have always written them (the page writes its own)."""
     details: dict = {"identifier": _named(intent.identifier)}
+    if intent.action == Action.MOVE:
+        details["previous_owner"] = intent.from_customer_id
     if intent.customer_id is not None:
         details["previous_owner" if intent.action == Action.UNCLAIM else "customer"] = intent.customer_id
+    if intent.simlock_profile_id and intent.action == Action.CLAIM:  # a claim in SIM lock, as the page
+        details["simlock_profile_id"] = intent.simlock_profile_id
     if intent.action == Action.METADATA:
         if row_before is not None:
             metadata_before = row_before["metadata"] or {}
@@ -278,3 +290,102 @@ def _batch_details(intent: Intent, verdict: Verdict, row_before: DeviceRow | Non
         elif intent.vacation_mode_until:
             details["vacation_mode_expire_time"] = intent.vacation_mode_until.isoformat()
     return details
+
+
+# --- A batch's moves -----------------------------------------------------------------------------
+#
+# A move is two requests (an unclaim, then a claim) and one change in the history. Its first half goes
+# into the cache as soon as zero-touch confirms it, so that the pages, the checks before a request and
+# the sync see each device as it is; its event waits for the second half, and whatever that half's
+# outcome the event says what the device is then: moved, or unclaimed (with why the move stopped).
+
+
+def devices_record_move_unclaims(
+    *,
+    changes: Sequence[tuple[Intent, Verdict]],
+    actor: AbstractBaseUser | None,
+    batch_id: int | None,
+    reseller_id: int,
+) -> None:
+    """Record the first half of moves: each change is the move (``Action.MOVE``) with the verdict of
+    its unclaim. A device unclaimed is written into the cache as unclaimed, without an event yet; a
+    device whose unclaim failed was not changed, and its event is the failed move, with the reason."""
+    devices_record(
+        changes=[
+            ChangeRecord(
+                intent=intent.unclaim_half() if verdict.succeeded else intent,
+                outcome=verdict.outcome,
+                device_id=verdict.device_id,
+                label=_named(intent.identifier) or "",
+                details=partial(_batch_details, intent, verdict),
+                failure_kind="" if verdict.succeeded else verdict.kind,
+                order_number=order_number_of(intent.metadata),
+                apply=verdict.succeeded,
+                history=not verdict.succeeded,
+            )
+            for intent, verdict in changes
+        ],
+        actor=actor,
+        source=DeviceEvent.Source.BATCH,
+        batch_id=batch_id,
+        reseller_id=reseller_id,
+    )
+
+
+def devices_record_move_claims(
+    *,
+    changes: Sequence[tuple[Intent, Verdict]],
+    unclaimed_at: datetime | None,
+    actor: AbstractBaseUser | None,
+    batch_id: int | None,
+    reseller_id: int,
+) -> None:
+    """Record the end of moves: each change is the move (``Action.MOVE``) with the verdict of its
+    claim, sent once its unclaim succeeded.
+
+    A device claimed for its new customer gets its cache row and one "moved" event (from, to). A
+    device whose claim failed is unclaimed (its cache row has said so since the first half), and the
+    history must not say otherwise: it gets an "unclaimed" event from the customer it left, dated
+    ``unclaimed_at`` (when that half was recorded, so that it comes before whatever happened to the
+    device since, such as another claim that made this one fail), naming the customer the move was
+    for and why its claim failed."""
+    records = []
+    for intent, verdict in changes:
+        label = _named(intent.identifier) or ""
+        if verdict.succeeded:
+            records.append(
+                ChangeRecord(
+                    intent=intent,
+                    outcome=Outcome.SUCCEEDED,
+                    device_id=verdict.device_id,
+                    label=label,
+                    details=partial(_batch_details, intent, verdict),
+                    order_number=order_number_of(intent.metadata),
+                    apply=True,
+                )
+            )
+            continue
+        details = {
+            "identifier": label,
+            "previous_owner": intent.from_customer_id,
+            "move_to": intent.customer_id,
+            "error": verdict.sentence,
+        }
+        records.append(
+            ChangeRecord(
+                intent=intent.unclaim_half(),
+                outcome=Outcome.SUCCEEDED,  # the unclaim was made; the claim is what failed
+                device_id=verdict.device_id,
+                label=label,
+                details=details,
+                order_number=order_number_of(intent.metadata),
+                at=unclaimed_at,
+            )
+        )
+    devices_record(
+        changes=records,
+        actor=actor,
+        source=DeviceEvent.Source.BATCH,
+        batch_id=batch_id,
+        reseller_id=reseller_id,
+    )

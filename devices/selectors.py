@@ -39,6 +39,7 @@ class DeviceFilters:
     claimed: bool | None = None
     vendor_devices: bool | None = None  # True: only vendors' customers; False: only own customers
     order_number: str = ""  # exactly this order number (any letter case), as an order's page names it
+    device_ids: tuple[int, ...] | None = None  # only these devices (the ones a person ticked)
 
 
 @dataclass
@@ -84,6 +85,8 @@ def _device_filter_q(filters: DeviceFilters, prefix: str = "") -> Q:
             kind=SearchKey.Kind.ORDER_NUMBER, value=_order_key(filters.order_number)
         )
         q &= Q(**{f"{prefix}device_id__in": carrying.values("device_id")})
+    if filters.device_ids is not None:
+        q &= Q(**{f"{prefix}device_id__in": filters.device_ids})
     if filters.vendor_devices is not None:
         q &= Q(**{f"{prefix}sold_by_vendor": filters.vendor_devices})
         if not filters.vendor_devices:
@@ -407,6 +410,38 @@ def order_device_counts(numbers: Iterable[str]) -> dict[str, int]:
     return {number: counted.get(key, 0) for number, key in keys.items()}
 
 
+def order_numbers_carried(text: str, *, limit: int, scan: int = 20_000) -> list[str]:
+    """Order numbers that devices carry now and that start with ``text``, or have a part that does
+    (any letter case), as the devices spell them, in index order: up to ``limit`` numbers, from at
+    most ``scan`` search keys (an order of thousands of devices holds as many keys)."""
+    value = fold_search_text(text.strip())
+    if not value:
+        return []
+    keys = (
+        SearchKey.objects.filter(
+            kind__in=[SearchKey.Kind.ORDER_NUMBER, SearchKey.Kind.ORDER_PART],
+            value__gte=value,
+            value__lt=value + _PREFIX_END,
+        )
+        .order_by("value", "device_id")
+        .values_list("device_id", flat=True)
+    )
+    found: dict[str, str] = {}  # folded number -> as the first device spells it
+    ids = list(keys[:scan])
+    for start in range(0, len(ids), _EXPORT_BATCH):
+        batch = ids[start : start + _EXPORT_BATCH]
+        spelled = dict(
+            Device.objects.filter(device_id__in=batch).values_list("device_id", "metadata__ordernumber")
+        )
+        for device_id in batch:
+            number = spelled.get(device_id)
+            if isinstance(number, str) and number:
+                found.setdefault(_order_key(number), number)
+                if len(found) >= limit:
+                    return list(found.values())
+    return list(found.values())
+
+
 def order_devices(number: str, *, limit: int = 500) -> OrderDevices:
     """The devices whose ``ordernumber`` metadata is ``number`` now (any letter case, as the search
     compares), found through the search keys' index: changing a device's order number moves it."""
@@ -508,10 +543,15 @@ def device_history(device: Device, *, limit: int = 100) -> list[HistoryEntry]:
         if key in _CUSTOMER_KEYS and isinstance(value, int)
     }
     names = dict(Customer.objects.filter(pk__in=customer_ids).values_list("pk", "name"))
-    return [HistoryEntry(event=event, lines=_detail_lines(event.details, names)) for event in events]
+    return [HistoryEntry(event=event, lines=_event_lines(event, names)) for event in events]
 
 
-_CUSTOMER_KEYS = {"customer": "Customer", "owner": "Customer", "previous_owner": "Previous customer"}
+_CUSTOMER_KEYS = {
+    "customer": "Customer",
+    "owner": "Customer",
+    "previous_owner": "Previous customer",
+    "move_to": "Moving to",
+}
 
 
 def _customer_words(value, names: dict[int, str]) -> str:
@@ -523,6 +563,29 @@ def _customer_words(value, names: dict[int, str]) -> str:
 
 def _metadata_label(key: str) -> str:
     return METADATA_LABELS.get(key, key)
+
+
+def _event_lines(event: DeviceEvent, names: dict[int, str]) -> list[str]:
+    """An event's details in words. A move says where from and where to in one line ("Moved from
+    Riverside (501) to Pioneer (502)"); an unclaim that a move's failed claim left standing says so."""
+    details = event.details
+    first, skip = [], set()
+    if event.kind == DeviceEvent.Kind.MOVED:
+        route = (
+            f"from {_customer_words(details.get('previous_owner'), names)} "
+            f"to {_customer_words(details.get('customer'), names)}"
+        )
+        first.append(
+            f"Moved {route}" if event.outcome == DeviceEvent.Outcome.SUCCEEDED else f"Not moved {route}"
+        )
+        skip = {"previous_owner", "customer"}
+    elif "move_to" in details:
+        first.append(
+            f"Part of a move to {_customer_words(details['move_to'], names)}, whose claim failed: the "
+            "device was left unclaimed."
+        )
+        skip = {"move_to"}
+    return first + _detail_lines({k: v for k, v in details.items() if k not in skip}, names)
 
 
 def _detail_lines(details: dict, names: dict[int, str]) -> list[str]:
@@ -539,6 +602,8 @@ def _detail_lines(details: dict, names: dict[int, str]) -> list[str]:
             lines.append(f"Vacation mode: {value} day{'s' if value != 1 else ''}")
         elif key == "vacation_mode_expire_time":
             lines.append(f"Vacation mode until {str(value)[:16].replace('T', ' ')}")
+        elif key == "simlock_profile_id":
+            lines.append(f"SIM-lock profile: {value}")
         else:
             lines.append(f"{_metadata_label(key)}: {value}")
     if isinstance(after, dict):
@@ -552,14 +617,17 @@ def _detail_lines(details: dict, names: dict[int, str]) -> list[str]:
 
 # --- A customer's devices, for the customer pages (customers.device_reads) ----------------------
 
+# The history's kinds that claimed a device for the event's customer: a claim, and a move to it (the
+# customer it left sees the move in its device count, not as an unclaim). The reports count the same.
+CLAIM_KINDS = (DeviceEvent.Kind.CLAIMED, DeviceEvent.Kind.MOVED)
+
 
 def customer_last_claim() -> Subquery:
     """When a device was last claimed for the customer ``OuterRef("pk")``, as an annotation of
-    customers: one indexed look-up per customer (history by customer, newest first)."""
+    customers: one indexed look-up per customer (history by customer, newest first). A device moved
+    to the customer counts as claimed for it (``CLAIM_KINDS``)."""
     last = (
-        DeviceEvent.objects.filter(
-            customer_id=OuterRef("pk"), kind=DeviceEvent.Kind.CLAIMED, outcome="succeeded"
-        )
+        DeviceEvent.objects.filter(customer_id=OuterRef("pk"), kind__in=CLAIM_KINDS, outcome="succeeded")
         .order_by("-created_at")
         .values("created_at")[:1]
     )
@@ -573,13 +641,14 @@ class WeekClaims:
 
 
 def customer_claims_per_week(customer_id: int, *, weeks: int = 52) -> list[WeekClaims]:
-    """Devices claimed for the customer each week of the last year (every week, zeros included)."""
+    """Devices claimed (or moved) for the customer each week of the last year (every week, zeros
+    included)."""
     today = timezone.localdate()
     first = today - timedelta(days=today.weekday(), weeks=weeks - 1)
     counted = dict(
         DeviceEvent.objects.filter(
             customer_id=customer_id,
-            kind=DeviceEvent.Kind.CLAIMED,
+            kind__in=CLAIM_KINDS,
             outcome="succeeded",
             created_at__date__gte=first,
         )

@@ -28,6 +28,7 @@ from devices.history import order_number_of
 from devices.identifiers import IdentifierGuess, IdentifierKind
 from devices.models import Device, DeviceEvent, FailureKind, SearchKey, SectionType
 from devices.recorder import ChangeRecord, devices_record
+from devices.sections import cached_claim
 from devices.store import cache_store_devices
 
 
@@ -182,18 +183,20 @@ def _explain_claim_refusal(
         except _Unreadable:
             found = None
         claim = found.claim_for(request.section_type) if found else None
+        # The same refusals in either section; a SIM-lock claim is named as one.
+        device = "This device" if request.section_type == SectionType.ZERO_TOUCH else "This device's SIM lock"
         if claim is not None and claim.reseller_id and str(claim.reseller_id) != str(client.partner_id):
             vendor = Vendor.objects.filter(pk=int(claim.reseller_id)).first()
             if vendor is not None:  # a vendor of ours: the reseller may unclaim its devices
                 cache_store_devices([found])
                 return DeviceActionFailed(
-                    f"This device is claimed by your vendor {vendor.name} for its customer "
+                    f"{device} is claimed by your vendor {vendor.name} for its customer "
                     f"{_customer_label(int(claim.owner_company_id or 0) or None)}. As its reseller you may "
                     "unclaim it (Unclaim on the device's page), then claim it here.",
                     kind=FailureKind.CLAIMED_BY_ANOTHER_CUSTOMER,
                 )
             return DeviceActionFailed(
-                "This device is claimed by another reseller. Only that reseller can unclaim it.",
+                f"{device} is claimed by another reseller. Only that reseller can unclaim it.",
                 kind=FailureKind.CLAIMED_BY_ANOTHER_RESELLER,
             )
         if (
@@ -203,7 +206,7 @@ def _explain_claim_refusal(
         ):
             cache_store_devices([found])  # a read of the API's state: drift, if the cache thought otherwise
             return DeviceActionFailed(
-                "This device is claimed by another customer, "
+                f"{device} is claimed by another customer, "
                 f"{_customer_label(int(claim.owner_company_id))}. Unclaim it there first.",
                 kind=FailureKind.CLAIMED_BY_ANOTHER_CUSTOMER,
             )
@@ -235,7 +238,12 @@ def device_claim(
         outcome=Outcome.SUCCEEDED,
         device_id=cached_id,
         label=request.label,
-        details={"customer": request.customer_id, "identifier": request.label, **request.metadata},
+        details={
+            "customer": request.customer_id,
+            "identifier": request.label,
+            **({"simlock_profile_id": request.simlock_profile_id} if request.simlock_profile_id else {}),
+            **request.metadata,
+        },
         order_number=order_number_of(request.metadata),
     )
     try:
@@ -286,16 +294,23 @@ def device_unclaim(
     device: Device,
     vacation_mode_days: int | None = None,
     vacation_mode_expire_time: datetime | None = None,
+    section_type: str = SectionType.ZERO_TOUCH,
     client: zerotouch.Client | None = None,
 ) -> DeviceChange:
-    """Unclaim a device (``devices.unclaim``, by device id), optionally with vacation mode.
+    """Unclaim a device's claim in one section (``devices.unclaim``, by device id), optionally with
+    vacation mode. The other section's claim stays as it is: a SIM-lock claim comes and goes without
+    touching the zero-touch one (and the device's owner), and the other way round.
 
     A device zero-touch already shows as unclaimed is recorded as "nothing to change", and the cache
     is corrected from the API.
     """
     client = client or zerotouch_client(lane=Lane.INTERACTIVE)
-    section = device.section_type or SectionType.ZERO_TOUCH
-    details: dict = {"previous_owner": device.owner_id}
+    section = section_type
+    owner_id = device.owner_id
+    if section != SectionType.ZERO_TOUCH:
+        owner = (cached_claim(device, section) or {}).get("ownerCompanyId")
+        owner_id = int(owner) if owner else None
+    details: dict = {"previous_owner": owner_id}
     if vacation_mode_days:
         details["vacation_mode_days"] = vacation_mode_days
     if vacation_mode_expire_time:
@@ -303,7 +318,7 @@ def device_unclaim(
     intent = Intent(
         action=Action.UNCLAIM,
         device_id=device.device_id,
-        customer_id=device.owner_id,
+        customer_id=owner_id,
         section_type=section,
         vacation_mode_days=vacation_mode_days,
         vacation_mode_until=vacation_mode_expire_time,
@@ -340,7 +355,10 @@ def device_unclaim(
             return DeviceChange(device=_cached(device.device_id))
         if isinstance(exc, zerotouch.FailedPrecondition):
             failure = DeviceActionFailed(
-                "Zero-touch says this device is not claimed (any more). Refresh it to see its state.",
+                "Zero-touch says this device is not claimed (any more). Refresh it to see its state."
+                if section == SectionType.ZERO_TOUCH
+                else "Zero-touch says this device has no SIM-lock claim (any more). Refresh it to see its "
+                "state.",
                 kind=FailureKind.NOT_CLAIMED,
             )
         else:
@@ -443,3 +461,58 @@ def device_refresh(*, device: Device) -> Device:
             ) from exc
         raise DeviceActionFailed(lookup_failed_sentence(exc, "the refresh"), kind=kind_of_error(exc)) from exc
     return _cached(device.device_id)
+
+
+# --- SIM lock ------------------------------------------------------------------------------------
+
+# ``getSimLockState``'s answers in words, said from this reseller's side.
+SIM_LOCK_STATE_WORDS = {
+    zerotouch.SimLockState.UNLOCKED: "Not SIM-locked",
+    zerotouch.SimLockState.LOCKED_TO_PARTNER: "SIM-locked by us",
+    zerotouch.SimLockState.LOCKED_TO_OTHER_PARTNER: "SIM-locked by another partner",
+}
+
+
+@dataclass(frozen=True)
+class SimLockReading:
+    """A device's SIM lock state as zero-touch answered it just now, and in words."""
+
+    state: str
+    words: str
+
+
+def _identifier_of(device: Device) -> zerotouch.DeviceIdentifier:
+    """The identifier zero-touch finds a cached device by: its IMEI, else its MEID, else its serial
+    number with the manufacturer and model (and, for ChromeOS, the attested device id) it needs."""
+    if device.imei:
+        return zerotouch.DeviceIdentifier(imei=device.imei)
+    if device.meid:
+        return zerotouch.DeviceIdentifier(meid=device.meid)
+    return zerotouch.DeviceIdentifier(
+        serial_number=device.serial_number or None,
+        manufacturer=device.manufacturer or None,
+        model=device.model or None,
+        device_type=device.device_type if device.device_type == "DEVICE_TYPE_CHROME_OS" else None,
+        chrome_os_attested_device_id=device.chrome_os_attested_device_id or None,
+    )
+
+
+def device_sim_lock_state(*, device: Device) -> SimLockReading:
+    """Ask zero-touch whether the device is SIM-locked, and by whom (``getSimLockState``).
+
+    A read: nothing changes and nothing is recorded, so any failure only says to try again. The
+    answer is not kept in the cache, which holds the claims; a vacation-mode SIM-lock claim reads as
+    not locked until its vacation ends."""
+    client = zerotouch_client(lane=Lane.INTERACTIVE)
+    try:
+        state = client.devices_get_sim_lock_state(identifier=_identifier_of(device))
+    except zerotouch.ZeroTouchError as exc:
+        if isinstance(exc, zerotouch.NotFound):
+            raise DeviceActionFailed(
+                "Zero-touch does not know this device any more.", kind=FailureKind.NOT_FOUND
+            ) from exc
+        raise DeviceActionFailed(
+            lookup_failed_sentence(exc, "the SIM lock look-up"), kind=kind_of_error(exc)
+        ) from exc
+    words = SIM_LOCK_STATE_WORDS.get(state, f"Zero-touch did not say ({state}).")
+    return SimLockReading(state=state, words=words)

@@ -1,7 +1,9 @@
+from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.views.decorators.debug import sensitive_variables
 
+from core.converters import MAX_ID
 from portal.signin import (
     client_address,
     retry_message,
@@ -35,3 +37,9 @@ class SignInForm(AuthenticationForm):
             raise
         sign_in_success_record(username=username, address=address)
         return cleaned
+
+
+class NoticePollForm(forms.Form):
+    """The layout's poll for notices: those after the newest the page shows."""
+
+    after = forms.IntegerField(required=False, min_value=0, max_value=MAX_ID)

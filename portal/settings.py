@@ -96,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "portal.context_processors.navigation",
+                "portal.context_processors.notices",
             ],
         },
     },
@@ -316,6 +317,8 @@ CELERY_BEAT_SCHEDULE = {
     "batches-sweep": {"task": "batches.tasks.batches_sweep_task", "schedule": ZT_BATCH_SWEEP_SECONDS},
     "fill-event-models": {"task": "devices.tasks.events_fill_models_task", "schedule": 300.0},
     "batches-purge-drafts": {"task": "batches.tasks.jobs_purge_task", "schedule": 3600.0},
+    # Emails about jobs that ended whose task was lost, or that a dead worker left half-sent.
+    "batches-emails-sweep": {"task": "batches.tasks.job_emails_sweep_task", "schedule": 60.0},
 }
 
 # Reports: the weekly summary to managers who opted in, Mondays at 07:00 (CELERY_TIMEZONE).
@@ -332,9 +335,11 @@ CELERY_BEAT_SCHEDULE["reports-fleet-counts"] = {
 }
 
 # --- Email ----------------------------------------------------------------------------------
-# The reports' weekly summary (Django 6.1's MAILERS). EMAIL_DELIVERY: "console" (development's
-# default: the worker's output), "file" (one file per message under var/mail) or "smtp" (production's
-# default, through EMAIL_HOST).
+# The worker's emails: the reports' weekly summary, and a batch job's end (to its sender, if asked,
+# and to the customer's notification addresses) (Django 6.1's MAILERS; docs/operations.md, "Email").
+# EMAIL_DELIVERY: "console" (development's default: the worker's output), "file" (one file per
+# message under var/mail; the tests' workers use it) or "smtp" (production's default, through
+# EMAIL_HOST).
 EMAIL_DELIVERY = os.environ.get("EMAIL_DELIVERY", "console" if DEBUG else "smtp")
 _MAIL_OPTIONS: dict[str, dict] = {
     "console": {},
@@ -363,6 +368,8 @@ MAILERS = {
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Zero-touch portal <zero-touch-portal@localhost>")
 # The portal's address as people reach it, for links in emails.
 PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", f"http://127.0.0.1:{os.environ.get('WEB_PORT', '8000')}")
+# While a person has a batch job running, their pages look for its end's notice this often.
+PORTAL_NOTICE_POLL_SECONDS = float(os.environ.get("PORTAL_NOTICE_POLL_SECONDS", "20"))
 
 # --- Cache ----------------------------------------------------------------------------------
 # One cache every process shares (the sign-in throttle counts in it): the broker's Redis when there is

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db.models import Case, QuerySet, When
 
 from batches.models import BatchItem, BatchJob
-from devices.selectors import order_device_counts
+from devices.selectors import order_device_counts, order_numbers_carried
 from reports.models import Order, OrderLine
 from reports.selectors import Table, customer_names
 
@@ -16,14 +16,30 @@ PAGE_SIZE = 50
 _ACTIVE_JOBS = (BatchJob.State.QUEUED, BatchJob.State.RUNNING)
 
 
-def order_search(text: str = "", *, limit: int = PAGE_SIZE) -> QuerySet[Order]:
+def order_search(text: str = "", *, limit: int = PAGE_SIZE) -> list[Order]:
     """Orders whose number holds ``text`` anywhere, in any letter case ("0773100" finds
-    SO-2023-0773100), those with failures first, then the most recently changed."""
+    SO-2023-0773100), those with failures first, then the most recently changed; then, when ``text``
+    is given, the order numbers devices carry now without a claim through the portal (set in a
+    sync, another tool or by the metadata form), found by their start or any part of them, as
+    unsaved orders with nothing counted."""
     orders = Order.objects.all()
     text = text.strip()
     if text:
         orders = orders.filter(number__icontains=text)
-    return orders.order_by("-has_failures", "-last_at", "number")[:limit]
+    found = list(orders.order_by("-has_failures", "-last_at", "number")[:limit])
+    if text and len(found) < limit:
+        known = {order.number.casefold() for order in found}
+        carried = [n for n in order_numbers_carried(text, limit=limit) if n.casefold() not in known]
+        recorded = {
+            number.casefold()
+            for number in Order.objects.filter(number__in=carried).values_list("number", flat=True)
+        }
+        found += [
+            Order(number=number, first_at=None, last_at=None)
+            for number in carried
+            if number.casefold() not in recorded
+        ][: limit - len(found)]
+    return found
 
 
 def pending_counts(numbers: Sequence[str]) -> Counter:

@@ -18,7 +18,7 @@ after its thousand order lines, and a claim made meanwhile waits milliseconds fo
 """
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -111,7 +111,10 @@ def daily_add(events: Sequence[DeviceEvent]) -> None:
 
 
 def line_state(kind: str, outcome: str) -> str | None:
-    """The state an event leaves its order line in (None: the event does not move it)."""
+    """The state an event leaves its order line in (None: the event does not move it). A move ends
+    claimed, for the customer it went to; a failed move left the device where it was."""
+    if kind == DeviceEvent.Kind.MOVED:
+        return OrderLine.State.CLAIMED if outcome in _CHANGED else None
     if kind == DeviceEvent.Kind.CLAIMED:
         return OrderLine.State.CLAIMED if outcome in _CHANGED else OrderLine.State.FAILED
     if kind in (DeviceEvent.Kind.UNCLAIMED, DeviceEvent.Kind.DRIFT_UNCLAIMED) and outcome in _CHANGED:
@@ -151,7 +154,7 @@ def _apply(order: Order, lines: dict[str, OrderLine], event: DeviceEvent, state:
     line.device_id = event.device_id if event.device_id is not None else line.device_id
     line.identifier = event.identifier
     line.updated_at = event.created_at
-    if event.kind == DeviceEvent.Kind.CLAIMED and event.customer_id:
+    if event.kind in (DeviceEvent.Kind.CLAIMED, DeviceEvent.Kind.MOVED) and event.customer_id:
         line.customer_id = order.customer_id = event.customer_id
     order.first_at = min(order.first_at, event.created_at) if order.first_at else event.created_at
     order.last_at = max(order.last_at, event.created_at) if order.last_at else event.created_at
@@ -252,8 +255,15 @@ class RebuildCounts:
     order_lines: int
 
 
-def _grouped(key: Sequence[str]) -> Counter:
-    """The whole history counted by ``key`` in the database (one GROUP BY), keyed like the rollups."""
+_REBUILD_BATCH = 5000
+
+
+def _grouped(key: Sequence[str]) -> Iterator[Counter]:
+    """The whole history counted by ``key`` in the database (one GROUP BY), keyed like the rollups, in
+    batches of at most ``_REBUILD_BATCH`` groups read from a server-side cursor: memory stays flat
+    however long the history. Two groups of the database may become one key (an empty customer and
+    the NONE customer): ``_add_counts`` adds a batch to what the table holds, so that is counted
+    right across batches too."""
     columns = {"day": TruncDate("created_at"), "user_id": models.F("actor_id")}
     rows = (
         DeviceEvent.objects.order_by()
@@ -263,25 +273,44 @@ def _grouped(key: Sequence[str]) -> Counter:
         .values_list(*key, "number")
     )
     counts: Counter = Counter()
-    for *values, number in rows.iterator(chunk_size=5000):
+    for *values, number in rows.iterator(chunk_size=_REBUILD_BATCH):
         keyed = dict(zip(key, values, strict=True))
         if "customer_id" in keyed:
             keyed["customer_id"] = keyed["customer_id"] or NONE
             keyed["user_id"] = keyed["user_id"] or NONE
         counts[tuple(keyed[name] for name in key)] += number
-    return counts
+        if len(counts) >= _REBUILD_BATCH:
+            yield counts
+            counts = Counter()
+    if counts:
+        yield counts
 
 
-def _orders_replayed() -> tuple[list[Order], list[OrderLine]]:
-    """Every order rebuilt by replaying the history's claims and unclaims in the order written."""
-    orders: dict[str, Order] = {}
-    lines: dict[str, dict[str, OrderLine]] = {}
+def _count_into(model: type[models.Model], key: Sequence[str]) -> int:
+    """Fill ``model`` from the whole history, a batch at a time: how many groups were written."""
+    written = 0
+    for counts in _grouped(key):
+        _add_counts(model, key, counts)
+        written += len(counts)
+    return written
+
+
+_REPLAYED = [
+    DeviceEvent.Kind.CLAIMED,
+    DeviceEvent.Kind.MOVED,
+    DeviceEvent.Kind.UNCLAIMED,
+    DeviceEvent.Kind.DRIFT_UNCLAIMED,
+]
+
+
+def _orders_replayed() -> Iterator[tuple[Order, list[OrderLine]]]:
+    """Every order rebuilt by replaying its history's claims and unclaims in the order written, one
+    order at a time: the events come sorted by order number (the database sorts them), so only one
+    order's lines are held at once."""
     events = (
         DeviceEvent.objects.exclude(order_number="")
-        .filter(
-            kind__in=[DeviceEvent.Kind.CLAIMED, DeviceEvent.Kind.UNCLAIMED, DeviceEvent.Kind.DRIFT_UNCLAIMED]
-        )
-        .order_by("id")
+        .filter(kind__in=_REPLAYED)
+        .order_by("order_number", "id")
         .only(
             "id",
             "device_id",
@@ -294,31 +323,67 @@ def _orders_replayed() -> tuple[list[Order], list[OrderLine]]:
             "order_number",
         )
     )
-    for event, state in _order_events(events.iterator(chunk_size=5000)):
-        order = orders.get(event.order_number)
-        if order is None:
-            order = orders[event.order_number] = Order(
-                number=event.order_number, first_at=event.created_at, last_at=event.created_at
-            )
-            lines[event.order_number] = {}
-        _apply(order, lines[event.order_number], event, state)
-    return list(orders.values()), [line for by_key in lines.values() for line in by_key.values()]
+    order: Order | None = None
+    lines: dict[str, OrderLine] = {}
+    for event, state in _order_events(events.iterator(chunk_size=_REBUILD_BATCH)):
+        if order is None or order.number != event.order_number:
+            if order is not None:
+                yield order, list(lines.values())
+            order = Order(number=event.order_number, first_at=event.created_at, last_at=event.created_at)
+            lines = {}
+        _apply(order, lines, event, state)
+    if order is not None:
+        yield order, list(lines.values())
 
 
-def rollups_rebuild() -> RebuildCounts:
-    """Throw the rollups and orders away and count them again from the whole history, in one
-    transaction (the reports show the old numbers until it commits)."""
-    with transaction.atomic():
-        for model in (OrderLine, Order, DailyModelTotal, DailyModelActivity, DailyActivity):
-            model.objects.all().delete()
-        activity = _grouped(ACTIVITY_KEY)
-        by_model = _grouped(MODEL_KEY)
-        _add_counts(DailyActivity, ACTIVITY_KEY, activity)
-        _add_counts(DailyModelActivity, MODEL_KEY, by_model)
-        _add_counts(DailyModelTotal, MODEL_TOTAL_KEY, _grouped(MODEL_TOTAL_KEY))
-        orders, lines = _orders_replayed()
+def _write_orders(replayed: Iterable[tuple[Order, list[OrderLine]]]) -> tuple[int, int]:
+    """Insert replayed orders and their lines in batches: (orders, lines) written."""
+    orders: list[Order] = []
+    lines: list[OrderLine] = []
+    counted = [0, 0]
+
+    def flush() -> None:
         Order.objects.bulk_create(orders, batch_size=2000)
         for line in lines:
             line.order_id = line.order.pk
         OrderLine.objects.bulk_create(lines, batch_size=2000)
-    return RebuildCounts(len(activity), len(by_model), len(orders), len(lines))
+        counted[0] += len(orders)
+        counted[1] += len(lines)
+        orders.clear()
+        lines.clear()
+
+    for order, its_lines in replayed:
+        orders.append(order)
+        lines.extend(its_lines)
+        if len(lines) >= _REBUILD_BATCH or len(orders) >= _REBUILD_BATCH:
+            flush()
+    flush()
+    return counted[0], counted[1]
+
+
+ROLLUP_MODELS = (OrderLine, Order, DailyModelTotal, DailyModelActivity, DailyActivity)
+
+
+def rollups_rebuild() -> RebuildCounts:
+    """Throw the rollups and orders away and count them again from the whole history, in one
+    transaction (the reports show the old numbers until it commits), streaming: the history is read
+    in batches and written as it is read, so memory does not grow with it. The tables' planner
+    statistics are refreshed afterwards: straight after a rebuild they would still describe the
+    tables as they were (empty, on a new install), and a report's plan would sort on disk."""
+    with transaction.atomic():
+        for model in ROLLUP_MODELS:
+            model.objects.all().delete()
+        activity = _count_into(DailyActivity, ACTIVITY_KEY)
+        by_model = _count_into(DailyModelActivity, MODEL_KEY)
+        _count_into(DailyModelTotal, MODEL_TOTAL_KEY)
+        orders, lines = _write_orders(_orders_replayed())
+    statistics_refresh(ROLLUP_MODELS)
+    return RebuildCounts(activity, by_model, orders, lines)
+
+
+def statistics_refresh(tables: Iterable[type[models.Model]]) -> None:
+    """Have the database read these tables' statistics again (``ANALYZE``)."""
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        for model in tables:
+            cursor.execute(f"ANALYZE {quote(model._meta.db_table)}")

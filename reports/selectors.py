@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
@@ -27,7 +28,13 @@ from reports.models import DailyActivity, DailyModelActivity, DailyModelTotal, F
 Kind = DeviceEvent.Kind
 Outcome = DeviceEvent.Outcome
 FAILED = (Outcome.FAILED, Outcome.UNKNOWN)
-CHANGES = (Kind.CLAIMED, Kind.UNCLAIMED, Kind.METADATA_CHANGED)
+CHANGES = (Kind.CLAIMED, Kind.MOVED, Kind.UNCLAIMED, Kind.METADATA_CHANGED)
+# What the claim figures count: claims, and moves, each counted once as a claim for the customer the
+# device went to (its event's customer; devices.selectors.CLAIM_KINDS). The customer it left is not
+# counted an unclaim: one event, one count, as the rollups keep them. A move whose claim failed left
+# its device unclaimed and is recorded as an unclaim from that customer, so it is counted as one.
+CLAIMS = (Kind.CLAIMED, Kind.MOVED)
+CLAIMS_AND_UNCLAIMS = [*CLAIMS, Kind.UNCLAIMED]
 # A figure that cannot be given (a rate of zero attempts): an en dash, which no spreadsheet reads as
 # the start of a formula, so the CSV export keeps it as it is.
 NOTHING = "\u2013"
@@ -223,7 +230,7 @@ def _change_counts(rows: Iterable[tuple], width: int = 1) -> dict[tuple, list[in
         if outcome in FAILED:
             counts[2] += number
         elif outcome == Outcome.SUCCEEDED:
-            counts[0 if kind == Kind.CLAIMED else 1] += number
+            counts[0 if kind in CLAIMS else 1] += number
     return found
 
 
@@ -231,14 +238,14 @@ def _change_counts(rows: Iterable[tuple], width: int = 1) -> dict[tuple, list[in
 
 
 def activity_section(filters: ReportFilters) -> Section:
-    rows = _counts(_rollup(filters).filter(kind__in=[Kind.CLAIMED, Kind.UNCLAIMED]), "day", "kind", "outcome")
+    rows = _counts(_rollup(filters).filter(kind__in=CLAIMS_AND_UNCLAIMS), "day", "kind", "outcome")
     claimed, unclaimed, failed = defaultdict(int), defaultdict(int), defaultdict(int)
     for day, kind, outcome, number in rows:
         period = period_of(day, filters.grain)
         if outcome in FAILED:
             failed[period] += number
         elif outcome == Outcome.SUCCEEDED:
-            (claimed if kind == Kind.CLAIMED else unclaimed)[period] += number
+            (claimed if kind in CLAIMS else unclaimed)[period] += number
     return _time_section(
         filters,
         slug="activity",
@@ -255,9 +262,7 @@ def customer_names(ids: Iterable[int]) -> dict[int, str]:
 
 
 def customers_section(filters: ReportFilters) -> Section:
-    rows = _counts(
-        _rollup(filters).filter(kind__in=[Kind.CLAIMED, Kind.UNCLAIMED]), "customer_id", "kind", "outcome"
-    )
+    rows = _counts(_rollup(filters).filter(kind__in=CLAIMS_AND_UNCLAIMS), "customer_id", "kind", "outcome")
     counts = {key[0]: values for key, values in _change_counts(rows).items()}
     names = customer_names(counts)
     ranked = _ranked({names[i]: values for i, values in counts.items()})
@@ -275,9 +280,7 @@ def person_names(ids: Iterable[int]) -> dict[int, str]:
 
 
 def salespeople_section(filters: ReportFilters) -> Section:
-    rows = _counts(
-        _rollup(filters).filter(kind__in=[Kind.CLAIMED, Kind.UNCLAIMED]), "user_id", "kind", "outcome"
-    )
+    rows = _counts(_rollup(filters).filter(kind__in=CLAIMS_AND_UNCLAIMS), "user_id", "kind", "outcome")
     counts = {key[0]: values for key, values in _change_counts(rows).items()}
     names = person_names(counts)
     ordered = sorted(counts.items(), key=lambda item: (-item[1][0], names[item[0]]))
@@ -297,7 +300,7 @@ def models_section(filters: ReportFilters) -> Section:
     narrowed = filters.customer_id or filters.user_id
     rows = _counts(
         _rollup(filters, DailyModelActivity if narrowed else DailyModelTotal).filter(
-            kind__in=[Kind.CLAIMED, Kind.UNCLAIMED]
+            kind__in=CLAIMS_AND_UNCLAIMS
         ),
         "manufacturer",
         "model",
@@ -496,7 +499,7 @@ def fleet_section(filters: ReportFilters) -> Section:
         fleet.rows.append(["Unclaimed", unclaimed, ""])
     sellers: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for i, number in counts.items():
-        seller = customers.get(i, {}).get("vendor__name") or "The reseller itself"
+        seller = customers.get(i, {}).get("vendor__name") or f"{settings.PORTAL_RESELLER_NAME} itself"
         sellers[seller][0] += 1
         sellers[seller][1] += number
     vendors = Table("vendors", "Vendors' share", ["Sold by", "Customers", "Devices", "Share of claimed"])

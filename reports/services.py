@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Count
@@ -36,6 +37,22 @@ def fleet_counts_take() -> int:
         FleetCount.objects.all().delete()
         FleetCount.objects.bulk_create(rows, batch_size=2000)
     return len(rows)
+
+
+def fleet_counts_ensure() -> bool:
+    """Take the first snapshot of devices per customer if there is none yet (a new install, before
+    beat's first count): the first report page pays for it once, and every page after reads it
+    rather than counting the whole cache. Two pages at once count once (a cache lock); the other
+    counts live for that one page. True when a snapshot was taken here."""
+    if FleetCount.objects.exists():
+        return False
+    if not cache.add("reports:fleet-counts-taking", True, timeout=60):
+        return False
+    try:
+        fleet_counts_take()
+    finally:
+        cache.delete("reports:fleet-counts-taking")
+    return True
 
 
 def subscription_set(*, user: AbstractBaseUser, weekly: bool) -> ReportSubscription:

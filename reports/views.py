@@ -7,13 +7,14 @@ from django_htmx.http import push_url
 from core.htmx import HtmxHttpRequest
 from core.roles import ALL_ROLES, CHANGE_ROLES, REPORT_ROLES, has_any_role, role_required
 from core.text import storable
+from devices.models import Action
 from devices.selectors import order_devices
 from reports.exports import table_csv
 from reports.forms import OrderSearchForm, ReportFilterForm, SubscriptionForm
 from reports.models import Order
 from reports.orders import order_lines, order_pending_items, order_search, orders_table, orders_with_pending
 from reports.selectors import TABLES, report_sections, report_table
-from reports.services import subscription_set
+from reports.services import fleet_counts_ensure, subscription_set
 
 
 def _csv(body: str, filename: str) -> HttpResponse:
@@ -28,6 +29,7 @@ def index(request: HtmxHttpRequest) -> HttpResponse:
     form = ReportFilterForm(request.GET)
     context = {"form": form, "subscription": SubscriptionForm.for_user(request.user)}
     if form.is_valid():
+        fleet_counts_ensure()
         context.update(form=form.resolved(), query=form.query(), sections=report_sections(form.filters()))
     template = "reports/index.html#report" if request.htmx else "reports/index.html"
     response = render(request, template, context, status=200 if form.is_valid() else 400)
@@ -101,5 +103,6 @@ def order_detail(request: HtmxHttpRequest, number: str) -> HttpResponse:
         "now": now,
         "pending": order_pending_items(number),
         "can_change": has_any_role(request.user, CHANGE_ROLES),
+        "actions": Action.choices,
     }
     return render(request, "reports/order.html", context)

@@ -33,8 +33,12 @@ class PortalProcesses:
             "ZT_PARTNER_ID": partner_id,
             "ZT_SYNC_ON_WORKER_START": "0",
             "ZT_SYNC_INTERVAL_SECONDS": "86400",
+            # What the worker emails is written to files here (never to a mail server, nor its log).
+            "EMAIL_DELIVERY": "file",
+            "EMAIL_FILE_PATH": str(tmp / "mail"),
             **variables,
         }
+        self.mail_dir = Path(self.env["EMAIL_FILE_PATH"])
         self.worker: subprocess.Popen | None = None
         self.beat: subprocess.Popen | None = None
         self.logs: list[Path] = []

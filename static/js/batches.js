@@ -136,6 +136,7 @@
       action: action ? action.value : "claim",
       customer: form.querySelector("input[name=customer]").value,
       any_owner: form.querySelector("input[name=any_owner]")?.checked ? "on" : "",
+      from_customer: form.querySelector("input[name=from_customer]")?.value || "",
     };
   });
 
@@ -219,7 +220,7 @@
 
   form.addEventListener("change", (event) => {
     if (event.target.name === "mode") showMode();
-    if (["customer", "action", "any_owner"].includes(event.target.name)) rows().forEach(check);
+    if (["customer", "action", "any_owner", "from_customer"].includes(event.target.name)) rows().forEach(check);
   });
   form.addEventListener("submit", () => {
     sent = true;

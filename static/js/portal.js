@@ -125,8 +125,9 @@ document.addEventListener("keydown", (event) => {
   }
 });
 
-// --- Claim form: ChromeOS fields only for ChromeOS, metadata only for Android -----------------------
-// Hidden groups are disabled too, so a value typed before switching is not sent.
+// --- Claim form: ChromeOS fields only for ChromeOS, metadata only for Android, the SIM-lock profile --
+// only for a claim in SIM lock. Hidden groups are disabled too, so a value typed before switching is
+// not sent.
 
 function showDeviceTypeFields(form) {
   const checked = form.querySelector("input[name=device_type]:checked");
@@ -141,6 +142,8 @@ function showDeviceTypeFields(form) {
   };
   toggle("[data-chrome-only]", chromeOs);
   toggle("[data-android-only]", !chromeOs);
+  const section = form.querySelector("input[name=section_type]:checked");
+  toggle("[data-sim-lock-only]", Boolean(section) && section.value === "SECTION_TYPE_SIM_LOCK");
 }
 
 function setUpClaimForms(root) {
@@ -148,7 +151,7 @@ function setUpClaimForms(root) {
 }
 
 document.addEventListener("change", (event) => {
-  if (event.target.name === "device_type") {
+  if (event.target.name === "device_type" || event.target.name === "section_type") {
     const form = event.target.closest("[data-claim-form]");
     if (form) showDeviceTypeFields(form);
   }
@@ -169,4 +172,28 @@ document.addEventListener("submit", (event) => {
   form.dataset.sent = "yes";
   // Disabled after the browser has collected the form's fields (a disabled button is not sent).
   setTimeout(() => form.querySelectorAll("button").forEach((button) => { button.disabled = true; }), 0);
+});
+
+// --- Device selection -----------------------------------------------------------------------------
+// Ticking a whole page, or clearing the selection, answers with the selection bar, which says whether
+// the boxes on the page are now all ticked or all clear (one box's own tick is already right).
+document.addEventListener("htmx:afterSettle", () => {
+  const bar = document.querySelector("#selection-bar[data-selection-ticks]");
+  if (!bar) return;
+  const ticked = bar.dataset.selectionTicks === "all";
+  document.querySelectorAll("input.select-device").forEach((box) => {
+    box.checked = ticked;
+  });
+  delete bar.dataset.selectionTicks;
+});
+
+// --- Notices ---------------------------------------------------------------------------------------
+// Dismissing a notice removes it, and with it the focus: a keyboard user lands on the next notice's
+// Dismiss button, or at the start of the page's content, rather than at the top of the document.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const notice = event.detail.target;
+  if (!notice || !notice.matches || !notice.matches(".notice") || !notice.contains(document.activeElement)) return;
+  const neighbour = notice.nextElementSibling || notice.previousElementSibling;
+  const focus = neighbour ? neighbour.querySelector(".notice-dismiss") : document.getElementById("main");
+  setTimeout(() => { if (focus) focus.focus(); }, 0);
 });

@@ -21,13 +21,16 @@ from tests.devices.factories import emulator_device
 ACME, GLOBEX, INITECH = 501, 502, 601
 
 
-def make_job(text: str, *, action: str = "claim", customer=None, actor=None, any_owner=False) -> BatchJob:
+def make_job(
+    text: str, *, action: str = "claim", customer=None, actor=None, any_owner=False, from_customer=None
+) -> BatchJob:
     """A checked job (a draft) from the text of a CSV file."""
     return job_from_input(
         action=action,
         mode="file",
         customer=customer,
         any_owner=any_owner,
+        from_customer=from_customer,
         actor=actor,
         upload=io.BytesIO(text.encode()),
         upload_name="devices.csv",
@@ -43,6 +46,30 @@ def post_new(client: Client, **fields) -> object:
     return client.post("/batches/new/", data)
 
 
+def move_job(imeis: list[str], *, to, source=None, actor=None) -> BatchJob:
+    """A checked move of these IMEIs (pasted, one a line) to customer ``to``, only from ``source``
+    when it is given."""
+    return job_from_input(
+        action="move",
+        mode="paste",
+        text="\n".join(imeis) + "\n",
+        customer=to,
+        from_customer=source,
+        actor=actor,
+    )
+
+
+def acted_on(emulator, method: str) -> Counter:
+    """How often zero-touch acted on each device in requests of ``method`` (``unclaimAsync`` names
+    devices by id, ``claimAsync`` by IMEI): requests it processed, answered or not."""
+    done = Counter()
+    for request in emulator.requests_log(method=method):
+        if request["outcome"] in ("ok", "dropped_after_processing"):
+            for entry in request["body"].get("unclaims") or request["body"].get("claims") or []:
+                done[entry.get("deviceId") or entry["deviceIdentifier"].get("imei")] += 1
+    return done
+
+
 def unclaim_job(lines: list[str], **kwargs) -> BatchJob:
     return job_from_input(
         action="unclaim",
@@ -54,10 +81,11 @@ def unclaim_job(lines: list[str], **kwargs) -> BatchJob:
 
 
 def run_to_the_end(job: BatchJob, emulator, *, rounds: int = 60) -> BatchJob:
-    """What the worker does, in this process: send every chunk, then poll until every one is done."""
-    while chunk_submit_next(job.pk) is not None:
-        pass
+    """What the worker does, in this process: send every chunk due, poll until every one is done, and
+    send what comes due meanwhile (a move's claim half, which waits until its unclaim half is done)."""
     for _ in range(rounds):
+        while chunk_submit_next(job.pk) is not None:
+            pass
         emulator.complete_operations()
         for chunk in job.chunks.filter(state=BatchChunk.State.SUBMITTED):
             chunk_poll(chunk.pk)

@@ -14,6 +14,7 @@ from batches.parsing import FileRefused
 from batches.preflight import BLOCK, ITEM_COLUMNS
 from core.db import rows_writer
 from devices.identifiers import luhn_check_digit
+from devices.models import SectionType
 from tests.batches.factories import ACME, android_imeis, make_job, unclaim_job
 from tests.devices.factories import make_imei
 
@@ -52,7 +53,10 @@ def item_rows(job_id: int) -> list[tuple]:
             "manufacturer": text,
             "model": "Pixel 8",
             "customer_id": None if number % 3 else 2**40 + number,
+            "from_customer_id": None if number % 4 else 2**41 + number,
             "metadata": orjson.dumps({"ordernumber": text} if text else {}).decode(),
+            "section_type": SectionType.SIM_LOCK if number % 2 else SectionType.ZERO_TOUCH,
+            "simlock_profile_id": str(2**63 - number) if number % 2 else "",
             "device_id": None if number % 2 else 2**62 + number,
             "failure_kind": "",
             "status": "",

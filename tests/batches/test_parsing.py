@@ -798,7 +798,7 @@ def test_a_nul_in_pasted_text_is_a_row_error():
 # --- Templates -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("action", ["claim", "unclaim", "metadata"])
+@pytest.mark.parametrize("action", ["claim", "unclaim", "move", "metadata"])
 def test_each_template_reads_back_as_one_row_without_errors(action):
     rows = rows_of(TEMPLATES[action])
 
@@ -809,7 +809,7 @@ def test_each_template_reads_back_as_one_row_without_errors(action):
 
 
 def test_google_claim_template_reads_back():
-    assert TEMPLATES.keys() == {"claim", "unclaim", "metadata"}
+    assert TEMPLATES.keys() == {"claim", "unclaim", "move", "metadata"}
     rows = rows_of(GOOGLE_TEMPLATE["claim"])
 
     assert rows[0].fields["imei"] == IMEI

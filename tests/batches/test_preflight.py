@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from batches.drafts import job_from_input
+from batches.drafts import CustomerNeeded, job_from_input
 from batches.jobs import job_confirm
 from batches.models import BatchJob
 from batches.preflight import cycle_collector_paused
@@ -113,9 +113,55 @@ def test_unclaim_and_metadata_rows_against_the_cache(fleet):
     assert rows[4] == ("pending", "")
     assert rows[5] == (
         "invalid",
-        "Not claimed: zero-touch keeps metadata only on devices the reseller claimed.",
+        "Not claimed: zero-touch keeps metadata only on devices we claimed.",
     )
     assert rows[6] == ("invalid", "Give an order number or a phone number to set.")
+
+
+def test_move_rows_against_the_cache(fleet):
+    rows = [make_imei(1), make_imei(3), make_imei(5), make_imei(70030)]
+    text = "\n".join(["imei", *rows])
+
+    job = make_job(text, action="move", customer=fleet["globex"])
+
+    assert verdicts(job) == {
+        2: ("pending", ""),  # Acme's: moves from Acme to Globex
+        3: ("skipped", "Already claimed for Globex: nothing to move."),
+        4: ("invalid", "Not claimed: there is nothing to move it from. Use a claim instead."),
+        5: (
+            "invalid",
+            "The portal's cache holds no such device, so it cannot tell whose it is to move it: find it "
+            "on the Devices page (Look up in zero-touch) and try again.",
+        ),
+    }
+    mover = job.items.get(row_number=2)
+    assert (mover.from_customer_id, mover.customer_id, mover.device_id) == (ACME, GLOBEX, 1)
+    assert [(c.name, c.rows) for c in job_customers(job)] == [("Globex", 1)]
+
+
+def test_a_move_from_a_named_customer_refuses_anyone_elses_devices_in_words(fleet):
+    text = f"imei\n{make_imei(1)}\n{make_imei(3)}\n"
+
+    job = make_job(text, action="move", customer=fleet["acme"], from_customer=fleet["globex"])
+
+    assert verdicts(job) == {
+        2: ("invalid", "Claimed by Acme Ltd, not by Globex: left as it is."),
+        3: ("pending", ""),
+    }
+    assert job.from_customer == fleet["globex"]
+
+
+def test_a_move_needs_the_customer_it_goes_to_and_one_that_takes_claims(fleet):
+    with pytest.raises(CustomerNeeded, match=r"Choose the customer the devices move to\."):
+        make_job(f"imei\n{make_imei(1)}\n", action="move")
+
+    job = make_job(f"imei\n{make_imei(1)}\n", action="move", customer=fleet["initech"])
+
+    [(state, message)] = verdicts(job).values()
+    assert state == "invalid"
+    assert message == (
+        "Initech is a customer of Regional Phones: only that vendor can claim devices for it in zero-touch."
+    )
 
 
 def test_preflight_explains_every_rejected_row_and_sends_nothing(world, admin_user):
@@ -249,6 +295,7 @@ def test_google_format_names_the_customer_per_row(world):
             f"IMEI;{make_imei(91011)};;;;ZERO_TOUCH;99999;",
             f"IMEI;{make_imei(91012)};;;;ZERO_TOUCH;{vendor_customer.pk};",
             f"IMEI;{make_imei(91013)};;;;SIM_LOCK;{customer.pk};",
+            f"IMEI;{make_imei(91014)};;;;KNOX;{customer.pk};",
         ]
     )
 
@@ -258,7 +305,15 @@ def test_google_format_names_the_customer_per_row(world):
     assert rows[2].state == "pending" and rows[2].customer_id == customer.pk
     assert "not known to the portal" in rows[3].message
     assert "only that vendor can claim" in rows[4].message
-    assert "only ZERO_TOUCH" in rows[5].message
+    # Google's SIM_LOCK profile type is a claim in SIM lock, which needs the SIM-lock profile's id.
+    assert (
+        rows[5].message
+        == "A claim in SIM lock needs the id of your SIM-lock profile (a number such as 12345)."
+    )
+    assert rows[6].message == (
+        "Profile type 'KNOX' is not a section: write ZERO_TOUCH or SIM_LOCK (or leave it empty for "
+        "zero-touch)."
+    )
 
 
 def test_a_google_format_file_says_whom_each_row_is_for(world):

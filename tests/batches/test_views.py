@@ -24,7 +24,7 @@ from core.roles import Role
 from devices.identifiers import luhn_check_digit
 from devices.models import Device
 from devices.store import cache_store_devices
-from tests.batches.factories import ACME, GLOBEX, make_job, paste_job, post_new, run_to_the_end
+from tests.batches.factories import ACME, GLOBEX, android_imeis, make_job, paste_job, post_new, run_to_the_end
 from tests.conftest import make_user
 from tests.devices.factories import api_device, make_customer, make_imei
 
@@ -496,9 +496,10 @@ def test_a_batch_starts_from_the_devices_of_an_order(world, client_as):
     client = client_as(Role.SALES)
 
     order_page = client.get("/orders/SO-77/").content.decode()
-    form = client.get("/batches/new/", {"order": "SO-77"}).content.decode()
+    form = client.get("/batches/new/", {"order": "SO-77", "action": "unclaim"}).content.decode()
 
-    assert 'href="/batches/new/?order=SO-77"' in order_page
+    for action in ("claim", "unclaim", "move", "metadata"):
+        assert f'href="/batches/new/?order=SO-77&amp;action={action}"' in order_page
     pasted = html.unescape(re.search(r'<textarea name="pasted"[^>]*>(.*?)</textarea>', form, re.S).group(1))
     assert pasted.strip().splitlines() == [
         "imei,meid,serial,manufacturer,model",
@@ -508,4 +509,132 @@ def test_a_batch_starts_from_the_devices_of_an_order(world, client_as):
     response = post_new(client, action="unclaim", any_owner="on", pasted=pasted)
     job = BatchJob.objects.latest("pk")
     assert response.status_code == 302 and (job.rows, job.ready) == (2, 1)  # the unclaimed one: nothing to do
-    assert "Start a batch" not in client_as(Role.MANAGERS).get("/orders/SO-77/").content.decode()
+    assert "Act on all of them" not in client_as(Role.MANAGERS).get("/orders/SO-77/").content.decode()
+
+
+def pasted_of(form_html: str) -> list[str]:
+    found = re.search(r'<textarea name="pasted"[^>]*>(.*?)</textarea>', form_html, re.S)
+    return html.unescape(found.group(1)).strip().splitlines()
+
+
+def test_a_batch_starts_from_the_devices_ticked_on_the_devices_page(world, client_as):
+    pioneer = world["customer"]
+    cache_store_devices([api_device(9711 + n, owner=pioneer.pk) for n in range(3)])
+    client = client_as(Role.SALES)
+    client.post("/devices/selection/", {"op": "add", "device": "9711,9713"})
+    client.post("/devices/selection/", {"op": "add", "device": "9712"})  # ticked on another page
+
+    form = client.get("/batches/new/", {"selection": "1", "action": "unclaim"}).content.decode()
+
+    assert pasted_of(form) == [
+        "imei,meid,serial,manufacturer,model",
+        *(f"{make_imei(9711 + n)},,,Google,Pixel 8" for n in range(3)),
+    ]
+    assert 'name="selection" value="True"' in form
+    response = post_new(
+        client, action="unclaim", customer=pioneer.pk, pasted="\n".join(pasted_of(form)), selection="True"
+    )
+    job = BatchJob.objects.latest("pk")
+    assert response.status_code == 302 and (job.action, job.rows, job.ready) == ("unclaim", 3, 3)
+    assert "devices_selected" not in client.session  # sent: the ticks are cleared
+
+
+def test_a_selection_emptied_meanwhile_is_said_in_words(world, client_as):
+    form = client_as(Role.SALES).get("/batches/new/", {"selection": "1"}).content.decode()
+
+    assert "No device is ticked on the devices page any more" in html.unescape(form)
+
+
+def test_a_batch_of_all_the_devices_a_search_finds_reads_the_search_when_it_is_sent(world, client_as):
+    pioneer, other = world["customer"], world["other"]
+    cache_store_devices(
+        [
+            api_device(9721, owner=pioneer.pk, metadata={"ordernumber": "RMA-2024-5500"}),
+            api_device(9722, owner=other.pk, metadata={"ordernumber": "RMA-2024-5501"}),
+        ]
+    )
+    client = client_as(Role.SALES)
+    search = urlencode({"q": "2024-55"})
+
+    devices_page = client.get("/devices/", {"q": "2024-55"}).content.decode()
+    form = html.unescape(
+        client.get("/batches/new/", {"action": "unclaim", "search": search}).content.decode()
+    )
+    # A device that starts matching after the form was opened is in the batch: the search is read
+    # when the rows are checked.
+    cache_store_devices([api_device(9723, owner=other.pk, metadata={"ordernumber": "RMA-2024-5502"})])
+    response = post_new(client, action="unclaim", any_owner="on", search=search, pasted="")
+
+    assert f'href="/batches/new/?action=unclaim&amp;search={search.replace("=", "%3D")}"' in devices_page
+    assert "all the devices matching this search (“2024-55”): 2 devices now" in re.sub(r"<[^>]+>", "", form)
+    job = BatchJob.objects.latest("pk")
+    assert response.status_code == 302 and (job.rows, job.ready, job.customers) == (3, 3, 2)
+
+
+def test_a_search_that_finds_nothing_or_too_much_is_refused_in_words(world, client_as, settings):
+    cache_store_devices([api_device(9730 + n, metadata={"ordernumber": "PO-88-1"}) for n in range(3)])
+    client = client_as(Role.SALES)
+    settings.ZT_BATCH_MAX_ROWS = 2
+
+    too_many = post_new(client, action="claim", customer=world["customer"].pk, search="q=PO-88")
+    nothing = post_new(client, action="claim", customer=world["customer"].pk, search="q=NO-SUCH-ORDER")
+    broken = client.get("/batches/new/", {"search": "customer=abc"})
+    big_order = client.get("/batches/new/", {"order": "PO-88-1"})
+
+    assert too_many.status_code == 400
+    assert "More than 2 devices match: one batch takes at most 2." in html.unescape(too_many.content.decode())
+    assert "This search finds no device now" in html.unescape(nothing.content.decode())
+    assert "This search link is not valid" in html.unescape(broken.content.decode())
+    assert "More than 2 devices match" in html.unescape(big_order.content.decode())
+    assert pasted_of(big_order.content.decode()) == []  # none rather than some, in silence
+    assert not BatchJob.objects.filter(rows__gt=0, created_by__username="sales").exists()
+
+
+def test_the_made_by_filter_names_people_by_their_full_names(world, client_as):
+    sam = make_user(Role.SALES, username="sam")
+    sam.first_name, sam.last_name = "Sam", "Seller"
+    sam.save()
+    paste_job(f"{make_imei(99051)}\n", action="claim", customer=world["customer"], actor=sam)
+    gone = paste_job(f"{make_imei(99052)}\n", action="claim", customer=world["customer"], actor=None)
+    BatchJob.objects.filter(pk=gone.pk).update(created_by_name="leaver")  # an account since deleted
+    client = client_as(Role.SALES)
+
+    page = client.get("/batches/").content.decode()
+    nobody = client.get("/batches/", {"user": "sam", "state": "done"}).content.decode()
+
+    assert '<option value="sam">Sam Seller</option>' in page
+    assert '<option value="leaver">leaver</option>' in page
+    assert "No batch jobs by Sam Seller yet." in nobody
+
+
+def test_the_new_batch_form_makes_a_move_from_the_customer_chosen_and_asks_where_to(world, client_as):
+    pioneer, riverside = world["customer"], world["other"]
+    theirs, ours = android_imeis(riverside, 1)[0], android_imeis(pioneer, 1)[0]
+    client = client_as(Role.SALES)
+
+    refused = post_new(client, action="move", from_customer=str(riverside.pk), pasted=f"{theirs}\n")
+    response = post_new(
+        client,
+        action="move",
+        customer=str(pioneer.pk),
+        from_customer=str(riverside.pk),
+        pasted=f"{theirs}\n{ours}\n",
+    )
+    not_a_move = post_new(
+        client, customer=str(pioneer.pk), from_customer=str(riverside.pk), pasted=f"{theirs}\n"
+    )
+
+    assert refused.status_code == 400
+    assert "Choose the customer the devices move to." in refused.content.decode()
+    move, claim = BatchJob.objects.order_by("pk")
+    assert response.status_code == 302 and response["Location"] == f"/batches/{move.pk}/"
+    assert (move.action, move.customer_id, move.from_customer_id, move.ready, move.invalid) == (
+        "move",
+        pioneer.pk,
+        riverside.pk,
+        1,
+        1,  # Pioneer's own device: held by someone else than the "from" customer
+    )
+    page = client.get(f"/batches/{move.pk}/").content.decode()
+    assert f">{html.escape(riverside.name)}</a> ({riverside.pk}) only." in page  # "From: <name> only."
+    assert not_a_move.status_code == 302 and claim.from_customer_id is None  # only a move keeps it

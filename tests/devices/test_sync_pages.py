@@ -155,3 +155,14 @@ def test_a_batch_claim_adds_its_new_models_too(emulator):
     )
 
     assert ("Zebra", "TC58") in manufacturer_models()
+
+
+@pytest.mark.django_db
+def test_the_sync_runs_say_who_or_what_started_them_in_words(client_as):
+    for trigger in ("beat", "command", "admin: Ada Admin"):
+        SyncRun.objects.create(trigger=trigger, status=SyncRun.Status.SUCCEEDED, finished_at=timezone.now())
+
+    page = client_as(Role.MANAGERS).get("/devices/sync/").text
+
+    assert "<td>Schedule</td>" in page and "<td>Command line</td>" in page and "<td>Ada Admin</td>" in page
+    assert ">beat<" not in page and "admin: " not in page

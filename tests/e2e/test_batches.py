@@ -429,3 +429,40 @@ def test_a_batch_from_the_keyboard_alone(page, sign_in, emulator, customer, work
     for imei in fresh:
         claim = emulator_device(emulator, imei)["claims"][0]
         assert claim["ownerCompanyId"] == str(customer.pk)
+
+
+# --- a move to another customer (issue 24) --------------------------------------------------------------
+
+
+def test_a_move_from_pasted_imeis_ends_with_every_device_moved(page, sign_in, emulator, holders, worker):
+    a, b, a_imeis = holders["a"], holders["b"], holders["a_imeis"]
+    sign_in(Role.SALES)
+    page.goto("/batches/new/")
+    page.get_by_role("radio", name="Move to another customer").check()
+    pick_customer_by_typing(page, b)
+    source = page.get_by_label("From customer (optional)")
+    expect(source).to_be_visible()  # shown only while "Move" is chosen
+    first, second = a.name.split()[:2]
+    source.press_sequentially(f"{first} {second[:2]}", delay=30)
+    page.locator(f"#batch-from-customer-options .picker-option[data-id='{a.pk}']").click()
+    expect(page.locator("input[name=from_customer]")).to_have_value(str(a.pk))
+    page.get_by_role("radio", name="Paste").check()
+    page.get_by_label("Identifiers or CSV").fill("\n".join(a_imeis))
+    page.get_by_role("button", name="Check the rows").click()
+
+    expect(page.get_by_role("heading", name="Checked: nothing has been sent yet")).to_be_visible()
+    expect(page.locator("#preview .count-ok dd")).to_have_text("2")
+    expect(page.locator("main")).to_contain_text(f"From: {a.name} ({a.pk}) only.")
+    page.get_by_role("button", name="Send 2 devices to zero-touch").click()
+
+    expect(page.locator("#progress h2")).to_have_text("Finished", timeout=60_000)
+    expect(page.locator("#progress .count-ok dd")).to_have_text("2")
+    rows = page.locator("#rows tbody tr")
+    expect(rows).to_have_count(2)
+    for row in range(2):
+        expect(rows.nth(row)).to_contain_text(f"{a.name} → {b.name}")
+        expect(rows.nth(row)).to_contain_text(f"Moved from {a.name} to {b.name}.")
+    for imei in a_imeis:
+        assert emulator_device(emulator, imei)["claims"][0]["ownerCompanyId"] == str(b.pk), imei
+    job = BatchJob.objects.get()
+    assert (job.action, job.customer_id, job.from_customer_id, job.succeeded) == ("move", b.pk, a.pk, 2)

@@ -67,7 +67,7 @@ def test_a_manager_changes_the_date_range_and_sees_the_chart_and_table_change(pa
     page.reload()  # the address alone shows the same report
     expect(customers.locator("tbody tr").first).to_contain_text("Globex")
     with page.expect_download() as download:
-        customers.get_by_role("link", name="CSV").click()
+        customers.get_by_role("link", name="Download as CSV").click()
     assert download.value.suggested_filename == f"customers-{long_ago}-{long_ago}.csv"
     exported = Path(download.value.path()).read_text(encoding="utf-8-sig")
     assert list(csv.reader(io.StringIO(exported))) == [
@@ -77,7 +77,7 @@ def test_a_manager_changes_the_date_range_and_sees_the_chart_and_table_change(pa
 
     page.emulate_media(media="print")  # the print stylesheet: the report without the controls
     expect(page.locator("#report-filters")).to_be_hidden()
-    expect(customers.get_by_role("link", name="CSV")).to_be_hidden()
+    expect(customers.get_by_role("link", name="Download as CSV")).to_be_hidden()
     expect(customers.locator("table")).to_be_visible()
     expect(page.locator("#report-range")).to_be_visible()
 

@@ -107,6 +107,14 @@ def test_htmx_refreshes_only_the_figures(emulator, calls, client_as):
     assert "Test connection" not in response.text
 
 
+def test_the_quota_is_written_with_its_thousands_separated(emulator, calls, client_as, settings):
+    settings.ZT_QUOTA_REQUESTS, settings.ZT_QUOTA_PERIOD_SECONDS = 12_000, 60
+
+    response = client_as(Role.ADMINS).get(reverse("ops"), headers={"HX-Request": "true"})
+
+    assert "of 12,000 requests" in response.text
+
+
 def test_the_page_is_for_admins_only(client_as):
     assert client_as(Role.SALES).get(reverse("ops")).status_code == 403
     assert client_as(Role.MANAGERS).get(reverse("ops")).status_code == 403

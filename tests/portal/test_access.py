@@ -119,3 +119,11 @@ def test_navigation_shows_the_sections_of_the_role(client_as, role, visible):
     shown = [section["label"] for section in response.context["nav_sections"]]
     assert shown == visible
     assert f'class="role-badge role-{role.value.lower()}">{role.value}<' in response.text
+
+
+def test_the_sign_in_page_names_the_company_whose_staff_sign_in(client, settings):
+    settings.PORTAL_RESELLER_NAME = "Northwind Mobile"
+
+    page = client.get("/accounts/login/").content.decode()
+
+    assert "Use your Northwind Mobile staff account." in page

@@ -208,3 +208,21 @@ def test_with_the_file_backend_the_summary_is_a_file_to_read(week, settings, tmp
     text = written.read_text()
     assert "To: maria@example.com" in text
     assert "Devices claimed:       12" in text
+
+
+def test_the_first_report_page_takes_the_first_device_count_once(client_as):
+    from devices.store import cache_store_devices
+    from reports.models import FleetCount
+    from tests.devices.factories import api_device, make_customer
+
+    make_customer(501, "Acme")
+    cache_store_devices([api_device(n, owner=501) for n in range(1, 4)])
+    client = client_as(Role.MANAGERS)
+    assert not FleetCount.objects.exists()
+
+    client.get("/reports/")
+    taken = list(FleetCount.objects.values_list("taken_at", "customer_id", "devices"))
+    client.get("/reports/")  # the snapshot exists: read, not taken again
+
+    assert [(customer, devices) for _, customer, devices in taken] == [(501, 3)]
+    assert list(FleetCount.objects.values_list("taken_at", "customer_id", "devices")) == taken

@@ -372,7 +372,6 @@ def test_an_order_lists_the_devices_that_carry_its_number_now(client_as, orders)
     devices = table(page, "order-devices")
 
     assert sorted(row[0] for row in devices) == sorted(make_imei(n) for n in (1, 2, 3, 4))
-    print("PAGE", re.search(r"<p>4 devices.{0,200}", page.text, re.S).group(0))
     assert "4 devices: Acme 1, Harbor Insurance 2, Unclaimed 1." in page.text
     assert "Claims made with this order number" in page.text  # the history's lines stay below
     assert (
@@ -391,6 +390,26 @@ def test_an_order_lists_the_devices_that_carry_its_number_now(client_as, orders)
     assert moved.status_code == 200 and make_imei(2) in moved.text
     assert "Claims made with this order number" not in moved.text
     assert client.get("/orders/SO-404/").status_code == 404
+
+
+def test_an_order_number_only_devices_carry_is_found_by_any_part_of_it(client_as, orders):
+    cache_store_devices(
+        [
+            api_device(11, owner=501, metadata={"ordernumber": "RMA-2026-0773100"}),
+            api_device(12, owner=501, metadata={"ordernumber": "rma-2026-0773100"}),  # the same order
+            api_device(13, owner=501, metadata={"ordernumber": "SO-200"}),  # recorded already
+        ]
+    )
+    client = client_as(Role.SALES)
+
+    by_part = table(client.get("/orders/", {"q": "0773100"}), "orders")
+    by_start = table(client.get("/orders/", {"q": "so-2"}), "orders")
+
+    assert [(row[0], row[6]) for row in by_part] == [("RMA-2026-0773100", "2")]
+    assert [row[0] for row in by_start] == ["SO-200"]  # listed once, with what was recorded
+    assert client.get("/orders/RMA-2026-0773100/").status_code == 200
+    exported = client.get("/orders/export.csv", {"q": "0773100"}).content.decode("utf-8-sig")
+    assert "RMA-2026-0773100" in exported
 
 
 def test_everyone_who_sells_reads_orders_at_their_own_address(client_as, orders):

@@ -1,8 +1,11 @@
 """Run a batch from the command line, through the same checks and the same workers as the pages.
 
     python manage.py zt_batch claim devices.csv --customer 1234 --user sam --yes --wait --json
+    python manage.py zt_batch move devices.csv --customer 1234 --from 5678 --yes --wait
 
-Without --yes it only prints the pre-flight (the job stays checked, to be sent from its page).
+Without --yes it only prints the pre-flight (the job stays checked, to be sent from its page). A file's
+``sectiontype`` and ``simlockprofileid`` columns make its claims and unclaims act in SIM lock, as on
+the pages.
 Exit status: 0 once the job is sent (and, with --wait, has ended, whatever its rows' outcomes);
 1 when the file is refused, nothing is ready to send, or --wait gives up.
 
@@ -22,12 +25,15 @@ from batches.drafts import job_from_input
 from batches.jobs import BatchRefused, job_confirm
 from batches.models import BatchItem, BatchJob
 from batches.parsing import FileRefused, printable
-from batches.selectors import job_customers
+from batches.selectors import job_customers, sim_lock_rows
 from customers.models import Customer
 
 
 class Command(BaseCommand):
-    help = "Check a CSV file of devices and (with --yes) claim, unclaim or set their metadata in zero-touch."
+    help = (
+        "Check a CSV file of devices and (with --yes) claim, unclaim, move to another customer or set "
+        "their metadata in zero-touch."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("action", choices=BatchJob.Action.values)
@@ -38,7 +44,15 @@ class Command(BaseCommand):
             "--customer",
             type=int,
             help="Claim: the customer to claim for. Unclaim: the customer to unclaim from; without it, "
-            "each device is unclaimed from whichever customer holds it. Not needed when rows name one.",
+            "each device is unclaimed from whichever customer holds it. Move: the customer the devices "
+            "go to. Not needed when rows name one.",
+        )
+        parser.add_argument(
+            "--from",
+            dest="from_customer",
+            type=int,
+            help="Move: move only devices this customer holds (others are refused); without it, each "
+            "device moves from whichever customer holds it.",
         )
         parser.add_argument("--user", help="The portal user the job is recorded for.")
         parser.add_argument("--yes", action="store_true", help="Send the ready rows (otherwise only check).")
@@ -48,13 +62,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         actor = self._user(options["user"])
-        customer = None
-        if options["customer"] is not None:
-            customer = Customer.objects.filter(pk=options["customer"]).first()
-            if customer is None:
-                raise CommandError(
-                    f"No customer {options['customer']} in the portal's cache (has it synced?)."
-                )
+        customer = self._customer(options["customer"])
+        if options["from_customer"] is not None and options["action"] != BatchJob.Action.MOVE:
+            raise CommandError("--from is for moves only.")
+        from_customer = self._customer(options["from_customer"])
         path: Path = options["file"]
         if not path.is_file():
             raise _refusal(f"No file at {path}.")
@@ -65,6 +76,7 @@ class Command(BaseCommand):
                     mode="file",
                     customer=customer,
                     any_owner=options["action"] == BatchJob.Action.UNCLAIM and customer is None,
+                    from_customer=from_customer,
                     actor=actor,
                     upload=stream,
                     upload_name=path.name,
@@ -87,6 +99,14 @@ class Command(BaseCommand):
             job = self._wait(job, options)
         self._finish(job, options, sent=True)
 
+    def _customer(self, company_id: int | None) -> Customer | None:
+        if company_id is None:
+            return None
+        customer = Customer.objects.filter(pk=company_id).first()
+        if customer is None:
+            raise CommandError(f"No customer {company_id} in the portal's cache (has it synced?).")
+        return customer
+
     def _user(self, username: str | None):
         if not username:
             return None
@@ -104,10 +124,16 @@ class Command(BaseCommand):
             f"Batch {job.pk} ({job.get_action_display().lower()}): {job.rows} rows, {job.ready} ready, "
             f"{job.invalid} with errors, {job.skipped} with nothing to do."
         )
+        if in_sim_lock := sim_lock_rows(job):
+            self._say(f"  In SIM lock: {in_sim_lock} of the rows to send (the others in zero-touch).")
         if job.any_owner:
             self._say("  Unclaimed from whichever customer holds each device:")
+        if job.action == BatchJob.Action.MOVE:
+            source = job.from_customer
+            held = f"{source.name} ({source.pk}) only" if source else "whichever customer holds each device"
+            self._say(f"  Moved from {held}:")
         for customer in job_customers(job):
-            held = "for" if job.action == BatchJob.Action.CLAIM else "held by"
+            held = {BatchJob.Action.CLAIM: "for", BatchJob.Action.MOVE: "to"}.get(job.action, "held by")
             self._say(f"  {job.action} {customer.rows} {held} {customer.name} ({customer.company_id})")
         for item in job.items.filter(state=BatchItem.State.INVALID).order_by("row_number").iterator():
             self._say(f"  row {item.row_number} {item.label}: {item.message}")
@@ -145,6 +171,11 @@ class Command(BaseCommand):
         elif job.finished:
             state = job.get_state_display().lower()
             self._say(f"Batch {job.pk} {state}: {job.succeeded} done, {job.failed} failed.")
+            if job.half_done:
+                self._say(
+                    f"  {job.half_done} of the failed are half done: unclaimed, their claim failed. Claim "
+                    f"them back or retry the claim from the job's page (batch {job.pk})."
+                )
         elif not sent:
             self._say("Checked only: nothing was sent (add --yes to send the ready rows).")
         sys.stdout.flush()

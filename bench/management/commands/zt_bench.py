@@ -1,7 +1,7 @@
 """The benchmarks on a scratch database, one suite per make target (``make bench-cache``,
 ``make bench-sync``, ``make bench-batch``, ``make bench-quota``, ``make bench-customers``,
-``make bench-chaos``, ``make bench-recovery``, ``make bench-load``); each suite lives in a module of
-``bench``.
+``make bench-chaos``, ``make bench-recovery``, ``make bench-move``, ``make bench-load``); each suite
+lives in a module of ``bench``.
 
 ``zt_bench cache --devices 1000000``: builds its own data (refusing a database that holds other
 devices), then times the search selectors the device pages use and prints p50/p95 per query kind
@@ -16,11 +16,20 @@ timings, once without faults and once through API faults and three worker kills,
 first claim reaches the API; prints both times, the API calls and what settling lost answers cost,
 and exits non-zero when a target or an invariant fails (bench.recovery).
 
+``zt_bench move --devices 1000 --error-rate 0.05``: one order's devices claimed for a customer, then
+moved to another, with 5% of API calls answered 503; prints both times, their ratio and the checks
+(all moved, none unclaimed, none sent twice), and exits non-zero when one fails (bench.move).
+
 ``zt_bench export``: the devices CSV export of the whole cache, a customer and a search, through the
 view: rows a second and the process's memory (bench.export; on the data ``zt_bench cache`` built).
 
 ``zt_bench hostile``: hostile batch uploads (a row of 32,001 cells, a body over the limit, millions
 of blank lines) through the whole request path: status, time and memory of each (bench.hostile).
+
+``zt_bench throughput``: device-search pages a second on gunicorn as production starts it, 10 clients
+signed in through the sign-in form looping over 16 search cases with every answer checked; p50/p95
+per case, CPU per page of gunicorn, PostgreSQL and the load generator, and each worker's first
+request after a fresh start (bench.throughput; on the devices in the database, or builds them).
 
 ``zt_bench sync --devices 200000``: seeds an emulator process, runs a full sync into an emptied
 cache, and prints devices per second and the process's peak memory; ``--error-rate 0.2`` injects
@@ -31,6 +40,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from bench.cache import bench_cache, bench_page
 from bench.load import add_load_arguments, load_command
+from bench.throughput import add_throughput_arguments, throughput_command
 
 SUITES = (
     "cache",
@@ -41,9 +51,11 @@ SUITES = (
     "customers",
     "chaos",
     "recovery",
+    "move",
     "load",
     "hostile",
     "export",
+    "throughput",
 )
 
 
@@ -60,20 +72,26 @@ class Command(BaseCommand):
         )
         parser.add_argument("--rows", type=int, default=100_000, help="batch: rows of the pre-flight file")
         parser.add_argument(
-            "--devices", type=int, default=None, help="default 1,000,000 (chaos: 10,000; recovery: 5,000)"
+            "--devices",
+            type=int,
+            default=None,
+            help="default 1,000,000 (chaos: 10,000; recovery: 5,000; move: 1,000)",
         )
         parser.add_argument(
-            "--deadline", type=float, default=600.0, help="recovery: seconds each run's job may take"
+            "--deadline", type=float, default=600.0, help="recovery, move: seconds each run's job may take"
         )
         parser.add_argument("--customers", type=int, default=300)
         parser.add_argument("--repeat", type=int, default=200, help="timed queries per kind")
         parser.add_argument("--seed", type=int, default=7)
-        parser.add_argument("--error-rate", type=float, default=0.0, help="sync: injected 5xx share")
+        parser.add_argument(
+            "--error-rate", type=float, default=None, help="sync: injected 5xx share (0); move: 503s (0.05)"
+        )
         parser.add_argument("--runs", type=int, default=1, help="sync: full syncs into an emptied cache")
         parser.add_argument(
             "--resync", action="store_true", help="sync: then sync again into the filled cache"
         )
         add_load_arguments(parser)  # load: staff, duration, think time, target (bench.load)
+        add_throughput_arguments(parser)  # throughput: clients, warm-up, restarts (bench.throughput)
 
     def handle(
         self, *args, suite: str, devices: int, customers: int, repeat: int, seed: int, **options
@@ -89,6 +107,17 @@ class Command(BaseCommand):
             return
         if suite == "recovery":
             self.recovery(devices=devices or 5_000, seed=seed, deadline=options["deadline"])
+            return
+        if suite == "move":
+            rate = 0.05 if options["error_rate"] is None else options["error_rate"]
+            self.move(devices=devices or 1_000, error_rate=rate, seed=seed, deadline=options["deadline"])
+            return
+        if suite == "throughput":  # search pages a second on gunicorn, and cold starts (bench.throughput)
+            right = throughput_command(
+                self.stdout, devices=devices, customers=customers, seed=seed, **options
+            )
+            if not right:
+                raise CommandError("Some answers were wrong (see the errors above).")
             return
         devices = devices or 1_000_000
         if suite == "load":  # staff at the pages while a batch runs, on gunicorn (bench.load)
@@ -124,7 +153,7 @@ class Command(BaseCommand):
                 devices=devices,
                 customers=customers,
                 seed=seed,
-                error_rate=options["error_rate"],
+                error_rate=options["error_rate"] or 0.0,
                 runs=options["runs"],
                 resync=options["resync"],
             )
@@ -165,3 +194,15 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         if not ok:
             raise CommandError("The recovery run missed a target or broke an invariant.")
+
+    def move(self, *, devices: int, error_rate: float, seed: int, deadline: float) -> None:
+        from bench.chaos import ChaosUnavailable
+        from bench.move import bench_move
+
+        self.stdout.write(f"move run: {devices:,} devices, {error_rate:.0%} 503s, seed {seed}")
+        try:
+            ok = bench_move(self.stdout, devices=devices, error_rate=error_rate, seed=seed, deadline=deadline)
+        except ChaosUnavailable as exc:
+            raise CommandError(str(exc)) from exc
+        if not ok:
+            raise CommandError("The move run missed its target or failed a check.")
