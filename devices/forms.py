@@ -12,6 +12,7 @@ from devices.claims import (
     claim_check,
     metadata_key_error,
     metadata_value_error,
+    simlock_profile_error,
 )
 from devices.models import SectionType
 from devices.selectors import MAX_PAGE_SIZE, SORTS, DeviceFilters
@@ -164,6 +165,10 @@ class ClaimForm(TypedCustomerMixin, PortalForm):
     def clean(self):
         data = super().clean()
         if self.has_error("customer") or self.has_error("device_type") or self.has_error("section_type"):
+            # The rules below need a customer; the profile id's own rule does not: say it now too.
+            section = data.get("section_type") or SectionType.ZERO_TOUCH
+            if problem := simlock_profile_error(section, data.get("simlock_profile_id", "")):
+                self.add_error("simlock_profile_id", problem)
             return data
         customer = customer_get(data.get("customer"))
         request, errors = claim_check(

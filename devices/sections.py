@@ -21,7 +21,11 @@ ADDITIONAL_SERVICES = {"DEVICE_PROTECTION": "Device Protection (Android Enterpri
 
 # The history events that start a section's claim for a customer.
 _CLAIM_KINDS = {
-    SectionType.ZERO_TOUCH: (DeviceEvent.Kind.CLAIMED, DeviceEvent.Kind.DRIFT_CLAIMED),
+    SectionType.ZERO_TOUCH: (
+        DeviceEvent.Kind.CLAIMED,
+        DeviceEvent.Kind.MOVED,
+        DeviceEvent.Kind.DRIFT_CLAIMED,
+    ),
     SectionType.SIM_LOCK: (DeviceEvent.Kind.SIM_LOCK_CLAIMED,),
 }
 

@@ -18,6 +18,7 @@ from devices.recorder import (
     devices_record_move_claims,
     devices_record_move_unclaims,
 )
+from devices.sections import device_section_claims
 from devices.selectors import customer_claims_per_week, device_history
 from devices.store import cache_store_devices
 from reports.models import Order, OrderLine
@@ -76,6 +77,8 @@ def test_a_move_is_one_event_from_one_customer_to_the_other(moving):
     # A move counts as a claim for the customer the device went to.
     assert sum(week.claims for week in customer_claims_per_week(GLOBEX)) == 1
     assert sum(week.claims for week in customer_claims_per_week(ACME)) == 0
+    # The device page's claim card dates Globex's claim from the move.
+    assert device_section_claims(device).zero_touch.since == event.created_at
 
 
 def test_a_move_whose_claim_failed_leaves_an_unclaimed_event_from_when_it_was_unclaimed(moving):

@@ -282,12 +282,31 @@ def test_the_device_page_offers_a_sim_lock_claim_with_the_section_chosen(portal)
     device = Device.objects.get(imei=imei)
 
     page = portal["client"].get(f"/devices/{device.device_id}/").text
-    form = portal["client"].get("/devices/claim/", {"device": device.device_id, "section": SIM_LOCK}).text
 
-    assert f"/devices/claim/?device={device.device_id}&amp;section={SIM_LOCK}" in sim_lock_card(page)
+    customer = portal["customer"].company_id
+    form = (
+        portal["client"]
+        .get("/devices/claim/", {"device": device.device_id, "section": SIM_LOCK, "customer": customer})
+        .text
+    )
+
+    # The device's own customer comes with the link: a SIM lock is usually claimed for it.
+    link = f"/devices/claim/?device={device.device_id}&amp;section={SIM_LOCK}&amp;customer={customer}"
+    assert link in sim_lock_card(page)
     assert "No SIM-lock claim." in sim_lock_card(page)
     assert re.search(rf'value="{SIM_LOCK}"[^>]*checked', form)
     assert f'value="{imei}"' in form and 'name="simlock_profile_id"' in form
+    assert f'value="{portal["customer"].name}"' in form
+
+
+def test_a_wrong_profile_id_is_said_even_before_a_customer_is_chosen(portal):
+    data = {"device_type": "android", "imei": make_imei(72011), "customer": ""}
+    response = portal["client"].post(
+        "/devices/claim/", {**data, "section_type": SIM_LOCK, "simlock_profile_id": "abc"}, headers=HTMX
+    )
+
+    assert "Choose a customer" in response.text
+    assert "The SIM-lock profile id is a whole number such as 12345" in response.text
 
 
 def test_a_refresh_brings_a_sim_lock_claim_made_outside_the_portal_to_its_card(portal):
