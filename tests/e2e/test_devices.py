@@ -94,7 +94,9 @@ def test_search_hints_counts_customers_and_the_did_you_mean_link(page, sign_in):
 
     search.fill("so-2025-0000002")  # an order number in lower case
     expect(page.locator("#results tbody tr")).to_have_count(1)
-    expect(page.locator("#search-hint")).to_contain_text("Searching serial, phone and order numbers starting with")
+    expect(page.locator("#search-hint")).to_contain_text(
+        "Searching serial, phone and order numbers starting with"
+    )
     expect(page.locator("#search-hint")).not_to_contain_text("SERIAL")
 
     search.fill("r5ft")
