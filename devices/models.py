@@ -137,6 +137,11 @@ class Device(models.Model):
             ),
         ]
 
+    # The search key kind a text search found the device by (``devices.selectors``); none when the
+    # list is browsed. A default here, not a missing attribute: a template's failed lookup costs a
+    # ``dir()`` of the whole model instance, twice a row.
+    matched_kind = ""
+
     def __str__(self) -> str:
         return self.display_identifier
 
