@@ -157,20 +157,7 @@ def job_retry_failed(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJ
             f"Nothing to retry: {plan.left_out_sentence}" if plan.left_out else "No row of this job failed."
         )
     rows = (
-        ParsedRow(
-            number=item.row_number,
-            fields={
-                "imei": item.imei,
-                "meid": item.meid,
-                "serial_number": item.serial_number,
-                "manufacturer": item.manufacturer,
-                "model": item.model,
-                "customer_id": str(item.customer_id or ""),
-                **item.metadata,
-                **_section_fields(item),
-            },
-            raw=item.raw,
-        )
+        _row_again(item, customer_id=item.customer_id, metadata=item.metadata, section=_section_fields(item))
         for item in failed.iterator(chunk_size=2000)
     )
     retry = job_create(
@@ -193,6 +180,27 @@ def job_retry_failed(*, job: BatchJob, actor: AbstractBaseUser | None) -> BatchJ
         details={"new_job": retry.pk, "rows": retry.rows, "left_out": retry_plan(job).left_out},
     )
     return retry
+
+
+def _row_again(
+    item: BatchItem, *, customer_id: int | None, metadata: dict, section: dict | None = None
+) -> ParsedRow:
+    """A job's row as a new job's pre-flight reads it: the device as the row named it, for
+    ``customer_id``, with ``metadata`` (and the row's section, when given)."""
+    return ParsedRow(
+        number=item.row_number,
+        fields={
+            "imei": item.imei,
+            "meid": item.meid,
+            "serial_number": item.serial_number,
+            "manufacturer": item.manufacturer,
+            "model": item.model,
+            "customer_id": str(customer_id or ""),
+            **metadata,
+            **(section or {}),
+        },
+        raw=item.raw,
+    )
 
 
 def _section_fields(item: BatchItem) -> dict[str, str]:
@@ -226,18 +234,10 @@ def _half_done_claim(job: BatchJob, actor: AbstractBaseUser | None, *, back: boo
     if not half_done.exists():
         raise BatchRefused("No row of this job is half done: there is nothing to claim.")
     rows = (
-        ParsedRow(
-            number=item.row_number,
-            fields={
-                "imei": item.imei,
-                "meid": item.meid,
-                "serial_number": item.serial_number,
-                "manufacturer": item.manufacturer,
-                "model": item.model,
-                "customer_id": str((item.from_customer_id if back else item.customer_id) or ""),
-                **({} if back else item.metadata),
-            },
-            raw=item.raw,
+        _row_again(
+            item,
+            customer_id=item.from_customer_id if back else item.customer_id,
+            metadata={} if back else item.metadata,
         )
         for item in half_done.iterator(chunk_size=2000)
     )

@@ -241,20 +241,37 @@ def devices_record_batch(
     A metadata change's history says what each key held before, from the cache as it was, as the
     one-device edit does; an event copies the device's make and model from the cache whatever the
     batch's row named it by."""
+    _record_batch(
+        [_batch_record(intent, verdict) for intent, verdict in changes],
+        actor=actor,
+        batch_id=batch_id,
+        reseller_id=reseller_id,
+    )
+
+
+def _batch_record(intent: Intent, verdict: Verdict, /, **overrides) -> ChangeRecord:
+    """A batch row's change as the recorder takes it: the verdict's outcome, written into the cache
+    when it succeeded, with the batch's event details; ``overrides`` for a move's halves."""
+    return ChangeRecord(
+        **{
+            "intent": intent,
+            "outcome": verdict.outcome,
+            "device_id": verdict.device_id,
+            "label": _named(intent.identifier) or "",
+            "details": partial(_batch_details, intent, verdict),
+            "failure_kind": "" if verdict.succeeded else verdict.kind,
+            "order_number": order_number_of(intent.metadata),
+            "apply": verdict.succeeded,
+            **overrides,
+        }
+    )
+
+
+def _record_batch(
+    records: list[ChangeRecord], *, actor: AbstractBaseUser | None, batch_id: int | None, reseller_id: int
+) -> None:
     devices_record(
-        changes=[
-            ChangeRecord(
-                intent=intent,
-                outcome=verdict.outcome,
-                device_id=verdict.device_id,
-                label=_named(intent.identifier) or "",
-                details=partial(_batch_details, intent, verdict),
-                failure_kind="" if verdict.succeeded else verdict.kind,
-                order_number=order_number_of(intent.metadata),
-                apply=verdict.succeeded,
-            )
-            for intent, verdict in changes
-        ],
+        changes=records,
         actor=actor,
         source=DeviceEvent.Source.BATCH,
         batch_id=batch_id,
@@ -310,26 +327,16 @@ def devices_record_move_unclaims(
     """Record the first half of moves: each change is the move (``Action.MOVE``) with the verdict of
     its unclaim. A device unclaimed is written into the cache as unclaimed, without an event yet; a
     device whose unclaim failed was not changed, and its event is the failed move, with the reason."""
-    devices_record(
-        changes=[
-            ChangeRecord(
-                intent=intent.unclaim_half() if verdict.succeeded else intent,
-                outcome=verdict.outcome,
-                device_id=verdict.device_id,
-                label=_named(intent.identifier) or "",
-                details=partial(_batch_details, intent, verdict),
-                failure_kind="" if verdict.succeeded else verdict.kind,
-                order_number=order_number_of(intent.metadata),
-                apply=verdict.succeeded,
-                history=not verdict.succeeded,
-            )
-            for intent, verdict in changes
-        ],
-        actor=actor,
-        source=DeviceEvent.Source.BATCH,
-        batch_id=batch_id,
-        reseller_id=reseller_id,
-    )
+    records = [
+        _batch_record(
+            intent,
+            verdict,
+            intent=intent.unclaim_half() if verdict.succeeded else intent,
+            history=not verdict.succeeded,
+        )
+        for intent, verdict in changes
+    ]
+    _record_batch(records, actor=actor, batch_id=batch_id, reseller_id=reseller_id)
 
 
 def devices_record_move_claims(
@@ -351,41 +358,24 @@ def devices_record_move_claims(
     for and why its claim failed."""
     records = []
     for intent, verdict in changes:
-        label = _named(intent.identifier) or ""
         if verdict.succeeded:
-            records.append(
-                ChangeRecord(
-                    intent=intent,
-                    outcome=Outcome.SUCCEEDED,
-                    device_id=verdict.device_id,
-                    label=label,
-                    details=partial(_batch_details, intent, verdict),
-                    order_number=order_number_of(intent.metadata),
-                    apply=True,
-                )
-            )
+            records.append(_batch_record(intent, verdict))
             continue
         details = {
-            "identifier": label,
+            "identifier": _named(intent.identifier) or "",
             "previous_owner": intent.from_customer_id,
             "move_to": intent.customer_id,
             "error": verdict.sentence,
         }
         records.append(
-            ChangeRecord(
+            _batch_record(
+                intent,
+                verdict,
                 intent=intent.unclaim_half(),
                 outcome=Outcome.SUCCEEDED,  # the unclaim was made; the claim is what failed
-                device_id=verdict.device_id,
-                label=label,
                 details=details,
-                order_number=order_number_of(intent.metadata),
+                failure_kind="",
                 at=unclaimed_at,
             )
         )
-    devices_record(
-        changes=records,
-        actor=actor,
-        source=DeviceEvent.Source.BATCH,
-        batch_id=batch_id,
-        reseller_id=reseller_id,
-    )
+    _record_batch(records, actor=actor, batch_id=batch_id, reseller_id=reseller_id)
